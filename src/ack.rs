@@ -1,0 +1,375 @@
+//! What the sender gets back: [`Ack`] when a delivery is taken care of,
+//! [`Rejection`] when it is not.
+//!
+//! Senders retry on any status but 2xx (and stop on 410), so the status is the
+//! contract. Every status this crate sends is decided here: in
+//! [`Ack::status`] and [`Rejection::status`].
+//!
+//! Rejections are `application/problem+json` (RFC 9457) with a stable `code`
+//! and a fixed text per code; they never carry a secret, an expected
+//! signature, or an error's own message:
+//!
+//! ```json
+//! {"type":"about:blank","title":"Unauthorized","status":401,
+//!  "code":"invalid_signature","detail":"The signature does not match the request."}
+//! ```
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use actix_web::body::BoxBody;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
+use serde::Serialize;
+
+use crate::verify::VerifyError;
+
+/// The `Retry-After` sent with 409 and 503 unless set otherwise.
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Why a delivery was refused. Each variant's doc names the status and the
+/// `code` the sender sees.
+///
+/// Extractors in this crate fail with `Rejection`, so a handler can take
+/// `Result<Verified<Bytes>, Rejection>` and look at the cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// 401 `missing_signature`: a signature, timestamp or id header is absent.
+    #[error("missing header `{header}`")]
+    MissingSignature {
+        /// The header's name.
+        header: Cow<'static, str>,
+    },
+    /// 401 `malformed_signature`: such a header cannot be parsed, is repeated
+    /// or is not ASCII.
+    #[error("malformed header `{header}`")]
+    MalformedSignature {
+        /// The header's name.
+        header: Cow<'static, str>,
+    },
+    /// 401 `invalid_signature`: no signature matches any secret.
+    #[error("no signature matches")]
+    InvalidSignature,
+    /// 401 `timestamp_out_of_tolerance`: too old or too far in the future.
+    #[error("timestamp {timestamp} is outside the tolerance at {now}")]
+    TimestampOutOfTolerance {
+        /// The request's timestamp, unix seconds.
+        timestamp: i64,
+        /// The receiver's clock, unix seconds.
+        now: i64,
+    },
+    /// 400 `invalid_payload`: the body is not JSON or not the handler's type.
+    #[error("invalid payload: {0}")]
+    InvalidPayload(#[source] serde_json::Error),
+    /// 400 `incomplete_body`: the body could not be read to its end.
+    #[error("the body could not be read")]
+    IncompleteBody,
+    /// 413 `payload_too_large`: the body is over the limit. Sent as soon as
+    /// `Content-Length` or the bytes read so far pass it.
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// 500 `not_configured`: no [`WebhookConfig`](crate::WebhookConfig) in
+    /// the app data. Nothing is accepted unverified.
+    #[error("no WebhookConfig in app_data")]
+    NotConfigured,
+    /// 409 `in_flight` with `Retry-After`: the same delivery id is being
+    /// handled right now (a concurrent retry).
+    #[error("the delivery is being handled")]
+    InFlight {
+        /// Sent as `Retry-After`.
+        retry_after: Duration,
+    },
+    /// 500 `handler_failed`: the handler returned an error or panicked. The
+    /// claim on the delivery is released, so the sender's retry runs it again.
+    #[error("the handler failed")]
+    HandlerFailed,
+    /// 503 `unavailable` with `Retry-After`: something the receiver needs
+    /// (the idempotency store, the secret resolver) cannot be reached.
+    #[error("a dependency is unavailable")]
+    Unavailable {
+        /// Sent as `Retry-After`.
+        retry_after: Duration,
+    },
+}
+
+impl Rejection {
+    /// The status sent to the sender.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingSignature { .. }
+            | Self::MalformedSignature { .. }
+            | Self::InvalidSignature
+            | Self::TimestampOutOfTolerance { .. } => StatusCode::UNAUTHORIZED,
+            Self::InvalidPayload(_) | Self::IncompleteBody => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotConfigured | Self::HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InFlight { .. } => StatusCode::CONFLICT,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable code in the problem+json body, e.g. `"invalid_signature"`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingSignature { .. } => "missing_signature",
+            Self::MalformedSignature { .. } => "malformed_signature",
+            Self::InvalidSignature => "invalid_signature",
+            Self::TimestampOutOfTolerance { .. } => "timestamp_out_of_tolerance",
+            Self::InvalidPayload(_) => "invalid_payload",
+            Self::IncompleteBody => "incomplete_body",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::NotConfigured => "not_configured",
+            Self::InFlight { .. } => "in_flight",
+            Self::HandlerFailed => "handler_failed",
+            Self::Unavailable { .. } => "unavailable",
+        }
+    }
+
+    /// The fixed, human-readable text sent for this code.
+    fn detail(&self) -> &'static str {
+        match self {
+            Self::MissingSignature { .. } => {
+                "A signature, timestamp or delivery id header is missing."
+            }
+            Self::MalformedSignature { .. } => {
+                "A signature, timestamp or delivery id header is malformed."
+            }
+            Self::InvalidSignature => "The signature does not match the request.",
+            Self::TimestampOutOfTolerance { .. } => {
+                "The timestamp is too far from the receiver's clock."
+            }
+            Self::InvalidPayload(_) => "The body is not valid for this event.",
+            Self::IncompleteBody => "The body could not be read.",
+            Self::PayloadTooLarge { .. } => "The body is larger than the receiver accepts.",
+            Self::NotConfigured => "The webhook endpoint is not configured.",
+            Self::InFlight { .. } => "This delivery is being processed; retry later.",
+            Self::HandlerFailed => "The receiver failed to process the delivery; retry later.",
+            Self::Unavailable { .. } => "The receiver is temporarily unavailable; retry later.",
+        }
+    }
+
+    /// Logs the rejection on the target `actix_webhook::rejection`, with its
+    /// code and the delivery id; never the body, a signature or a secret.
+    pub(crate) fn log(&self, delivery_id: Option<&str>) {
+        let status = self.status().as_u16();
+        let delivery_id = delivery_id.unwrap_or("-");
+        if self.status().is_server_error() {
+            tracing::error!(target: "actix_webhook::rejection", code = self.code(), status, delivery_id, cause = %self, "webhook rejected");
+        } else {
+            tracing::info!(target: "actix_webhook::rejection", code = self.code(), status, delivery_id, cause = %self, "webhook rejected");
+        }
+    }
+}
+
+impl From<VerifyError> for Rejection {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::MissingSignature { header } => Self::MissingSignature { header },
+            VerifyError::MalformedSignature { header } => Self::MalformedSignature { header },
+            VerifyError::InvalidSignature => Self::InvalidSignature,
+            VerifyError::TimestampOutOfTolerance { timestamp, now } => {
+                Self::TimestampOutOfTolerance { timestamp, now }
+            }
+        }
+    }
+}
+
+impl ResponseError for Rejection {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = problem(self.status(), self.code(), self.detail());
+        if let Self::InFlight { retry_after } | Self::Unavailable { retry_after } = self {
+            set_retry_after(&mut response, *retry_after);
+        }
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+}
+
+/// A problem+json response.
+pub(crate) fn problem(status: StatusCode, code: &str, detail: &str) -> HttpResponse {
+    let body = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        code,
+        detail,
+    };
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Sets `Retry-After` in whole seconds (at least 1).
+pub(crate) fn set_retry_after(response: &mut HttpResponse, after: Duration) {
+    let seconds = after.as_secs().max(1);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+}
+
+/// A handler's answer to the sender. Build one with [`Ack::processed`],
+/// [`Ack::accepted`], [`Ack::retry_after`], [`Ack::gone`] or [`Ack::json`].
+///
+/// | constructor | status | body |
+/// |---|---|---|
+/// | `processed()` | 200 | `{"status":"processed","id":..,"event":..}` |
+/// | `accepted()` | 202 | `{"status":"accepted",..}`: queued for later |
+/// | `retry_after(d)` | 503 + `Retry-After` | `{"status":"retry",..}`: the sender tries again |
+/// | `gone()` | 410 | `{"status":"gone",..}`: Standard Webhooks senders stop sending to this endpoint |
+/// | `json(status, body)` | `status` | `body` |
+/// | `ignored()` | 200 | `{"status":"ignored",..}`: what unhandled events get by default |
+///
+/// A delivery whose ack has a status below 500 is done: its id is remembered
+/// and a repeat is answered `duplicate`. With 5xx the id is released so the
+/// retry runs the handler again.
+#[must_use]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    kind: AckKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum AckKind {
+    Processed,
+    Accepted,
+    Duplicate,
+    Ignored,
+    Retry(Duration),
+    Gone,
+    Json(StatusCode, serde_json::Value),
+}
+
+impl Ack {
+    /// 200: the delivery was handled.
+    pub fn processed() -> Self {
+        Self {
+            kind: AckKind::Processed,
+        }
+    }
+
+    /// 202: the delivery was taken and will be handled later.
+    pub fn accepted() -> Self {
+        Self {
+            kind: AckKind::Accepted,
+        }
+    }
+
+    /// 200 `ignored`: nothing handles this event.
+    pub fn ignored() -> Self {
+        Self {
+            kind: AckKind::Ignored,
+        }
+    }
+
+    /// 200 `duplicate`: this delivery was handled before.
+    pub(crate) fn duplicate() -> Self {
+        Self {
+            kind: AckKind::Duplicate,
+        }
+    }
+
+    /// 503 with `Retry-After`: the handler cannot take it now; the sender
+    /// retries and the handler runs again.
+    pub fn retry_after(after: Duration) -> Self {
+        Self {
+            kind: AckKind::Retry(after),
+        }
+    }
+
+    /// 410: the endpoint no longer wants these deliveries.
+    pub fn gone() -> Self {
+        Self {
+            kind: AckKind::Gone,
+        }
+    }
+
+    /// Any status with a JSON body of your own.
+    pub fn json(status: StatusCode, body: serde_json::Value) -> Self {
+        Self {
+            kind: AckKind::Json(status, body),
+        }
+    }
+
+    /// The status sent to the sender.
+    pub fn status(&self) -> StatusCode {
+        match &self.kind {
+            AckKind::Processed | AckKind::Duplicate | AckKind::Ignored => StatusCode::OK,
+            AckKind::Accepted => StatusCode::ACCEPTED,
+            AckKind::Retry(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AckKind::Gone => StatusCode::GONE,
+            AckKind::Json(status, _) => *status,
+        }
+    }
+
+    /// The `status` word in the body, `None` for a custom JSON body.
+    pub fn word(&self) -> Option<&'static str> {
+        match &self.kind {
+            AckKind::Processed => Some("processed"),
+            AckKind::Accepted => Some("accepted"),
+            AckKind::Duplicate => Some("duplicate"),
+            AckKind::Ignored => Some("ignored"),
+            AckKind::Retry(_) => Some("retry"),
+            AckKind::Gone => Some("gone"),
+            AckKind::Json(..) => None,
+        }
+    }
+
+    /// Whether the delivery is done: a repeat of it is a duplicate. False
+    /// for 5xx, so the sender's retry runs the handler again.
+    pub fn is_final(&self) -> bool {
+        !self.status().is_server_error()
+    }
+
+    /// The response, naming the delivery and event when known.
+    pub(crate) fn to_response(&self, id: Option<&str>, event: Option<&str>) -> HttpResponse {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            status: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            event: Option<&'a str>,
+        }
+        let body = match (&self.kind, self.word()) {
+            (AckKind::Json(_, value), _) => serde_json::to_vec(value),
+            (_, word) => serde_json::to_vec(&Body {
+                status: word.unwrap_or_default(),
+                id,
+                event,
+            }),
+        };
+        let mut response = HttpResponse::build(self.status())
+            .content_type("application/json")
+            .body(body.unwrap_or_default());
+        if let AckKind::Retry(after) = self.kind {
+            set_retry_after(&mut response, after);
+        }
+        response
+    }
+}
+
+impl Responder for Ack {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        self.to_response(None, None)
+    }
+}

@@ -1,0 +1,437 @@
+//! A configurable HMAC-SHA256 scheme for senders without a preset.
+
+use std::fmt;
+
+use crate::scheme::{
+    decode_base64, decode_hex, hmac_sha256, utf8, Delivery, EventName, JsonPointer, Request, Scheme,
+};
+use crate::secret::Secrets;
+use crate::verify::{parse_timestamp, Tolerance, VerifyError};
+
+/// How the signature bytes are written in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// Hexadecimal, either case.
+    Hex,
+    /// Standard base64, padding optional.
+    Base64,
+}
+
+/// What the sender signs, as a template over `{id}`, `{timestamp}` and
+/// `{body}` with literal text between them, e.g. `{timestamp}.{body}` or
+/// `v0:{timestamp}:{body}`. The default is `{body}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedContent {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(Box<[u8]>),
+    Id,
+    Timestamp,
+    Body,
+}
+
+impl SignedContent {
+    /// Parses a template.
+    ///
+    /// # Errors
+    ///
+    /// [`TemplateError`] for an unknown placeholder, an unclosed `{`, or a
+    /// template without `{body}`.
+    pub fn new(template: &str) -> Result<Self, TemplateError> {
+        let error = || TemplateError(template.to_owned());
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(Part::Literal(rest[..open].as_bytes().into()));
+            }
+            let close = rest[open..].find('}').ok_or_else(error)? + open;
+            parts.push(match &rest[open + 1..close] {
+                "id" => Part::Id,
+                "timestamp" => Part::Timestamp,
+                "body" => Part::Body,
+                _ => return Err(error()),
+            });
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.as_bytes().into()));
+        }
+        if !parts.contains(&Part::Body) {
+            return Err(error());
+        }
+        Ok(Self { parts })
+    }
+
+    fn needs(&self, part: &Part) -> bool {
+        self.parts.contains(part)
+    }
+}
+
+impl Default for SignedContent {
+    fn default() -> Self {
+        Self {
+            parts: vec![Part::Body],
+        }
+    }
+}
+
+impl fmt::Debug for SignedContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SignedContent(\"")?;
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => f.write_str(&String::from_utf8_lossy(text))?,
+                Part::Id => f.write_str("{id}")?,
+                Part::Timestamp => f.write_str("{timestamp}")?,
+                Part::Body => f.write_str("{body}")?,
+            }
+        }
+        f.write_str("\")")
+    }
+}
+
+/// A signed-content template that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid signed-content template `{0}`: use `{{id}}`, `{{timestamp}}` and `{{body}}`, with `{{body}}` required")]
+pub struct TemplateError(String);
+
+/// HMAC-SHA256 with the signature header, its prefix, its encoding, the
+/// timestamp header and the signed content all configurable.
+///
+/// Reads the signature header it is given (once, optionally after a prefix
+/// such as `sha256=`), the timestamp header when one is set (checked against
+/// the tolerance, default 5 minutes), and the id header when one is set. The
+/// event name is the body's `type` field unless set otherwise.
+///
+/// GitHub's `X-Hub-Signature-256` expressed with it (the
+/// [`GitHub`](crate::scheme) preset does this and more):
+///
+/// ```
+/// use actix_webhook::scheme::{Encoding, EventName, GenericHmac};
+/// use actix_webhook::Secret;
+///
+/// let github = GenericHmac::new("X-Hub-Signature-256", Secret::new("It's a Secret to Everybody"))
+///     .prefix("sha256=")
+///     .encoding(Encoding::Hex)
+///     .id_header("X-GitHub-Delivery")
+///     .event_name(EventName::Header("X-GitHub-Event"));
+/// ```
+///
+/// A sender that signs `timestamp.body` in base64:
+///
+/// ```
+/// use actix_webhook::scheme::{Encoding, GenericHmac, SignedContent};
+/// use actix_webhook::{verify::Tolerance, Secret};
+///
+/// let acme = GenericHmac::new("Acme-Signature", Secret::new("s3cr3t"))
+///     .encoding(Encoding::Base64)
+///     .timestamp_header("Acme-Timestamp", Tolerance::default())
+///     .signed_content(SignedContent::new("{timestamp}.{body}")?);
+/// # Ok::<(), actix_webhook::scheme::TemplateError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct GenericHmac {
+    name: &'static str,
+    secrets: Secrets,
+    signature_header: &'static str,
+    prefix: &'static str,
+    encoding: Encoding,
+    timestamp: Option<(&'static str, Tolerance)>,
+    id_header: Option<&'static str>,
+    event_name: EventName,
+    content: SignedContent,
+}
+
+impl GenericHmac {
+    /// Verifies `signature_header` as hex HMAC-SHA256 of the body, keyed
+    /// with the secrets as given.
+    pub fn new(signature_header: &'static str, secrets: impl Into<Secrets>) -> Self {
+        Self {
+            name: "generic-hmac",
+            secrets: secrets.into(),
+            signature_header,
+            prefix: "",
+            encoding: Encoding::Hex,
+            timestamp: None,
+            id_header: None,
+            event_name: EventName::Json(JsonPointer::new("/type").expect("valid pointer")),
+            content: SignedContent::default(),
+        }
+    }
+
+    /// The name shown in logs and on events (default `generic-hmac`).
+    #[must_use]
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// A prefix the signature value must start with, e.g. `sha256=`.
+    #[must_use]
+    pub fn prefix(mut self, prefix: &'static str) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// How the signature is encoded (default hex).
+    #[must_use]
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// The header carrying the unix timestamp, and how far from now it may be.
+    /// Needed when the signed content uses `{timestamp}`.
+    #[must_use]
+    pub fn timestamp_header(mut self, header: &'static str, tolerance: Tolerance) -> Self {
+        self.timestamp = Some((header, tolerance));
+        self
+    }
+
+    /// The header carrying the delivery id. Needed when the signed content
+    /// uses `{id}`, and for handling each delivery once.
+    #[must_use]
+    pub fn id_header(mut self, header: &'static str) -> Self {
+        self.id_header = Some(header);
+        self
+    }
+
+    /// Where the event name is (default the body's `type` field).
+    #[must_use]
+    pub fn event_name(mut self, event_name: EventName) -> Self {
+        self.event_name = event_name;
+        self
+    }
+
+    /// What the sender signs (default `{body}`).
+    #[must_use]
+    pub fn signed_content(mut self, content: SignedContent) -> Self {
+        self.content = content;
+        self
+    }
+
+    /// The signature header's value for `body`, signed with the first secret.
+    /// `id` and `timestamp` fill the template's placeholders.
+    #[must_use]
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        use base64::Engine as _;
+        let ts = timestamp.to_string();
+        let mac = self.mac(
+            self.secrets.primary().expose(),
+            id.as_bytes(),
+            ts.as_bytes(),
+            body,
+        );
+        let encoded = match self.encoding {
+            Encoding::Hex => hex::encode(mac),
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(mac),
+        };
+        format!("{}{encoded}", self.prefix)
+    }
+
+    fn mac(&self, key: &[u8], id: &[u8], timestamp: &[u8], body: &[u8]) -> [u8; 32] {
+        hmac_sha256(
+            key,
+            self.content.parts.iter().map(|part| match part {
+                Part::Literal(text) => &**text,
+                Part::Id => id,
+                Part::Timestamp => timestamp,
+                Part::Body => body,
+            }),
+        )
+    }
+}
+
+impl Scheme for GenericHmac {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    fn verify(
+        &self,
+        request: &Request<'_>,
+        secrets: &Secrets,
+        now: i64,
+    ) -> Result<Delivery, VerifyError> {
+        let header = self.signature_header;
+        let value = request.require(header)?;
+        let value = value
+            .strip_prefix(self.prefix.as_bytes())
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| VerifyError::malformed(header))?;
+        let candidate = match self.encoding {
+            Encoding::Hex => decode_hex::<32>(value),
+            Encoding::Base64 => decode_base64::<32>(value),
+        }
+        .map_err(|()| VerifyError::malformed(header))?;
+
+        let (raw_timestamp, timestamp) = match self.timestamp {
+            Some((ts_header, tolerance)) => {
+                let raw = request.require(ts_header)?;
+                let ts = parse_timestamp(raw).ok_or_else(|| VerifyError::malformed(ts_header))?;
+                tolerance.check(ts, now)?;
+                (raw, Some(ts))
+            }
+            None if self.content.needs(&Part::Timestamp) => {
+                return Err(VerifyError::missing("timestamp"));
+            }
+            None => (&b""[..], None),
+        };
+        let id = match self.id_header {
+            Some(id_header) => match request.header(id_header).one() {
+                Some(raw) => Some(utf8(id_header, raw)?),
+                None if self.content.needs(&Part::Id) => {
+                    return Err(VerifyError::missing(id_header));
+                }
+                None => None,
+            },
+            None if self.content.needs(&Part::Id) => return Err(VerifyError::missing("id")),
+            None => None,
+        };
+
+        let mut matched = subtle::Choice::from(0);
+        for secret in secrets {
+            let expected = self.mac(
+                secret.expose(),
+                id.as_deref().unwrap_or_default().as_bytes(),
+                raw_timestamp,
+                request.body(),
+            );
+            if let Some(candidate) = &candidate {
+                matched |= subtle::ConstantTimeEq::ct_eq(&expected[..], &candidate[..]);
+            }
+        }
+        if bool::from(matched) {
+            Ok(Delivery::new(id, timestamp))
+        } else {
+            Err(VerifyError::InvalidSignature)
+        }
+    }
+
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+        self.event_name.find(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    // GitHub's published example (docs.github.com, "Validating webhook
+    // deliveries", "Testing the webhook payload validation"):
+    const GITHUB_SECRET: &str = "It's a Secret to Everybody";
+    const GITHUB_BODY: &[u8] = b"Hello, World!";
+    const GITHUB_SIGNATURE: &str =
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    fn github() -> GenericHmac {
+        GenericHmac::new("X-Hub-Signature-256", Secret::new(GITHUB_SECRET))
+            .prefix("sha256=")
+            .id_header("X-GitHub-Delivery")
+            .event_name(EventName::Header("X-GitHub-Event"))
+    }
+
+    #[test]
+    fn expresses_githubs_published_example() {
+        let scheme = github();
+        assert_eq!(scheme.sign("", 0, GITHUB_BODY), GITHUB_SIGNATURE);
+        let headers = [
+            ("x-hub-signature-256", GITHUB_SIGNATURE),
+            ("X-GitHub-Delivery", "d-1"),
+        ];
+        let request = Request::new("POST", "/", &headers, GITHUB_BODY);
+        let delivery = scheme.verify(&request, scheme.secrets(), 0).unwrap();
+        assert_eq!(delivery.id.as_deref(), Some("d-1"));
+
+        let upper = GITHUB_SIGNATURE
+            .to_uppercase()
+            .replace("SHA256=", "sha256=");
+        let headers = [("X-Hub-Signature-256", upper.as_str())];
+        assert!(scheme
+            .verify(
+                &Request::new("POST", "/", &headers, GITHUB_BODY),
+                scheme.secrets(),
+                0
+            )
+            .is_ok());
+    }
+
+    #[test]
+    fn rejects_tampering_and_malformed_values() {
+        let scheme = github();
+        let check = |sig: &str, body: &[u8]| {
+            let headers = [("X-Hub-Signature-256", sig)];
+            scheme.verify(
+                &Request::new("POST", "/", &headers, body),
+                scheme.secrets(),
+                0,
+            )
+        };
+        assert_eq!(
+            check(GITHUB_SIGNATURE, b"Hello, World?"),
+            Err(VerifyError::InvalidSignature)
+        );
+        let no_prefix = GITHUB_SIGNATURE.trim_start_matches("sha256=");
+        for bad in [no_prefix, "sha256=", "sha256=zz", "sha256=abc", ""] {
+            assert_eq!(
+                check(bad, GITHUB_BODY),
+                Err(VerifyError::malformed("X-Hub-Signature-256")),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            check("sha256=abcd", GITHUB_BODY),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn templates_with_timestamp() {
+        let scheme = GenericHmac::new("Sig", Secret::new("k"))
+            .encoding(Encoding::Base64)
+            .timestamp_header("Ts", Tolerance::default())
+            .signed_content(SignedContent::new("v0:{timestamp}:{body}").unwrap());
+        let sig = scheme.sign("", 1000, b"{}");
+        let headers = [("Sig", sig.as_str()), ("Ts", "1000")];
+        let request = Request::new("POST", "/", &headers, b"{}");
+        assert_eq!(
+            scheme
+                .verify(&request, scheme.secrets(), 1000)
+                .unwrap()
+                .timestamp,
+            Some(1000)
+        );
+        assert!(matches!(
+            scheme.verify(&request, scheme.secrets(), 5000),
+            Err(VerifyError::TimestampOutOfTolerance { .. })
+        ));
+        let headers = [("Sig", sig.as_str()), ("Ts", "1001")];
+        let request = Request::new("POST", "/", &headers, b"{}");
+        assert_eq!(
+            scheme.verify(&request, scheme.secrets(), 1000),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn template_parsing() {
+        assert!(SignedContent::new("{id}.{timestamp}.{body}").is_ok());
+        for bad in ["{body", "{nope}.{body}", "{timestamp}", ""] {
+            assert!(SignedContent::new(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            format!("{:?}", SignedContent::new("v0:{timestamp}:{body}").unwrap()),
+            "SignedContent(\"v0:{timestamp}:{body}\")"
+        );
+    }
+}

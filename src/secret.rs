@@ -1,0 +1,233 @@
+//! Signing secrets: one [`Secret`], or several at once in [`Secrets`] while a
+//! key is being rotated.
+//!
+//! A secret never shows up in logs: `Debug` prints `[REDACTED]`, there is no
+//! `Display`, and the bytes are zeroed when the last copy is dropped.
+//!
+//! ```
+//! use actix_webhook::{Secret, Secrets};
+//!
+//! // Standard Webhooks / Svix secrets are base64 after a `whsec_` prefix.
+//! let current = Secret::from_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//! // Other providers use the string as it is, e.g. a GitHub webhook secret.
+//! let previous = Secret::new("It's a Secret to Everybody");
+//! assert_eq!(format!("{current:?}"), "Secret([REDACTED])");
+//!
+//! // During a rotation both are accepted.
+//! let both = Secrets::new([current, previous])?;
+//! assert_eq!(both.len(), 2);
+//! # Ok::<(), actix_webhook::SecretError>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+/// The prefix of Standard Webhooks (and Svix) secrets.
+const STANDARD_PREFIX: &str = "whsec_";
+
+/// One signing key (or, for ed25519 schemes, one public key), as raw bytes.
+///
+/// Cloning is cheap (the bytes are shared); the bytes are zeroed when the last
+/// clone is dropped. `Debug` never prints them.
+#[derive(Clone)]
+pub struct Secret {
+    bytes: Arc<Zeroizing<Vec<u8>>>,
+}
+
+impl Secret {
+    /// A secret used exactly as given, e.g. a GitHub, Stripe, Slack or Shopify
+    /// webhook secret: those providers key the HMAC with the string's bytes.
+    ///
+    /// Note that a Stripe secret (`whsec_...`) is used whole, while a Standard
+    /// Webhooks secret with the same prefix must go through
+    /// [`Secret::from_standard`].
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            bytes: Arc::new(Zeroizing::new(bytes.into())),
+        }
+    }
+
+    /// Parses a Standard Webhooks / Svix secret: base64 after an optional
+    /// `whsec_` prefix. The key is the decoded bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] when nothing follows the prefix,
+    /// [`SecretError::InvalidBase64`] when what follows is not base64.
+    pub fn from_standard(secret: &str) -> Result<Self, SecretError> {
+        let encoded = secret.strip_prefix(STANDARD_PREFIX).unwrap_or(secret);
+        if encoded.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        let decoded = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| SecretError::InvalidBase64)?,
+        );
+        if decoded.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        Ok(Self::new(decoded.to_vec()))
+    }
+
+    /// The secret's bytes, for implementing a [`Scheme`](crate::scheme::Scheme).
+    ///
+    /// Keep them out of logs, errors and responses.
+    pub fn expose(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::new(value.as_bytes())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self::new(value.into_bytes())
+    }
+}
+
+impl From<Vec<u8>> for Secret {
+    fn from(value: Vec<u8>) -> Self {
+        Self::new(value)
+    }
+}
+
+/// One or more secrets that are all accepted, newest first.
+///
+/// During a rotation a sender may sign with the old or the new key; a delivery
+/// matching any of them verifies. Schemes compute the signature for *every*
+/// secret and combine the results without branching, so the response time does
+/// not reveal which secret matched. Signing uses the first one.
+#[derive(Clone)]
+pub struct Secrets {
+    list: Arc<[Secret]>,
+}
+
+impl Secrets {
+    /// A set from one or more secrets, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] when `secrets` yields nothing or an empty secret.
+    pub fn new(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, SecretError> {
+        let list: Arc<[Secret]> = secrets.into_iter().collect();
+        if list.is_empty() || list.iter().any(|s| s.expose().is_empty()) {
+            return Err(SecretError::Empty);
+        }
+        Ok(Self { list })
+    }
+
+    /// The secrets, newest first.
+    pub fn iter(&self) -> std::slice::Iter<'_, Secret> {
+        self.list.iter()
+    }
+
+    /// The secret used to sign: the first one.
+    pub fn primary(&self) -> &Secret {
+        // `new` refuses an empty list, and `From<Secret>` holds one.
+        &self.list[0]
+    }
+
+    /// How many secrets are accepted.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Always false: a set holds at least one secret.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl From<Secret> for Secrets {
+    fn from(secret: Secret) -> Self {
+        Self {
+            list: Arc::from([secret]),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Secrets {
+    type Item = &'a Secret;
+    type IntoIter = std::slice::Iter<'a, Secret>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets([REDACTED; {}])", self.list.len())
+    }
+}
+
+/// Why a secret could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// The secret (or the set of secrets) is empty.
+    #[error("the secret is empty")]
+    Empty,
+    /// A Standard Webhooks secret is not base64 after its `whsec_` prefix.
+    #[error("the secret is not valid base64 after its `whsec_` prefix")]
+    InvalidBase64,
+    /// A key has the wrong length or form for its algorithm (ed25519 keys).
+    #[error("the key is not a valid {0} key")]
+    InvalidKey(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_secret_decodes_base64_after_prefix() {
+        let s = Secret::from_standard("whsec_aGVsbG8=").unwrap();
+        assert_eq!(s.expose(), b"hello");
+        let bare = Secret::from_standard("aGVsbG8=").unwrap();
+        assert_eq!(bare.expose(), b"hello");
+    }
+
+    #[test]
+    fn standard_secret_rejects_bad_input() {
+        assert_eq!(
+            Secret::from_standard("whsec_").unwrap_err(),
+            SecretError::Empty
+        );
+        assert_eq!(
+            Secret::from_standard("whsec_!!notbase64").unwrap_err(),
+            SecretError::InvalidBase64
+        );
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let s = Secret::new("hunter2-very-secret");
+        let set = Secrets::new([s.clone(), Secret::new("other")]).unwrap();
+        assert!(!format!("{s:?}{set:?}").contains("hunter2"));
+        assert_eq!(format!("{set:?}"), "Secrets([REDACTED; 2])");
+    }
+
+    #[test]
+    fn empty_sets_are_refused() {
+        assert_eq!(Secrets::new([]).unwrap_err(), SecretError::Empty);
+        assert_eq!(
+            Secrets::new([Secret::new("")]).unwrap_err(),
+            SecretError::Empty
+        );
+    }
+}
