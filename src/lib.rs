@@ -63,11 +63,26 @@
 
 mod ack;
 mod extract;
+mod handler;
 pub mod scheme;
 mod secret;
 pub mod verify;
 
 pub use ack::{Ack, Rejection};
+pub use actix_webhook_macros::webhook;
 pub use extract::{Verified, WebhookConfig};
+pub use handler::Event;
 pub use secret::{Secret, SecretError, Secrets};
 pub use verify::VerifyError;
+
+/// What the `#[webhook]` macro's generated code names. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::handler::{
+        event, extract, raw_event, Failure, FromDelivery, Handler, Incoming, IntoAck,
+    };
+    pub use actix_web::web::Bytes;
+    pub use actix_web::{FromRequest, HttpRequest};
+    pub use futures_util::future::LocalBoxFuture;
+    pub use serde::de::DeserializeOwned;
+}

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use crate::scheme::{
-    decode_base64, decode_hex, hmac_sha256, utf8, Delivery, EventName, JsonPointer, Request, Scheme,
+    decode_base64, decode_hex, hmac_sha256, utf8, Delivery, EventName, JsonPointer, Message,
+    Request, Scheme, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -218,7 +219,7 @@ impl GenericHmac {
     /// The signature header's value for `body`, signed with the first secret.
     /// `id` and `timestamp` fill the template's placeholders.
     #[must_use]
-    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+    pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
         use base64::Engine as _;
         let ts = timestamp.to_string();
         let mac = self.mac(
@@ -322,6 +323,25 @@ impl Scheme for GenericHmac {
     }
 }
 
+impl Signer for GenericHmac {
+    fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
+        let mut headers = vec![(
+            self.signature_header.to_owned(),
+            self.signature(message.id, message.timestamp, message.body),
+        )];
+        if let Some((header, _)) = self.timestamp {
+            headers.push((header.to_owned(), message.timestamp.to_string()));
+        }
+        if let Some(header) = self.id_header {
+            headers.push((header.to_owned(), message.id.to_owned()));
+        }
+        if let EventName::Header(header) | EventName::HeaderAndJson(header, _) = &self.event_name {
+            headers.push(((*header).to_owned(), message.event.to_owned()));
+        }
+        headers
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,7 +364,7 @@ mod tests {
     #[test]
     fn expresses_githubs_published_example() {
         let scheme = github();
-        assert_eq!(scheme.sign("", 0, GITHUB_BODY), GITHUB_SIGNATURE);
+        assert_eq!(scheme.signature("", 0, GITHUB_BODY), GITHUB_SIGNATURE);
         let headers = [
             ("x-hub-signature-256", GITHUB_SIGNATURE),
             ("X-GitHub-Delivery", "d-1"),
@@ -401,7 +421,7 @@ mod tests {
             .encoding(Encoding::Base64)
             .timestamp_header("Ts", Tolerance::default())
             .signed_content(SignedContent::new("v0:{timestamp}:{body}").unwrap());
-        let sig = scheme.sign("", 1000, b"{}");
+        let sig = scheme.signature("", 1000, b"{}");
         let headers = [("Sig", sig.as_str()), ("Ts", "1000")];
         let request = Request::new("POST", "/", &headers, b"{}");
         assert_eq!(

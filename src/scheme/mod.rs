@@ -11,7 +11,7 @@
 //!
 //! let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
 //! let body = br#"{"type":"order_paid","data":{}}"#;
-//! let signature = scheme.sign("msg_1", 1_700_000_000, body);
+//! let signature = scheme.signature("msg_1", 1_700_000_000, body);
 //!
 //! let headers = [
 //!     ("webhook-id", "msg_1"),
@@ -342,6 +342,28 @@ impl<S: Scheme + ?Sized> Scheme for std::sync::Arc<S> {
     fn signed_reply(&self, request: &Request<'_>) -> Option<Reply> {
         (**self).signed_reply(request)
     }
+}
+
+/// A delivery to sign, as a sender would send it.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    /// The delivery id.
+    pub id: &'a str,
+    /// When it is signed, unix seconds.
+    pub timestamp: i64,
+    /// The event name, for schemes that send it in a header.
+    pub event: &'a str,
+    /// The full URL it is sent to, for schemes that sign it (Twilio).
+    pub url: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// The sender's side of a scheme: the headers a provider puts on a delivery.
+/// Used by the `webhook` command line and [`crate::testing`]-style helpers.
+pub trait Signer {
+    /// The headers, `(name, value)`, to send with `message`.
+    fn sign(&self, message: &Message<'_>) -> Vec<(String, String)>;
 }
 
 /// Reads a header as UTF-8 text, for ids and other values that become strings.

@@ -1,6 +1,6 @@
 //! [Standard Webhooks](https://www.standardwebhooks.com/), also what Svix sends.
 
-use crate::scheme::{decode_base64, hmac_sha256, utf8, Delivery, Request, Scheme};
+use crate::scheme::{decode_base64, hmac_sha256, utf8, Delivery, Message, Request, Scheme, Signer};
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
@@ -68,14 +68,14 @@ impl StandardWebhooks {
     /// The `webhook-signature` value a sender puts on `body`: `v1,<base64>`,
     /// signed with the first secret.
     #[must_use]
-    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        sign(self.secrets.primary(), id, timestamp, body)
+    pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        signature(self.secrets.primary(), id, timestamp, body)
     }
 }
 
 /// The `webhook-signature` value for `body` under `secret`: `v1,<base64>`.
 #[must_use]
-pub(crate) fn sign(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> String {
+pub(crate) fn signature(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> String {
     use base64::Engine as _;
     let ts = timestamp.to_string();
     let mac = hmac_sha256(
@@ -155,6 +155,19 @@ impl Scheme for StandardWebhooks {
     }
 }
 
+impl Signer for StandardWebhooks {
+    fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
+        vec![
+            ("webhook-id".into(), message.id.into()),
+            ("webhook-timestamp".into(), message.timestamp.to_string()),
+            (
+                "webhook-signature".into(),
+                self.signature(message.id, message.timestamp, message.body),
+            ),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,7 +188,7 @@ mod tests {
     #[test]
     fn reference_vector_signs_and_verifies() {
         let scheme = StandardWebhooks::new(SECRET).unwrap();
-        assert_eq!(scheme.sign(ID, TIMESTAMP, PAYLOAD), EXPECTED);
+        assert_eq!(scheme.signature(ID, TIMESTAMP, PAYLOAD), EXPECTED);
         let ts = TIMESTAMP.to_string();
         let headers = [
             ("webhook-id", ID),

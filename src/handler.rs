@@ -1,0 +1,323 @@
+//! The handler side: [`Event<T>`], what a `#[webhook]` function receives, and
+//! the [`Handler`] trait that the macro implements.
+//!
+//! ```
+//! use actix_web::web;
+//! use actix_webhook::{webhook, Ack, Event};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct OrderPaid { order_id: String }
+//!
+//! struct Db;
+//!
+//! /// Marks the order paid.
+//! #[webhook(event = "order_paid")]
+//! async fn order_paid(event: Event<OrderPaid>, _db: web::Data<Db>) -> Ack {
+//!     println!("{} ({:?})", event.order_id, event.delivery_id());
+//!     Ack::processed()
+//! }
+//! ```
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use actix_web::http::header::HeaderMap;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
+use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::ack::{Ack, Rejection};
+use crate::scheme::JsonPointer;
+
+/// A verified delivery with its payload parsed as `T`.
+///
+/// Derefs to `T`. Besides the payload it carries the delivery id, the event
+/// name, the timestamp, the scheme's name, the raw body and the headers.
+/// `T` is any `serde::de::DeserializeOwned` type, `serde_json::Value`, or
+/// `Bytes` for the raw payload.
+pub struct Event<T> {
+    payload: T,
+    meta: Meta,
+}
+
+/// Everything about a delivery but its typed payload.
+#[derive(Clone)]
+struct Meta {
+    request: HttpRequest,
+    body: Bytes,
+    id: Option<Arc<str>>,
+    name: Arc<str>,
+    timestamp: Option<i64>,
+    scheme: &'static str,
+}
+
+impl<T> Event<T> {
+    /// The payload.
+    pub fn into_inner(self) -> T {
+        self.payload
+    }
+
+    /// The sender's id of this delivery, the same on every retry (when the
+    /// scheme has one).
+    pub fn delivery_id(&self) -> Option<&str> {
+        self.meta.id.as_deref()
+    }
+
+    /// The event name the delivery was routed by, e.g. `order_paid` or
+    /// `issues.opened`.
+    pub fn name(&self) -> &str {
+        &self.meta.name
+    }
+
+    /// When the sender signed the delivery, when the scheme signs a
+    /// timestamp (and it is a representable date).
+    pub fn timestamp(&self) -> Option<DateTime<Utc>> {
+        self.meta
+            .timestamp
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+    }
+
+    /// The scheme that verified it, e.g. `"standard-webhooks"`.
+    pub fn scheme(&self) -> &'static str {
+        self.meta.scheme
+    }
+
+    /// The body as received (the signed bytes).
+    pub fn raw_body(&self) -> &Bytes {
+        &self.meta.body
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.meta.request.headers()
+    }
+
+    /// The request, for anything else (path parameters, peer address).
+    pub fn request(&self) -> &HttpRequest {
+        &self.meta.request
+    }
+}
+
+impl<T> Deref for Event<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.payload
+    }
+}
+
+impl<T> DerefMut for Event<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.payload
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Event<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.meta.name)
+            .field("delivery_id", &self.meta.id)
+            .field("timestamp", &self.meta.timestamp)
+            .field("scheme", &self.meta.scheme)
+            .field("payload", &self.payload)
+            .finish()
+    }
+}
+
+/// A verified delivery on its way to a handler. Built by the router; the
+/// macro's generated code turns it into the handler's `Event<T>`.
+pub struct Incoming {
+    meta: Meta,
+    payload_at: Option<Arc<JsonPointer>>,
+}
+
+impl Incoming {
+    pub(crate) fn new(
+        request: HttpRequest,
+        body: Bytes,
+        id: Option<Arc<str>>,
+        name: Arc<str>,
+        timestamp: Option<i64>,
+        scheme: &'static str,
+        payload_at: Option<Arc<JsonPointer>>,
+    ) -> Self {
+        Self {
+            meta: Meta {
+                request,
+                body,
+                id,
+                name,
+                timestamp,
+                scheme,
+            },
+            payload_at,
+        }
+    }
+
+    /// The request, for extracting further handler arguments.
+    pub fn request(&self) -> &HttpRequest {
+        &self.meta.request
+    }
+
+    /// The raw payload: the body, or the part of it the router was told to
+    /// hand over (e.g. `/data`).
+    fn payload_bytes(&self) -> Result<Bytes, Rejection> {
+        let Some(pointer) = &self.payload_at else {
+            return Ok(self.meta.body.clone());
+        };
+        let raw = pointer
+            .raw_in(&self.meta.body)
+            .map_err(Rejection::InvalidPayload)?
+            .ok_or_else(|| {
+                Rejection::InvalidPayload(<serde_json::Error as serde::de::Error>::custom(
+                    format_args!("no value at `{pointer}`"),
+                ))
+            })?;
+        Ok(self.meta.body.slice_ref(raw.get().as_bytes()))
+    }
+}
+
+impl fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("name", &self.meta.name)
+            .field("delivery_id", &self.meta.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a handler's first argument from the delivery.
+#[diagnostic::on_unimplemented(
+    message = "the first parameter of a `#[webhook]` handler must be `Event<T>`",
+    label = "expected `Event<T>`, found `{Self}`"
+)]
+pub trait FromDelivery: Sized {
+    /// Parses the payload.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::InvalidPayload`] when it does not fit.
+    fn from_delivery(incoming: Incoming) -> Result<Self, Rejection>;
+}
+
+impl<T: DeserializeOwned> FromDelivery for Event<T> {
+    fn from_delivery(incoming: Incoming) -> Result<Self, Rejection> {
+        let bytes = incoming.payload_bytes()?;
+        let payload = serde_json::from_slice(&bytes).map_err(Rejection::InvalidPayload)?;
+        Ok(Self {
+            payload,
+            meta: incoming.meta,
+        })
+    }
+}
+
+impl Event<Bytes> {
+    /// The event with its raw payload, for `Event<Bytes>` handlers.
+    #[doc(hidden)]
+    pub fn __from_raw(incoming: Incoming) -> Result<Self, Rejection> {
+        Ok(Self {
+            payload: incoming.payload_bytes()?,
+            meta: incoming.meta,
+        })
+    }
+}
+
+/// Why a handler did not produce an [`Ack`].
+#[derive(Debug)]
+pub enum Failure {
+    /// The payload does not fit the handler's type (400).
+    Rejected(Rejection),
+    /// The handler or one of its extractors returned an error (500); the
+    /// message goes to the log, never to the sender.
+    Error(String),
+}
+
+/// A webhook handler: what `#[webhook(event = "...")]` generates.
+///
+/// Not meant to be implemented by hand; annotate an `async fn` instead.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a webhook handler",
+    note = "annotate the function with `#[webhook(event = \"...\")]`"
+)]
+pub trait Handler: Send + Sync + 'static {
+    /// The event patterns it handles.
+    fn events(&self) -> &'static [&'static str];
+
+    /// The function's name, for logs and registration errors.
+    fn name(&self) -> &'static str;
+
+    /// Runs the handler on a verified delivery.
+    fn call(&self, incoming: Incoming) -> LocalBoxFuture<'static, Result<Ack, Failure>>;
+}
+
+/// What a `#[webhook]` function may return: `()`, [`Ack`], or
+/// `Result<(), E>` / `Result<Ack, E>` with `E: Display`.
+#[diagnostic::on_unimplemented(
+    message = "a `#[webhook]` handler must return `()`, `Ack`, or `Result<_, E>` with `E: Display`",
+    label = "`{Self}` cannot be turned into an acknowledgement"
+)]
+pub trait IntoAck {
+    /// The acknowledgement, or the failure to log.
+    ///
+    /// # Errors
+    ///
+    /// [`Failure::Error`] with the error's text for an `Err`.
+    fn into_ack(self) -> Result<Ack, Failure>;
+}
+
+impl IntoAck for () {
+    fn into_ack(self) -> Result<Ack, Failure> {
+        Ok(Ack::processed())
+    }
+}
+
+impl IntoAck for Ack {
+    fn into_ack(self) -> Result<Ack, Failure> {
+        Ok(self)
+    }
+}
+
+impl<T: IntoAck, E: fmt::Display> IntoAck for Result<T, E> {
+    fn into_ack(self) -> Result<Ack, Failure> {
+        match self {
+            Ok(value) => value.into_ack(),
+            Err(error) => Err(Failure::Error(error.to_string())),
+        }
+    }
+}
+
+/// Extracts a further handler argument from the request (no body).
+///
+/// # Errors
+///
+/// [`Failure::Error`] with the extractor's error text.
+pub async fn extract<A: FromRequest>(req: &HttpRequest) -> Result<A, Failure> {
+    A::extract(req).await.map_err(|error| {
+        let error: actix_web::Error = error.into();
+        Failure::Error(format!(
+            "extracting `{}`: {error}",
+            std::any::type_name::<A>()
+        ))
+    })
+}
+
+/// Parses the first argument.
+///
+/// # Errors
+///
+/// [`Failure::Rejected`] when the payload does not fit.
+pub fn event<E: FromDelivery>(incoming: Incoming) -> Result<E, Failure> {
+    E::from_delivery(incoming).map_err(Failure::Rejected)
+}
+
+/// Builds an `Event<Bytes>`.
+///
+/// # Errors
+///
+/// [`Failure::Rejected`] when the configured payload location is missing.
+pub fn raw_event(incoming: Incoming) -> Result<Event<Bytes>, Failure> {
+    Event::__from_raw(incoming).map_err(Failure::Rejected)
+}
