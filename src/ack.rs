@@ -77,6 +77,10 @@ pub enum Rejection {
     /// the app data. Nothing is accepted unverified.
     #[error("no WebhookConfig in app_data")]
     NotConfigured,
+    /// 405 `method_not_allowed`: a method other than `POST` that the scheme
+    /// does not answer itself (as Meta's `GET` challenge).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// 409 `in_flight` with `Retry-After`: the same delivery id is being
     /// handled right now (a concurrent retry).
     #[error("the delivery is being handled")]
@@ -108,6 +112,7 @@ impl Rejection {
             Self::InvalidPayload(_) | Self::IncompleteBody => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotConfigured | Self::HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InFlight { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -124,6 +129,7 @@ impl Rejection {
             Self::IncompleteBody => "incomplete_body",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotConfigured => "not_configured",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::InFlight { .. } => "in_flight",
             Self::HandlerFailed => "handler_failed",
             Self::Unavailable { .. } => "unavailable",
@@ -147,6 +153,7 @@ impl Rejection {
             Self::IncompleteBody => "The body could not be read.",
             Self::PayloadTooLarge { .. } => "The body is larger than the receiver accepts.",
             Self::NotConfigured => "The webhook endpoint is not configured.",
+            Self::MethodNotAllowed => "Webhook deliveries are sent with POST.",
             Self::InFlight { .. } => "This delivery is being processed; retry later.",
             Self::HandlerFailed => "The receiver failed to process the delivery; retry later.",
             Self::Unavailable { .. } => "The receiver is temporarily unavailable; retry later.",
@@ -186,8 +193,22 @@ impl ResponseError for Rejection {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = problem(self.status(), self.code(), self.detail());
-        if let Self::InFlight { retry_after } | Self::Unavailable { retry_after } = self {
-            set_retry_after(&mut response, *retry_after);
+        match self {
+            Self::InFlight { retry_after } | Self::Unavailable { retry_after } => {
+                set_retry_after(&mut response, *retry_after);
+            }
+            Self::MethodNotAllowed => {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            // Close instead of reading the rest of an oversized body.
+            Self::PayloadTooLarge { .. } => {
+                response
+                    .head_mut()
+                    .set_connection_type(actix_web::http::ConnectionType::Close);
+            }
+            _ => {}
         }
         response
     }

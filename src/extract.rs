@@ -231,11 +231,14 @@ async fn read_verified(
 
 /// Reads the whole body, refusing it as soon as it is known to pass `limit`:
 /// from `Content-Length` before reading, or from the bytes read so far.
-pub(crate) async fn read_body(
+pub(crate) async fn read_body<S, E>(
     req: &HttpRequest,
-    payload: &mut Payload,
+    payload: &mut S,
     limit: usize,
-) -> Result<Bytes, Rejection> {
+) -> Result<Bytes, Rejection>
+where
+    S: futures_core::Stream<Item = Result<Bytes, E>> + Unpin,
+{
     let too_large = Rejection::PayloadTooLarge { limit };
     let declared = req
         .headers()

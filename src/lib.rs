@@ -62,8 +62,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
+pub mod dedupe;
 mod extract;
 mod handler;
+mod router;
 pub mod scheme;
 mod secret;
 pub mod verify;
@@ -72,6 +74,7 @@ pub use ack::{Ack, Rejection};
 pub use actix_webhook_macros::webhook;
 pub use extract::{Verified, WebhookConfig};
 pub use handler::Event;
+pub use router::WebhookRouter;
 pub use secret::{Secret, SecretError, Secrets};
 pub use verify::VerifyError;
 

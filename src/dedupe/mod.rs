@@ -1,0 +1,140 @@
+//! Handling each delivery once: the [`Store`] where delivery ids are claimed,
+//! and its in-memory implementation [`MemoryStore`].
+//!
+//! Before a handler runs, the router claims the delivery id. A fresh claim
+//! runs the handler; success marks the id done for a time to live (default
+//! 72 hours), so a repeat is answered `duplicate`; failure or a panic releases
+//! it, so the sender's retry runs the handler again. A claim is a lease
+//! (default 60 s): a claim left behind by a crashed process can be taken again
+//! once it runs out.
+//!
+//! ```
+//! use std::time::Duration;
+//! use actix_webhook::dedupe::{Claim, MemoryStore, Store};
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let store = MemoryStore::new(10_000);
+//! let Claim::Fresh(token) = store.claim("orders:msg_1", Duration::from_secs(60)).await? else {
+//!     unreachable!("first claim")
+//! };
+//! assert_eq!(store.claim("orders:msg_1", Duration::from_secs(60)).await?, Claim::InFlight);
+//! store.complete("orders:msg_1", &token, Duration::from_secs(3600)).await?;
+//! assert_eq!(store.claim("orders:msg_1", Duration::from_secs(60)).await?, Claim::Done);
+//! # Ok::<(), actix_webhook::dedupe::StoreError>(())
+//! # }).unwrap();
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+/// How long a claim is held before another process may take it over.
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// How long a done delivery id is remembered.
+pub(crate) const DEFAULT_DONE_TTL: Duration = Duration::from_secs(72 * 60 * 60); // 72 hours
+
+/// The result of claiming a delivery id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Nobody holds or finished it: run the handler, then complete or
+    /// release with this token.
+    Fresh(Token),
+    /// Someone is handling it right now (answered 409 with `Retry-After`).
+    InFlight,
+    /// It was handled before (answered 200 `duplicate`).
+    Done,
+}
+
+/// Proof of holding a claim: completing or releasing with a stale token
+/// (after the lease ran out and someone else claimed) does nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// A token from its text.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    /// The token's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({})", self.0)
+    }
+}
+
+/// The store cannot be reached or answered nonsense. The router answers 503
+/// with `Retry-After` and does not run the handler.
+#[derive(Debug, thiserror::Error)]
+#[error("idempotency store unavailable: {message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error with a message and an optional cause.
+    pub fn new(
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source,
+        }
+    }
+}
+
+/// Where delivery ids are claimed. Implement it to keep them elsewhere; the
+/// semantics are those of [`MemoryStore`].
+///
+/// Keys arrive namespaced by the router (`<namespace>:<delivery id>`).
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Claims `key` for `lease`, unless it is held (and the lease has not run
+    /// out) or done.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be reached.
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>>;
+
+    /// Marks `key` done for `ttl`, if `token` still holds the claim.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be reached.
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a Token,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Gives `key` up, if `token` still holds the claim, so a retry can claim
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be reached.
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a Token,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}

@@ -1,0 +1,583 @@
+//! [`WebhookRouter`]: verifies each delivery, claims its id, picks the handler
+//! by event name and answers the sender.
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer};
+//! use actix_webhook::{scheme::StandardWebhooks, webhook, Ack, Event, WebhookRouter};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct OrderPaid { order_id: String }
+//!
+//! #[webhook(event = "order_paid")]
+//! async fn order_paid(event: Event<OrderPaid>) -> Ack {
+//!     println!("order {} paid", event.order_id);
+//!     Ack::processed()
+//! }
+//!
+//! #[webhook(event = "order.*")]
+//! async fn other_order_events(event: Event<serde_json::Value>) {
+//!     println!("{}: {}", event.name(), *event);
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+//! // Built once, outside the server factory; cloning it is cheap.
+//! let hooks = WebhookRouter::new(scheme)
+//!     .handler(order_paid)
+//!     .handler(other_order_events);
+//!
+//! HttpServer::new(move || App::new().service(hooks.scope("/webhooks")))
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::http::Method;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use futures_util::FutureExt as _;
+use tracing::field::Empty;
+use tracing::Instrument as _;
+
+use crate::ack::{Ack, Rejection, DEFAULT_RETRY_AFTER};
+use crate::dedupe::{Claim, MemoryStore, Store, DEFAULT_DONE_TTL, DEFAULT_LEASE};
+use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT};
+use crate::handler::{Failure, Handler, Incoming};
+use crate::scheme::{EventName, JsonPointer, Reply, Scheme};
+use crate::verify::{Clock, SystemClock};
+
+/// Routes verified deliveries to `#[webhook]` handlers by event name.
+///
+/// For each request it: reads the body (413 past the limit), verifies it with
+/// the scheme (401), finds the event name, claims the delivery id in the
+/// [`Store`](crate::dedupe::Store) (200 `duplicate` / 409 when taken, 503 when
+/// the store is down), runs the most specific handler and answers with its
+/// [`Ack`]. A handler error or panic is a 500 and releases the claim.
+///
+/// Patterns, most specific first: an exact name (`order_paid`, or
+/// GitHub-style `issues.opened`), then the longest prefix (`order.*`), then
+/// `*`, then the [fallback](Self::fallback). Events nothing matches get the
+/// [unhandled](Self::unhandled) answer, 200 `ignored` by default.
+///
+/// Build it once, outside `HttpServer::new(move || ...)`, and call
+/// [`scope`](Self::scope) in the factory: cloning is cheap (one `Arc`).
+#[derive(Clone)]
+pub struct WebhookRouter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    scheme: Arc<dyn Scheme>,
+    routes: Routes,
+    unhandled: Ack,
+    store: Arc<dyn Store>,
+    namespace: Arc<str>,
+    lease: Duration,
+    done_ttl: Duration,
+    retry_after: Duration,
+    body_limit: usize,
+    clock: Arc<dyn Clock>,
+    event_name: Option<EventName>,
+    payload_at: Option<Arc<JsonPointer>>,
+}
+
+#[derive(Clone, Default)]
+struct Routes {
+    exact: HashMap<Box<str>, Arc<dyn Handler>>,
+    /// `(prefix with its dot, handler)`, longest first.
+    prefixes: Vec<(Box<str>, Arc<dyn Handler>)>,
+    any: Option<Arc<dyn Handler>>,
+    fallback: Option<Arc<dyn Handler>>,
+}
+
+/// An event pattern as the router uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern<'a> {
+    /// `order_paid`, `issues.opened`.
+    Exact(&'a str),
+    /// `order.*`, kept as `order.`.
+    Prefix(&'a str),
+    /// `*`.
+    Any,
+}
+
+impl<'a> Pattern<'a> {
+    /// Parses a pattern with the rules the `#[webhook]` macro checks at
+    /// compile time.
+    fn parse(pattern: &'a str) -> Result<Self, &'static str> {
+        if pattern == "*" {
+            return Ok(Self::Any);
+        }
+        let (name, prefix) = match pattern.strip_suffix(".*") {
+            Some(head) => (head, true),
+            None => (pattern, false),
+        };
+        if name.is_empty() {
+            return Err("the pattern is empty");
+        }
+        if name.contains('*') {
+            return Err("`*` may only end a pattern, as `order.*`, or stand alone");
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/'))
+        {
+            return Err("use letters, digits and `._-:/`");
+        }
+        if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+            return Err("empty segment between dots");
+        }
+        Ok(if prefix {
+            Self::Prefix(&pattern[..pattern.len() - 1])
+        } else {
+            Self::Exact(name)
+        })
+    }
+}
+
+impl Routes {
+    fn add(&mut self, handler: Arc<dyn Handler>) {
+        for pattern in handler.events() {
+            let parsed = Pattern::parse(pattern).unwrap_or_else(|why| {
+                panic!(
+                    "handler `{}`: invalid event pattern `{pattern}`: {why}",
+                    handler.name()
+                )
+            });
+            let taken = match parsed {
+                Pattern::Exact(name) => self.exact.insert(name.into(), handler.clone()),
+                Pattern::Any => self.any.replace(handler.clone()),
+                Pattern::Prefix(prefix) => {
+                    let old = self
+                        .prefixes
+                        .iter()
+                        .position(|(p, _)| &**p == prefix)
+                        .map(|i| self.prefixes.remove(i).1);
+                    self.prefixes.push((prefix.into(), handler.clone()));
+                    self.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                    old
+                }
+            };
+            if let Some(previous) = taken {
+                panic!(
+                    "event pattern `{pattern}` is handled twice: by `{}` and by `{}`",
+                    previous.name(),
+                    handler.name()
+                );
+            }
+        }
+    }
+
+    fn find(&self, event: &str) -> Option<&Arc<dyn Handler>> {
+        self.exact
+            .get(event)
+            .or_else(|| {
+                self.prefixes
+                    .iter()
+                    .find(|(prefix, _)| event.starts_with(&**prefix))
+                    .map(|(_, h)| h)
+            })
+            .or(self.any.as_ref())
+            .or(self.fallback.as_ref())
+    }
+}
+
+impl WebhookRouter {
+    /// A router verifying with `scheme`, with no handler yet, an in-memory
+    /// store of 100,000 ids, and a 1 MiB body limit.
+    pub fn new(scheme: impl Scheme) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                scheme: Arc::new(scheme),
+                routes: Routes::default(),
+                unhandled: Ack::ignored(),
+                store: Arc::new(MemoryStore::default()),
+                namespace: "webhook".into(),
+                lease: DEFAULT_LEASE,
+                done_ttl: DEFAULT_DONE_TTL,
+                retry_after: DEFAULT_RETRY_AFTER,
+                body_limit: DEFAULT_BODY_LIMIT,
+                clock: Arc::new(SystemClock),
+                event_name: None,
+                payload_at: None,
+            }),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
+        self
+    }
+
+    /// Adds a `#[webhook]` handler for the patterns it names.
+    ///
+    /// # Panics
+    ///
+    /// When a pattern is already handled (the message names both handlers),
+    /// or is invalid (only possible for hand-written [`Handler`]s).
+    #[must_use]
+    pub fn handler(self, handler: impl Handler) -> Self {
+        self.with(|inner| inner.routes.add(Arc::new(handler)))
+    }
+
+    /// The handler for events no pattern matches, whatever it declares.
+    #[must_use]
+    pub fn fallback(self, handler: impl Handler) -> Self {
+        self.with(|inner| inner.routes.fallback = Some(Arc::new(handler)))
+    }
+
+    /// The answer for events nothing handles (default 200 `ignored`; e.g.
+    /// [`Ack::gone`] tells Standard Webhooks senders to stop).
+    #[must_use]
+    pub fn unhandled(self, ack: Ack) -> Self {
+        self.with(|inner| inner.unhandled = ack)
+    }
+
+    /// Where delivery ids are claimed (default [`MemoryStore::default`]).
+    #[must_use]
+    pub fn store(self, store: impl Store) -> Self {
+        self.with(|inner| inner.store = Arc::new(store))
+    }
+
+    /// Prefix of this router's keys in the store (default `webhook`), so
+    /// routers sharing a store do not see each other's ids.
+    #[must_use]
+    pub fn namespace(self, namespace: &str) -> Self {
+        self.with(|inner| inner.namespace = namespace.into())
+    }
+
+    /// How long a claim is held before another replica may take it over
+    /// (default 60 s). Make it longer than your slowest handler.
+    #[must_use]
+    pub fn lease(self, lease: Duration) -> Self {
+        self.with(|inner| inner.lease = lease)
+    }
+
+    /// How long a handled delivery id is remembered (default 72 hours).
+    #[must_use]
+    pub fn remember_for(self, ttl: Duration) -> Self {
+        self.with(|inner| inner.done_ttl = ttl)
+    }
+
+    /// The `Retry-After` of 409 and 503 answers (default 5 s).
+    #[must_use]
+    pub fn retry_after(self, after: Duration) -> Self {
+        self.with(|inner| inner.retry_after = after)
+    }
+
+    /// The largest body accepted, in bytes (default 1 MiB).
+    #[must_use]
+    pub fn body_limit(self, bytes: usize) -> Self {
+        self.with(|inner| inner.body_limit = bytes)
+    }
+
+    /// The clock timestamps are checked against (default the system clock).
+    #[must_use]
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.with(|inner| inner.clock = Arc::new(clock))
+    }
+
+    /// Where the event name is, instead of where the scheme says.
+    #[must_use]
+    pub fn event_name(self, event_name: EventName) -> Self {
+        self.with(|inner| inner.event_name = Some(event_name))
+    }
+
+    /// Hands handlers the value at `pointer` (e.g. `/data`) instead of the
+    /// whole body.
+    #[must_use]
+    pub fn payload_at(self, pointer: JsonPointer) -> Self {
+        self.with(|inner| inner.payload_at = Some(Arc::new(pointer)))
+    }
+
+    /// A scope at `path` answering deliveries, for `App::service`.
+    pub fn scope(&self, path: &str) -> actix_web::Scope {
+        let router = self.clone();
+        web::scope(path).service(web::resource(["", "/"]).to(
+            move |req: HttpRequest, body: web::Payload| {
+                let router = router.clone();
+                async move { router.respond(req, body).await }
+            },
+        ))
+    }
+
+    /// The same as [`scope`](Self::scope), for `App::configure`.
+    pub fn configure(&self, path: &str) -> impl FnOnce(&mut web::ServiceConfig) {
+        let scope = self.scope(path);
+        move |config| {
+            config.service(scope);
+        }
+    }
+
+    /// Answers one request: the whole pipeline, inside a tracing span.
+    async fn respond(self, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
+        let span = tracing::info_span!(
+            "webhook",
+            scheme = self.inner.scheme.name(),
+            id = Empty,
+            event = Empty,
+            outcome = Empty,
+        );
+        async {
+            let (response, outcome) = match self.deliver(&req, &mut payload).await {
+                Ok(Answer::Ack(ack, id, event)) => {
+                    let response = ack.to_response(id.as_deref(), event.as_deref());
+                    (response, ack.word().unwrap_or("custom"))
+                }
+                Ok(Answer::Reply(reply)) => (reply_response(reply), "reply"),
+                Err((rejection, id)) => {
+                    rejection.log(id.as_deref());
+                    let response = rejection.error_response();
+                    let response = match rejection {
+                        // Keep the rest of the body unread until the answer
+                        // is out, so the connection is closed instead of
+                        // drained.
+                        Rejection::PayloadTooLarge { .. } => hold_until_sent(response, payload),
+                        _ => response,
+                    };
+                    (response, rejection.code())
+                }
+            };
+            tracing::Span::current().record("outcome", outcome);
+            tracing::debug!(status = response.status().as_u16(), "webhook answered");
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn deliver(
+        &self,
+        req: &HttpRequest,
+        payload: &mut web::Payload,
+    ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
+        let inner = &*self.inner;
+        let scheme = &*inner.scheme;
+        let secrets = scheme.secrets();
+        let fail = |rejection: Rejection| (rejection, None);
+
+        if req.method() != Method::POST {
+            return match scheme.unsigned_reply(&request_view(req, &[]), secrets) {
+                Some(reply) => Ok(Answer::Reply(reply)),
+                None => Err(fail(Rejection::MethodNotAllowed)),
+            };
+        }
+        let body: Bytes = read_body(req, payload, inner.body_limit)
+            .await
+            .map_err(fail)?;
+        let view = request_view(req, &body);
+        let delivery = scheme
+            .verify(&view, secrets, inner.clock.now())
+            .map_err(|e| fail(e.into()))?;
+        let id: Option<Arc<str>> = delivery.id.map(Into::into);
+        let span = tracing::Span::current();
+        if let Some(id) = &id {
+            span.record("id", &**id);
+        }
+        if let Some(reply) = scheme.signed_reply(&view) {
+            return Ok(Answer::Reply(reply));
+        }
+        let with_id = |rejection: Rejection| (rejection, id.clone());
+
+        let name = match &inner.event_name {
+            Some(location) => location.find(&view),
+            None => scheme.event_name(&view),
+        }
+        .map_err(|e| with_id(Rejection::InvalidPayload(e)))?;
+        let name: Arc<str> = name.unwrap_or_default().into();
+        span.record("event", &*name);
+
+        let Some(handler) = inner.routes.find(&name) else {
+            return Ok(Answer::Ack(inner.unhandled.clone(), id, Some(name)));
+        };
+
+        // Claim the id so the handler runs once; no id, no claim.
+        let claim = match &id {
+            Some(id) => {
+                let key = format!("{}:{id}", inner.namespace);
+                match inner.store.claim(&key, inner.lease).await {
+                    Ok(Claim::Fresh(token)) => Some((key, token)),
+                    Ok(Claim::InFlight) => {
+                        return Err(with_id(Rejection::InFlight {
+                            retry_after: inner.retry_after,
+                        }))
+                    }
+                    Ok(Claim::Done) => {
+                        return Ok(Answer::Ack(Ack::duplicate(), Some(id.clone()), Some(name)))
+                    }
+                    Err(error) => {
+                        tracing::error!(target: "actix_webhook::store", %error, "claiming a delivery failed");
+                        return Err(with_id(Rejection::Unavailable {
+                            retry_after: inner.retry_after,
+                        }));
+                    }
+                }
+            }
+            None => None,
+        };
+
+        let incoming = Incoming::new(
+            req.clone(),
+            body.clone(),
+            id.clone(),
+            name.clone(),
+            delivery.timestamp,
+            scheme.name(),
+            inner.payload_at.clone(),
+        );
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(incoming))) {
+            Ok(future) => AssertUnwindSafe(future)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(Failure::Error("the handler panicked".into()))),
+            Err(_) => Err(Failure::Error("the handler panicked".into())),
+        };
+
+        let settled = match &outcome {
+            Ok(ack) => ack.is_final(),
+            Err(_) => false,
+        };
+        if let Some((key, token)) = &claim {
+            let result = if settled {
+                inner.store.complete(key, token, inner.done_ttl).await
+            } else {
+                inner.store.release(key, token).await
+            };
+            if let Err(error) = result {
+                tracing::warn!(target: "actix_webhook::store", %error, settled, "settling a claim failed");
+            }
+        }
+
+        match outcome {
+            Ok(ack) => Ok(Answer::Ack(ack, id, Some(name))),
+            Err(Failure::Rejected(rejection)) => Err(with_id(rejection)),
+            Err(Failure::Error(message)) => {
+                tracing::error!(
+                    target: "actix_webhook::handler",
+                    handler = handler.name(),
+                    delivery_id = id.as_deref().unwrap_or("-"),
+                    event = &*name,
+                    error = %message,
+                    "webhook handler failed"
+                );
+                Err(with_id(Rejection::HandlerFailed))
+            }
+        }
+    }
+}
+
+/// What a delivery gets when it is not rejected.
+enum Answer {
+    Ack(Ack, Option<Arc<str>>, Option<Arc<str>>),
+    Reply(Reply),
+}
+
+/// A response whose body owns the request payload: while the payload is
+/// alive, actix-web closes the connection after the response rather than
+/// reading the rest of the request body to reuse the connection.
+fn hold_until_sent(response: HttpResponse, payload: web::Payload) -> HttpResponse {
+    response
+        .map_body(|_, body| HoldPayload {
+            body,
+            _payload: payload,
+        })
+        .map_into_boxed_body()
+}
+
+struct HoldPayload<B> {
+    body: B,
+    _payload: web::Payload,
+}
+
+impl<B: MessageBody + Unpin> MessageBody for HoldPayload<B> {
+    type Error = B::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
+}
+
+fn reply_response(reply: Reply) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(reply.status)
+        .unwrap_or(actix_web::http::StatusCode::OK);
+    HttpResponse::build(status)
+        .content_type(reply.content_type)
+        .body(reply.body)
+}
+
+impl fmt::Debug for WebhookRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        let mut events: Vec<&str> = inner.routes.exact.keys().map(|k| &**k).collect();
+        events.sort_unstable();
+        f.debug_struct("WebhookRouter")
+            .field("scheme", &inner.scheme.name())
+            .field("events", &events)
+            .field(
+                "prefixes",
+                &inner
+                    .routes
+                    .prefixes
+                    .iter()
+                    .map(|(p, _)| &**p)
+                    .collect::<Vec<_>>(),
+            )
+            .field("any", &inner.routes.any.is_some())
+            .field("fallback", &inner.routes.fallback.is_some())
+            .field("store", &inner.store)
+            .field("namespace", &inner.namespace)
+            .field("body_limit", &inner.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_parse_like_the_macro_checks_them() {
+        // The same table the macro's validator is tested against.
+        let table = include_str!("../tests/patterns.txt");
+        let mut checked = 0;
+        for line in table
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
+            let (expect, pattern) = line.split_once('\t').expect("`valid|invalid<TAB>pattern`");
+            let parsed = Pattern::parse(pattern);
+            match expect {
+                "valid" => assert!(parsed.is_ok(), "{pattern:?} should be valid: {parsed:?}"),
+                "invalid" => assert!(parsed.is_err(), "{pattern:?} should be invalid"),
+                other => panic!("unknown expectation {other:?}"),
+            }
+            checked += 1;
+        }
+        assert!(checked >= 10);
+        assert_eq!(Pattern::parse("order.*"), Ok(Pattern::Prefix("order.")));
+        assert_eq!(
+            Pattern::parse("issues.opened"),
+            Ok(Pattern::Exact("issues.opened"))
+        );
+        assert_eq!(Pattern::parse("*"), Ok(Pattern::Any));
+    }
+}
