@@ -77,6 +77,10 @@ pub enum Rejection {
     /// the app data. Nothing is accepted unverified.
     #[error("no WebhookConfig in app_data")]
     NotConfigured,
+    /// 404 `unknown_tenant`: the resolver knows no tenant by the name in the
+    /// path.
+    #[error("unknown tenant")]
+    UnknownTenant,
     /// 405 `method_not_allowed`: a method other than `POST` that the scheme
     /// does not answer itself (as Meta's `GET` challenge).
     #[error("method not allowed")]
@@ -112,6 +116,7 @@ impl Rejection {
             Self::InvalidPayload(_) | Self::IncompleteBody => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotConfigured | Self::HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::UnknownTenant => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InFlight { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -129,6 +134,7 @@ impl Rejection {
             Self::IncompleteBody => "incomplete_body",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotConfigured => "not_configured",
+            Self::UnknownTenant => "unknown_tenant",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::InFlight { .. } => "in_flight",
             Self::HandlerFailed => "handler_failed",
@@ -153,6 +159,7 @@ impl Rejection {
             Self::IncompleteBody => "The body could not be read.",
             Self::PayloadTooLarge { .. } => "The body is larger than the receiver accepts.",
             Self::NotConfigured => "The webhook endpoint is not configured.",
+            Self::UnknownTenant => "No webhook endpoint for this tenant.",
             Self::MethodNotAllowed => "Webhook deliveries are sent with POST.",
             Self::InFlight { .. } => "This delivery is being processed; retry later.",
             Self::HandlerFailed => "The receiver failed to process the delivery; retry later.",

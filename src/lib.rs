@@ -68,6 +68,7 @@ mod handler;
 mod router;
 pub mod scheme;
 mod secret;
+pub mod tenant;
 pub mod verify;
 
 pub use ack::{Ack, Rejection};

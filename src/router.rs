@@ -55,6 +55,7 @@ use crate::dedupe::{Claim, MemoryStore, Store, DEFAULT_DONE_TTL, DEFAULT_LEASE};
 use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT};
 use crate::handler::{Failure, Handler, Incoming};
 use crate::scheme::{EventName, JsonPointer, Reply, Scheme};
+use crate::tenant::Tenants;
 use crate::verify::{Clock, SystemClock};
 
 /// Routes verified deliveries to `#[webhook]` handlers by event name.
@@ -91,6 +92,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     event_name: Option<EventName>,
     payload_at: Option<Arc<JsonPointer>>,
+    tenants: Option<Tenants>,
 }
 
 #[derive(Clone, Default)]
@@ -212,6 +214,7 @@ impl WebhookRouter {
                 clock: Arc::new(SystemClock),
                 event_name: None,
                 payload_at: None,
+                tenants: None,
             }),
         }
     }
@@ -302,6 +305,16 @@ impl WebhookRouter {
         self.with(|inner| inner.payload_at = Some(Arc::new(pointer)))
     }
 
+    /// Verifies each request with the secrets of the tenant named in the
+    /// path instead of the scheme's own: mount the router with the
+    /// parameter, e.g. `scope("/webhooks/{tenant}")`. An unknown tenant gets
+    /// 404 `unknown_tenant`, a failing resolver 503. Delivery ids are
+    /// claimed per tenant.
+    #[must_use]
+    pub fn tenants(self, tenants: Tenants) -> Self {
+        self.with(|inner| inner.tenants = Some(tenants))
+    }
+
     /// A scope at `path` answering deliveries, for `App::service`.
     pub fn scope(&self, path: &str) -> actix_web::Scope {
         let router = self.clone();
@@ -365,8 +378,28 @@ impl WebhookRouter {
     ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
         let inner = &*self.inner;
         let scheme = &*inner.scheme;
-        let secrets = scheme.secrets();
         let fail = |rejection: Rejection| (rejection, None);
+
+        let (tenant, secrets) = match &inner.tenants {
+            None => (None, scheme.secrets().clone()),
+            Some(tenants) => {
+                let tenant = req
+                    .match_info()
+                    .get(tenants.param())
+                    .ok_or_else(|| fail(Rejection::UnknownTenant))?;
+                match tenants.secrets(tenant).await {
+                    Ok(Some(secrets)) => (Some(tenant), secrets),
+                    Ok(None) => return Err(fail(Rejection::UnknownTenant)),
+                    Err(error) => {
+                        tracing::error!(target: "actix_webhook::tenant", %error, tenant, "resolving secrets failed");
+                        return Err(fail(Rejection::Unavailable {
+                            retry_after: inner.retry_after,
+                        }));
+                    }
+                }
+            }
+        };
+        let secrets = &secrets;
 
         if req.method() != Method::POST {
             return match scheme.unsigned_reply(&request_view(req, &[]), secrets) {
@@ -406,7 +439,10 @@ impl WebhookRouter {
         // Claim the id so the handler runs once; no id, no claim.
         let claim = match &id {
             Some(id) => {
-                let key = format!("{}:{id}", inner.namespace);
+                let key = match tenant {
+                    Some(tenant) => format!("{}:{tenant}:{id}", inner.namespace),
+                    None => format!("{}:{id}", inner.namespace),
+                };
                 match inner.store.claim(&key, inner.lease).await {
                     Ok(Claim::Fresh(token)) => Some((key, token)),
                     Ok(Claim::InFlight) => {
