@@ -168,7 +168,7 @@ impl Routes {
                         .position(|(p, _)| &**p == prefix)
                         .map(|i| self.prefixes.remove(i).1);
                     self.prefixes.push((prefix.into(), handler.clone()));
-                    self.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                    self.prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
                     old
                 }
             };

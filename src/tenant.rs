@@ -82,8 +82,11 @@ pub struct Tenants {
     param: Arc<str>,
     resolver: Arc<dyn Resolver>,
     ttl: Duration,
-    cache: Arc<Mutex<HashMap<String, (Option<Secrets>, Instant)>>>,
+    cache: Arc<Mutex<Cache>>,
 }
+
+/// Answers by tenant, with the instant they go stale.
+type Cache = HashMap<String, (Option<Secrets>, Instant)>;
 
 impl Tenants {
     /// Tenants named by the path parameter `param` (as in
@@ -131,7 +134,7 @@ impl Tenants {
         Ok(secrets)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Secrets>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -48,7 +48,7 @@ impl SignedContent {
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             if open > 0 {
-                parts.push(Part::Literal(rest[..open].as_bytes().into()));
+                parts.push(Part::Literal(rest.as_bytes()[..open].into()));
             }
             let close = rest[open..].find('}').ok_or_else(error)? + open;
             parts.push(match &rest[open + 1..close] {
