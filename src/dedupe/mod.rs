@@ -30,7 +30,12 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
 /// How long a claim is held before another process may take it over.
