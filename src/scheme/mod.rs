@@ -27,16 +27,37 @@
 
 use std::fmt;
 
-use crate::secret::Secrets;
+use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
 
+#[cfg(feature = "ed25519")]
+mod discord;
 mod generic;
+mod github;
+mod gitlab;
+mod meta;
+mod paddle;
 mod pointer;
+mod shopify;
+mod slack;
 mod standard;
+mod stripe;
+mod twilio;
 
+#[cfg(feature = "ed25519")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+pub use discord::Discord;
 pub use generic::{Encoding, GenericHmac, SignedContent, TemplateError};
+pub use github::GitHub;
+pub use gitlab::GitLab;
+pub use meta::Meta;
+pub use paddle::Paddle;
 pub use pointer::{InvalidPointer, JsonPointer};
+pub use shopify::Shopify;
+pub use slack::Slack;
 pub use standard::StandardWebhooks;
+pub use stripe::Stripe;
+pub use twilio::Twilio;
 
 /// A delivery as a scheme sees it: borrowed pieces of the HTTP request.
 #[derive(Clone, Copy)]
@@ -426,4 +447,309 @@ pub(crate) fn hmac_sha256<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u
         mac.update(part);
     }
     mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA1 keyed with `key` over `parts`, fed one by one (Twilio).
+pub(crate) fn hmac_sha1<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 20] {
+    use hmac::Mac as _;
+    let mut mac =
+        <hmac::Hmac<sha1::Sha1>>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Whether `candidate` equals `expected` under `secret`, in constant time.
+/// An empty secret never matches: its MAC is anyone's to compute.
+pub(crate) fn mac_matches(secret: &Secret, expected: &[u8], candidate: &[u8]) -> subtle::Choice {
+    subtle::ConstantTimeEq::ct_eq(expected, candidate)
+        & subtle::Choice::from(u8::from(!secret.expose().is_empty()))
+}
+
+/// Whether `token` equals one of `secrets`, comparing SHA-256 digests in
+/// constant time over every secret, so neither the content nor the length of
+/// a secret shows in the timing. Empty secrets never match.
+pub(crate) fn token_matches(token: &[u8], secrets: &Secrets) -> bool {
+    use sha2::Digest as _;
+    let sent = sha2::Sha256::digest(token);
+    let mut matched = subtle::Choice::from(0);
+    for secret in secrets {
+        let expected = sha2::Sha256::digest(secret.expose());
+        matched |= mac_matches(secret, &expected, &sent);
+    }
+    bool::from(matched)
+}
+
+/// A secret for a `&str` constructor: the string's bytes.
+///
+/// # Errors
+///
+/// [`SecretError::Empty`] for an empty string, which anyone could sign with.
+pub(crate) fn plain_secret(secret: &str) -> Result<Secret, SecretError> {
+    if secret.is_empty() {
+        return Err(SecretError::Empty);
+    }
+    Ok(Secret::new(secret))
+}
+
+/// A pointer parsed once, for schemes that read fixed fields of the body.
+pub(crate) fn static_pointer(
+    cell: &'static std::sync::OnceLock<JsonPointer>,
+    pointer: &'static str,
+) -> &'static JsonPointer {
+    cell.get_or_init(|| JsonPointer::new(pointer).expect("valid pointer"))
+}
+
+/// The string at `pointer` in `body`; `None` when the body is not JSON or
+/// has no such string. Used for delivery ids, which never fail a request.
+pub(crate) fn json_string(body: &[u8], pointer: &JsonPointer) -> Option<String> {
+    pointer.string_in(body).ok().flatten()
+}
+
+/// The `key=value` parameters of a request target's query string, decoded.
+pub(crate) fn query_pairs(path_and_query: &str) -> form_urlencoded::Parse<'_> {
+    let query = path_and_query
+        .split_once('?')
+        .map_or("", |(_, query)| query);
+    let query = query.split_once('#').map_or(query, |(query, _)| query);
+    form_urlencoded::parse(query.as_bytes())
+}
+
+/// Ed25519 pieces shared by [`StandardWebhooks`] `v1a` and [`Discord`].
+#[cfg(feature = "ed25519")]
+pub(crate) mod ed25519 {
+    use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+
+    use crate::secret::{Secret, SecretError};
+
+    /// The error for a key that is not a usable ed25519 key.
+    pub(crate) const INVALID: SecretError = SecretError::InvalidKey("ed25519");
+
+    /// A public key from its 32 bytes: a valid point that is not of small
+    /// order (a weak key would accept forged signatures).
+    pub(crate) fn verifying_key(bytes: &[u8]) -> Option<VerifyingKey> {
+        let bytes: &[u8; 32] = bytes.try_into().ok()?;
+        VerifyingKey::from_bytes(bytes)
+            .ok()
+            .filter(|key| !key.is_weak())
+    }
+
+    /// A [`Secret`] holding a checked public key's 32 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::InvalidKey`] when `bytes` is not a usable public key.
+    pub(crate) fn public_key_secret(bytes: &[u8]) -> Result<Secret, SecretError> {
+        verifying_key(bytes).ok_or(INVALID)?;
+        Ok(Secret::new(bytes))
+    }
+
+    /// A signing key from a 32-byte seed, or a 64-byte seed and public key
+    /// (libsodium's layout), whose public half must match.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::InvalidKey`] for another length or a mismatched pair.
+    pub(crate) fn signing_key(bytes: &[u8]) -> Result<SigningKey, SecretError> {
+        match bytes.len() {
+            32 => {
+                let seed: &[u8; 32] = bytes.try_into().map_err(|_| INVALID)?;
+                Ok(SigningKey::from_bytes(seed))
+            }
+            64 => {
+                let pair: &[u8; 64] = bytes.try_into().map_err(|_| INVALID)?;
+                SigningKey::from_keypair_bytes(pair).map_err(|_| INVALID)
+            }
+            _ => Err(INVALID),
+        }
+    }
+
+    /// Whether `signature` is `public_key`'s signature of the concatenated
+    /// `parts`, fed one by one (no copy of the body is built). A `public_key`
+    /// that is not a usable key never verifies.
+    pub(crate) fn verify<'a>(
+        public_key: &[u8],
+        signature: &[u8; 64],
+        parts: impl IntoIterator<Item = &'a [u8]>,
+    ) -> bool {
+        let Some(key) = verifying_key(public_key) else {
+            return false;
+        };
+        let Ok(mut verifier) = key.verify_stream(&Signature::from_bytes(signature)) else {
+            return false;
+        };
+        for part in parts {
+            verifier.update(part);
+        }
+        verifier.finalize_and_verify().is_ok()
+    }
+
+    /// Signs the concatenated `parts` (the sender's side; it builds the
+    /// message once).
+    pub(crate) fn sign<'a>(
+        key: &SigningKey,
+        parts: impl IntoIterator<Item = &'a [u8]>,
+    ) -> [u8; 64] {
+        let message: Vec<u8> = parts.into_iter().flatten().copied().collect();
+        key.sign(&message).to_bytes()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        // RFC 8032, section 7.1, TEST 1 (empty message), TEST 2 (one byte
+        // 0x72) and TEST 3 (0xaf82): https://www.rfc-editor.org/rfc/rfc8032#section-7.1
+        const VECTORS: [(&str, &str, &str, &str); 3] = [
+            (
+                "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+                "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+                "",
+                "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155\
+                 5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+            ),
+            (
+                "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+                "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+                "72",
+                "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da\
+                 085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+            ),
+            (
+                "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+                "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+                "af82",
+                "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac\
+                 18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+            ),
+        ];
+
+        fn bytes(text: &str) -> Vec<u8> {
+            hex::decode(text).unwrap()
+        }
+
+        #[test]
+        fn rfc_8032_vectors_sign_and_verify() {
+            for (secret, public, message, signature) in VECTORS {
+                let key = signing_key(&bytes(secret)).unwrap();
+                assert_eq!(key.verifying_key().to_bytes().to_vec(), bytes(public));
+                let message = bytes(message);
+                let signature: [u8; 64] = bytes(signature).try_into().unwrap();
+                assert_eq!(sign(&key, [&message[..]]), signature);
+                assert!(verify(&bytes(public), &signature, [&message[..]]));
+                // The same bytes split anywhere verify the same.
+                if message.len() == 2 {
+                    assert!(verify(
+                        &bytes(public),
+                        &signature,
+                        [&message[..1], &message[1..]]
+                    ));
+                }
+                let mut tampered = message.clone();
+                tampered.push(0);
+                assert!(!verify(&bytes(public), &signature, [&tampered[..]]));
+                let mut bad = signature;
+                bad[10] ^= 1;
+                assert!(!verify(&bytes(public), &bad, [&message[..]]));
+            }
+        }
+
+        #[test]
+        fn keys_are_checked() {
+            let (secret, public, _, _) = VECTORS[0];
+            let mut pair = bytes(secret);
+            pair.extend(bytes(public));
+            assert!(signing_key(&pair).is_ok());
+            let mut mismatched = bytes(secret);
+            mismatched.extend(bytes(VECTORS[1].1));
+            assert_eq!(signing_key(&mismatched).unwrap_err(), INVALID);
+            assert_eq!(signing_key(&[1; 31]).unwrap_err(), INVALID);
+            assert!(public_key_secret(&bytes(public)).is_ok());
+            // The identity point has small order: a weak key.
+            let mut identity = [0u8; 32];
+            identity[0] = 1;
+            assert_eq!(public_key_secret(&identity).unwrap_err(), INVALID);
+            assert!(!verify(&identity, &[0; 64], [&b""[..]]));
+            assert!(!verify(b"short", &[0; 64], [&b""[..]]));
+        }
+    }
+}
+
+/// Helpers for the schemes' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Request, Scheme};
+    use crate::verify::VerifyError;
+
+    /// Header values an attacker may send instead of a real one.
+    pub(crate) fn absurd_values() -> Vec<Vec<u8>> {
+        vec![
+            Vec::new(),
+            b" ".to_vec(),
+            vec![b'a'; 10_000],
+            vec![b'0'; 10_000],
+            vec![b'='; 10_000],
+            b",".repeat(5_000),
+            b";".repeat(5_000),
+            b"\xff\xfe\x00\x80".to_vec(),
+            b"sha256=\xff\xfe".to_vec(),
+            b"v0=\xc3\x28".to_vec(),
+            b"t=\xff,v1=\xff".to_vec(),
+            b"ts=\xff;h1=\xff".to_vec(),
+            b"t=99999999999999999999999,v1=00".to_vec(),
+            b"ts=-1;h1=00".to_vec(),
+            "\u{e9}t=\u{1F600}".as_bytes().to_vec(),
+        ]
+    }
+
+    /// Checks that every absurd value of each header in `targets`, and each
+    /// of them sent twice, is refused with `missing_signature`,
+    /// `malformed_signature` or `invalid_signature`, without panicking.
+    pub(crate) fn assert_refuses_absurd_headers(
+        scheme: &dyn Scheme,
+        headers: &[(String, String)],
+        targets: &[&str],
+        body: &[u8],
+        now: i64,
+    ) {
+        let check = |headers: &Vec<(String, Vec<u8>)>, case: &str| {
+            let request = Request::new("POST", "/hook", headers, body);
+            match scheme.verify(&request, scheme.secrets(), now) {
+                Err(
+                    VerifyError::MissingSignature { .. }
+                    | VerifyError::MalformedSignature { .. }
+                    | VerifyError::InvalidSignature,
+                ) => {}
+                other => panic!("{} {case}: {other:?}", scheme.name()),
+            }
+        };
+        let base: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone().into_bytes()))
+            .collect();
+        for target in targets {
+            let position = base
+                .iter()
+                .position(|(n, _)| n.eq_ignore_ascii_case(target))
+                .expect("target header present");
+            for value in absurd_values() {
+                let mut mutated = base.clone();
+                mutated[position].1.clone_from(&value);
+                check(
+                    &mutated,
+                    &format!(
+                        "{target}={:?}",
+                        String::from_utf8_lossy(&value[..value.len().min(20)])
+                    ),
+                );
+            }
+            let mut repeated = base.clone();
+            repeated.push(base[position].clone());
+            check(&repeated, &format!("{target} repeated"));
+            let mut removed = base.clone();
+            removed.remove(position);
+            check(&removed, &format!("{target} removed"));
+        }
+    }
 }

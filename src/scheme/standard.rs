@@ -1,12 +1,23 @@
 //! [Standard Webhooks](https://www.standardwebhooks.com/), also what Svix sends.
 
-use crate::scheme::{decode_base64, hmac_sha256, utf8, Delivery, Message, Request, Scheme, Signer};
+use std::fmt;
+
+use crate::scheme::{
+    decode_base64, hmac_sha256, mac_matches, utf8, Delivery, Message, Request, Scheme, Signer,
+};
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
 const ID: [&str; 2] = ["webhook-id", "svix-id"];
 const TIMESTAMP: [&str; 2] = ["webhook-timestamp", "svix-timestamp"];
 const SIGNATURE: [&str; 2] = ["webhook-signature", "svix-signature"];
+
+/// The prefix of Standard Webhooks ed25519 public keys.
+#[cfg(feature = "ed25519")]
+const PUBLIC_KEY_PREFIX: &str = "whpk_";
+/// The prefix of Standard Webhooks ed25519 secret keys.
+#[cfg(feature = "ed25519")]
+const SECRET_KEY_PREFIX: &str = "whsk_";
 
 /// The [Standard Webhooks](https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md)
 /// scheme, which Svix and many open platforms use.
@@ -34,10 +45,53 @@ const SIGNATURE: [&str; 2] = ["webhook-signature", "svix-signature"];
 /// ])?);
 /// # Ok::<(), actix_webhook::SecretError>(())
 /// ```
-#[derive(Debug, Clone)]
+///
+/// # Asymmetric signatures (`v1a`, feature `ed25519`)
+///
+/// A sender may sign with an ed25519 key pair instead: `v1a,<base64>` entries
+/// over the same `id.timestamp.body`, checked against its `whpk_<base64>`
+/// public keys. Build the scheme with [`StandardWebhooks::with_public_keys`]
+/// (receiver) or [`StandardWebhooks::with_signing_key`] (sender, `whsk_...`).
+/// A scheme checks one kind of entry: `v1` with `whsec_` secrets, or `v1a`
+/// with public keys; a public key is never used as an HMAC key, since anyone
+/// could compute that MAC. Without the feature, `v1a` entries are skipped like
+/// any unknown version.
+#[derive(Clone)]
 pub struct StandardWebhooks {
     secrets: Secrets,
     tolerance: Tolerance,
+    #[cfg(feature = "ed25519")]
+    keys: Keys,
+}
+
+/// What a [`StandardWebhooks`] scheme's secrets are.
+#[cfg(feature = "ed25519")]
+#[derive(Clone)]
+enum Keys {
+    /// HMAC keys: `v1` entries are checked.
+    Hmac,
+    /// Ed25519 public keys: `v1a` entries are checked. The signing key, when
+    /// the scheme also signs.
+    Ed25519(Option<std::sync::Arc<ed25519_dalek::SigningKey>>),
+}
+
+impl fmt::Debug for StandardWebhooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("StandardWebhooks");
+        debug
+            .field("secrets", &self.secrets)
+            .field("tolerance", &self.tolerance);
+        #[cfg(feature = "ed25519")]
+        debug.field(
+            "keys",
+            &match &self.keys {
+                Keys::Hmac => "hmac",
+                Keys::Ed25519(None) => "ed25519 public keys",
+                Keys::Ed25519(Some(_)) => "ed25519 key pair [REDACTED]",
+            },
+        );
+        debug.finish()
+    }
 }
 
 impl StandardWebhooks {
@@ -55,6 +109,8 @@ impl StandardWebhooks {
         Self {
             secrets: secrets.into(),
             tolerance: Tolerance::default(),
+            #[cfg(feature = "ed25519")]
+            keys: Keys::Hmac,
         }
     }
 
@@ -67,10 +123,130 @@ impl StandardWebhooks {
 
     /// The `webhook-signature` value a sender puts on `body`: `v1,<base64>`,
     /// signed with the first secret.
+    ///
+    /// A scheme built with [`StandardWebhooks::with_signing_key`] gives
+    /// `v1a,<base64>` instead, and one built with only public keys cannot
+    /// sign: it gives an empty string.
     #[must_use]
     pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        #[cfg(feature = "ed25519")]
+        if let Keys::Ed25519(key) = &self.keys {
+            return key
+                .as_deref()
+                .map_or_else(String::new, |key| v1a_signature(key, id, timestamp, body));
+        }
         signature(self.secrets.primary(), id, timestamp, body)
     }
+
+    /// The version of the entries this scheme checks.
+    fn version(&self) -> &'static [u8] {
+        #[cfg(feature = "ed25519")]
+        if let Keys::Ed25519(_) = self.keys {
+            return b"v1a";
+        }
+        b"v1"
+    }
+}
+
+#[cfg(feature = "ed25519")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+impl StandardWebhooks {
+    /// A receiver of `v1a` (ed25519) signatures from the sender's
+    /// `whpk_<base64>` public keys, newest first.
+    ///
+    /// ```
+    /// use actix_webhook::scheme::StandardWebhooks;
+    ///
+    /// let scheme = StandardWebhooks::with_public_keys([
+    ///     "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+    /// ])?;
+    /// # Ok::<(), actix_webhook::SecretError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`StandardWebhooks::public_key`], for the first key that fails;
+    /// [`SecretError::Empty`] when `keys` is empty.
+    pub fn with_public_keys<K: AsRef<str>>(
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Self, SecretError> {
+        let keys = keys
+            .into_iter()
+            .map(|key| Self::public_key(key.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::with_public_key_secrets(Secrets::new(keys)?))
+    }
+
+    /// A receiver of `v1a` signatures from public keys already parsed with
+    /// [`StandardWebhooks::public_key`], e.g. by a per-tenant resolver.
+    pub fn with_public_key_secrets(public_keys: impl Into<Secrets>) -> Self {
+        Self {
+            keys: Keys::Ed25519(None),
+            ..Self::with_secrets(public_keys)
+        }
+    }
+
+    /// A sender of `v1a` signatures from its `whsk_<base64>` secret key: a
+    /// 32-byte seed, or the seed followed by the public key (64 bytes). It
+    /// also verifies, with the matching public key.
+    ///
+    /// ```
+    /// use actix_webhook::scheme::{Message, Request, Scheme, Signer, StandardWebhooks};
+    ///
+    /// let sender = StandardWebhooks::with_signing_key(
+    ///     "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=",
+    /// )?;
+    /// let body = br#"{"type":"order_paid"}"#;
+    /// let headers = sender.sign(&Message { id: "msg_1", timestamp: 1_700_000_000, event: "", url: "", body });
+    /// assert!(headers[2].1.starts_with("v1a,"));
+    ///
+    /// let receiver = StandardWebhooks::with_public_keys([
+    ///     "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+    /// ])?;
+    /// let request = Request::new("POST", "/", &headers, body);
+    /// assert!(receiver.verify(&request, receiver.secrets(), 1_700_000_000).is_ok());
+    /// # Ok::<(), actix_webhook::SecretError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] or [`SecretError::InvalidBase64`] as for
+    /// [`Secret::from_standard`]; [`SecretError::InvalidKey`] for another
+    /// length or a seed that does not match the public key after it.
+    pub fn with_signing_key(secret_key: &str) -> Result<Self, SecretError> {
+        let bytes = zeroize::Zeroizing::new(decode_key(secret_key, SECRET_KEY_PREFIX)?);
+        let key = crate::scheme::ed25519::signing_key(&bytes)?;
+        let public = Secret::new(key.verifying_key().to_bytes().to_vec());
+        Ok(Self {
+            keys: Keys::Ed25519(Some(std::sync::Arc::new(key))),
+            ..Self::with_secrets(public)
+        })
+    }
+
+    /// Parses a `whpk_<base64>` public key (the prefix is optional) into a
+    /// [`Secret`] holding its 32 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] or [`SecretError::InvalidBase64`] as for
+    /// [`Secret::from_standard`]; [`SecretError::InvalidKey`] when it is not
+    /// 32 bytes or not a usable ed25519 public key.
+    pub fn public_key(public_key: &str) -> Result<Secret, SecretError> {
+        crate::scheme::ed25519::public_key_secret(&decode_key(public_key, PUBLIC_KEY_PREFIX)?)
+    }
+}
+
+/// The bytes of a `whpk_` / `whsk_` key: base64 after an optional prefix.
+#[cfg(feature = "ed25519")]
+fn decode_key(key: &str, prefix: &str) -> Result<Vec<u8>, SecretError> {
+    use base64::Engine as _;
+    let encoded = key.strip_prefix(prefix).unwrap_or(key);
+    if encoded.is_empty() {
+        return Err(SecretError::Empty);
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| SecretError::InvalidBase64)
 }
 
 /// The `webhook-signature` value for `body` under `secret`: `v1,<base64>`.
@@ -88,6 +264,20 @@ pub(crate) fn signature(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) 
     )
 }
 
+/// The `webhook-signature` value for `body` under an ed25519 `key`:
+/// `v1a,<base64>`.
+#[cfg(feature = "ed25519")]
+fn v1a_signature(key: &ed25519_dalek::SigningKey, id: &str, timestamp: i64, body: &[u8]) -> String {
+    use base64::Engine as _;
+    let ts = timestamp.to_string();
+    let signature =
+        crate::scheme::ed25519::sign(key, [id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+    format!(
+        "v1a,{}",
+        base64::engine::general_purpose::STANDARD.encode(signature)
+    )
+}
+
 /// The `version,value` entries of a `webhook-signature` value; entries
 /// without a comma are skipped.
 fn entries(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
@@ -102,6 +292,23 @@ fn v1_signatures(header: &[u8]) -> impl Iterator<Item = Result<Option<[u8; 32]>,
     entries(header)
         .filter(|(version, _)| *version == b"v1")
         .map(|(_, value)| decode_base64::<32>(value))
+}
+
+/// The decoded `v1a` signatures of a `webhook-signature` value.
+#[cfg(feature = "ed25519")]
+fn v1a_signatures(header: &[u8]) -> impl Iterator<Item = Result<Option<[u8; 64]>, ()>> + '_ {
+    entries(header)
+        .filter(|(version, _)| *version == b"v1a")
+        .map(|(_, value)| decode_base64::<64>(value))
+}
+
+/// Whether `value` is a well-formed signature of `version`.
+fn decodes(version: &[u8], value: &[u8]) -> bool {
+    if version == b"v1a" {
+        decode_base64::<64>(value).is_ok()
+    } else {
+        decode_base64::<32>(value).is_ok()
+    }
 }
 
 impl Scheme for StandardWebhooks {
@@ -128,23 +335,39 @@ impl Scheme for StandardWebhooks {
             parse_timestamp(raw_timestamp).ok_or_else(|| VerifyError::malformed(TIMESTAMP[0]))?;
 
         // At least one entry must be well-formed: `version,value`, and for
-        // `v1` the value base64. Entries of other versions are skipped.
-        let well_formed = entries(signature)
-            .any(|(version, value)| version != b"v1" || decode_base64::<32>(value).is_ok());
+        // the version this scheme checks the value base64. Entries of other
+        // versions are skipped.
+        let wanted = self.version();
+        let well_formed =
+            entries(signature).any(|(version, value)| version != wanted || decodes(version, value));
         if !well_formed {
             return Err(VerifyError::malformed(SIGNATURE[0]));
         }
 
         self.tolerance.check(timestamp, now)?;
 
+        let signed = [id.as_bytes(), b".", raw_timestamp, b".", request.body()];
         let mut matched = subtle::Choice::from(0);
+        #[cfg(feature = "ed25519")]
+        if let Keys::Ed25519(_) = self.keys {
+            // Public keys are public: no secret to hide in the timing, but
+            // every key and entry is tried all the same.
+            for key in secrets {
+                for candidate in v1a_signatures(signature).flatten().flatten() {
+                    let valid = crate::scheme::ed25519::verify(key.expose(), &candidate, signed);
+                    matched |= subtle::Choice::from(u8::from(valid));
+                }
+            }
+            return if bool::from(matched) {
+                Ok(Delivery::new(Some(id), Some(timestamp)))
+            } else {
+                Err(VerifyError::InvalidSignature)
+            };
+        }
         for secret in secrets {
-            let expected = hmac_sha256(
-                secret.expose(),
-                [id.as_bytes(), b".", raw_timestamp, b".", request.body()],
-            );
+            let expected = hmac_sha256(secret.expose(), signed);
             for candidate in v1_signatures(signature).flatten().flatten() {
-                matched |= subtle::ConstantTimeEq::ct_eq(&expected[..], &candidate[..]);
+                matched |= mac_matches(secret, &expected, &candidate);
             }
         }
         if bool::from(matched) {
@@ -157,14 +380,15 @@ impl Scheme for StandardWebhooks {
 
 impl Signer for StandardWebhooks {
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
-        vec![
+        let mut headers = vec![
             ("webhook-id".into(), message.id.into()),
             ("webhook-timestamp".into(), message.timestamp.to_string()),
-            (
-                "webhook-signature".into(),
-                self.signature(message.id, message.timestamp, message.body),
-            ),
-        ]
+        ];
+        let signature = self.signature(message.id, message.timestamp, message.body);
+        if !signature.is_empty() {
+            headers.push(("webhook-signature".into(), signature));
+        }
+        headers
     }
 }
 
@@ -226,6 +450,229 @@ mod tests {
                 Err(VerifyError::malformed("webhook-signature")),
                 "{malformed:?}"
             );
+        }
+    }
+
+    #[test]
+    fn rotation_and_tampering() {
+        let old = Secret::from_standard("whsec_b2xkIHNlY3JldCBmb3Igcm90YXRpb24=").unwrap();
+        let scheme = StandardWebhooks::with_secrets(
+            Secrets::new([Secret::from_standard(SECRET).unwrap(), old.clone()]).unwrap(),
+        );
+        let old_signer = StandardWebhooks::with_secrets(old);
+        let message = Message {
+            id: ID,
+            timestamp: TIMESTAMP,
+            event: "",
+            url: "",
+            body: PAYLOAD,
+        };
+        for signer in [&scheme, &old_signer] {
+            let headers = signer.sign(&message);
+            assert!(scheme
+                .verify(&request(&headers, PAYLOAD), scheme.secrets(), TIMESTAMP)
+                .is_ok());
+        }
+        let headers = scheme.sign(&message);
+        let verify = |headers: &Vec<(String, String)>, body: &[u8]| {
+            scheme.verify(&request(headers, body), scheme.secrets(), TIMESTAMP)
+        };
+        assert_eq!(
+            verify(&headers, b"{\"test\": 2432232315}"),
+            Err(VerifyError::InvalidSignature)
+        );
+        let mut id = headers.clone();
+        id[0].1 = "msg_other".into();
+        assert_eq!(verify(&id, PAYLOAD), Err(VerifyError::InvalidSignature));
+        let mut ts = headers.clone();
+        ts[1].1 = (TIMESTAMP + 1).to_string();
+        assert_eq!(verify(&ts, PAYLOAD), Err(VerifyError::InvalidSignature));
+        let mut stale = scheme.sign(&Message {
+            timestamp: TIMESTAMP - 301,
+            ..message
+        });
+        assert!(matches!(
+            verify(&stale, PAYLOAD),
+            Err(VerifyError::TimestampOutOfTolerance { .. })
+        ));
+        stale[1].1 = "x".into();
+        assert_eq!(
+            verify(&stale, PAYLOAD),
+            Err(VerifyError::malformed("webhook-timestamp"))
+        );
+        crate::scheme::test_support::assert_refuses_absurd_headers(
+            &scheme,
+            &headers,
+            &["webhook-id", "webhook-timestamp", "webhook-signature"],
+            PAYLOAD,
+            TIMESTAMP,
+        );
+    }
+
+    #[test]
+    fn v1a_entries_are_skipped_by_an_hmac_scheme() {
+        let scheme = StandardWebhooks::new(SECRET).unwrap();
+        let ts = TIMESTAMP.to_string();
+        let headers = [
+            ("webhook-id", ID),
+            ("webhook-timestamp", ts.as_str()),
+            ("webhook-signature", V1A),
+        ];
+        assert_eq!(
+            scheme.verify(&request(&headers, PAYLOAD), scheme.secrets(), TIMESTAMP),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    // The Standard Webhooks reference libraries publish no `v1a` vector. This
+    // one signs the reference payload above with the RFC 8032 TEST 1 key pair
+    // (https://www.rfc-editor.org/rfc/rfc8032#section-7.1), computed with
+    // Python's `cryptography` (OpenSSL) as an independent implementation
+    // (keys `whsk_`/`whpk_` in the `v1a` module below).
+    const V1A: &str = "v1a,fldxM4gAKugP6nnt1hdz3sgGfZ6d99nzrMFnZOELIxbzEHoVmAb2ADpkJK7zgPePmPsle0zV9jSeGlHFG2NVAw==";
+
+    #[cfg(feature = "ed25519")]
+    mod v1a {
+        use super::*;
+
+        const SECRET_KEY: &str = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+        const PUBLIC_KEY: &str = "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+        #[test]
+        fn cross_checked_vector_signs_and_verifies() {
+            let signer = StandardWebhooks::with_signing_key(SECRET_KEY).unwrap();
+            assert_eq!(signer.signature(ID, TIMESTAMP, PAYLOAD), V1A);
+            let receiver = StandardWebhooks::with_public_keys([PUBLIC_KEY]).unwrap();
+            let ts = TIMESTAMP.to_string();
+            for sig in [
+                V1A.to_owned(),
+                format!("v1,abc {V1A} v2,x"),
+                format!("v1a,AAAA {V1A}"),
+            ] {
+                let headers = [
+                    ("webhook-id", ID),
+                    ("webhook-timestamp", ts.as_str()),
+                    ("webhook-signature", sig.as_str()),
+                ];
+                let delivery = receiver
+                    .verify(&request(&headers, PAYLOAD), receiver.secrets(), TIMESTAMP)
+                    .unwrap();
+                assert_eq!(delivery, Delivery::new(Some(ID.into()), Some(TIMESTAMP)));
+            }
+            assert!(!format!("{signer:?}").contains("nWGx"));
+        }
+
+        #[test]
+        fn public_keys_never_act_as_hmac_keys() {
+            // A `v1` entry made with the public key's bytes as HMAC key is
+            // what an attacker could forge: it must not verify.
+            let receiver = StandardWebhooks::with_public_keys([PUBLIC_KEY]).unwrap();
+            let forged = signature(receiver.secrets().primary(), ID, TIMESTAMP, PAYLOAD);
+            let ts = TIMESTAMP.to_string();
+            let headers = [
+                ("webhook-id", ID),
+                ("webhook-timestamp", ts.as_str()),
+                ("webhook-signature", forged.as_str()),
+            ];
+            assert_eq!(
+                receiver.verify(&request(&headers, PAYLOAD), receiver.secrets(), TIMESTAMP),
+                Err(VerifyError::InvalidSignature)
+            );
+            // And a receiver without a signing key signs nothing.
+            assert_eq!(receiver.signature(ID, TIMESTAMP, PAYLOAD), "");
+            let message = Message {
+                id: ID,
+                timestamp: TIMESTAMP,
+                event: "",
+                url: "",
+                body: PAYLOAD,
+            };
+            assert_eq!(receiver.sign(&message).len(), 2);
+        }
+
+        #[test]
+        fn rotation_tampering_and_absurd_values() {
+            let old = StandardWebhooks::with_signing_key(
+                "whsk_TM0Imyj/ltqdtsNG7BFOD1uKMZ81q6Yk2oz27U+4pvs=",
+            )
+            .unwrap();
+            let new = StandardWebhooks::with_signing_key(SECRET_KEY).unwrap();
+            let receiver = StandardWebhooks::with_public_key_secrets(
+                Secrets::new([
+                    StandardWebhooks::public_key(PUBLIC_KEY).unwrap(),
+                    old.secrets().primary().clone(),
+                ])
+                .unwrap(),
+            );
+            let stranger = StandardWebhooks::with_signing_key(
+                "whsk_xaqN9D+fg3vtt0QvMdy3sWbThTUHbwlLhc46LgtEWPc=",
+            )
+            .unwrap();
+            let message = Message {
+                id: ID,
+                timestamp: TIMESTAMP,
+                event: "",
+                url: "",
+                body: PAYLOAD,
+            };
+            let verify = |headers: &Vec<(String, String)>, body: &[u8]| {
+                receiver.verify(&request(headers, body), receiver.secrets(), TIMESTAMP)
+            };
+            assert!(verify(&new.sign(&message), PAYLOAD).is_ok());
+            assert!(verify(&old.sign(&message), PAYLOAD).is_ok());
+            assert_eq!(
+                verify(&stranger.sign(&message), PAYLOAD),
+                Err(VerifyError::InvalidSignature)
+            );
+            let headers = new.sign(&message);
+            assert_eq!(verify(&headers, b"{}"), Err(VerifyError::InvalidSignature));
+            let mut id = headers.clone();
+            id[0].1 = "msg_x".into();
+            assert_eq!(verify(&id, PAYLOAD), Err(VerifyError::InvalidSignature));
+            let mut ts = headers.clone();
+            ts[1].1 = (TIMESTAMP - 1).to_string();
+            assert_eq!(verify(&ts, PAYLOAD), Err(VerifyError::InvalidSignature));
+            let mut sig = headers.clone();
+            sig[2].1 = sig[2].1.replacen('A', "B", 1).replacen("v1a,f", "v1a,g", 1);
+            assert_eq!(verify(&sig, PAYLOAD), Err(VerifyError::InvalidSignature));
+            let mut bad = headers.clone();
+            bad[2].1 = "v1a,!!!!".into();
+            assert_eq!(
+                verify(&bad, PAYLOAD),
+                Err(VerifyError::malformed("webhook-signature"))
+            );
+            crate::scheme::test_support::assert_refuses_absurd_headers(
+                &receiver,
+                &headers,
+                &["webhook-id", "webhook-timestamp", "webhook-signature"],
+                PAYLOAD,
+                TIMESTAMP,
+            );
+        }
+
+        #[test]
+        fn bad_keys_are_refused() {
+            use crate::secret::SecretError;
+            assert_eq!(
+                StandardWebhooks::with_public_keys(["whpk_"]).unwrap_err(),
+                SecretError::Empty
+            );
+            assert_eq!(
+                StandardWebhooks::with_public_keys(["whpk_!!"]).unwrap_err(),
+                SecretError::InvalidBase64
+            );
+            assert!(matches!(
+                StandardWebhooks::with_public_keys(["whpk_aGVsbG8="]).unwrap_err(),
+                SecretError::InvalidKey(_)
+            ));
+            assert_eq!(
+                StandardWebhooks::with_public_keys(Vec::<&str>::new()).unwrap_err(),
+                SecretError::Empty
+            );
+            assert!(matches!(
+                StandardWebhooks::with_signing_key("whsk_aGVsbG8=").unwrap_err(),
+                SecretError::InvalidKey(_)
+            ));
         }
     }
 }

@@ -1,0 +1,322 @@
+//! [GitHub](https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries)
+//! webhooks.
+
+use crate::scheme::{
+    decode_hex, hmac_sha256, mac_matches, plain_secret, utf8, Delivery, EventName, JsonPointer,
+    Message, Request, Scheme, Signer,
+};
+use crate::secret::{SecretError, Secrets};
+use crate::verify::VerifyError;
+
+const SIGNATURE: &str = "X-Hub-Signature-256";
+const DELIVERY: &str = "X-GitHub-Delivery";
+const EVENT: &str = "X-GitHub-Event";
+const PREFIX: &[u8] = b"sha256=";
+
+/// GitHub's webhook scheme ([docs](https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries)).
+///
+/// Reads the headers `X-Hub-Signature-256` (`sha256=<hex HMAC-SHA256 of the
+/// body>`, keyed with the webhook secret as given), `X-GitHub-Delivery` (the
+/// delivery id, the same on redelivery) and `X-GitHub-Event`. The legacy
+/// SHA-1 `X-Hub-Signature` is ignored. GitHub signs no timestamp, so there is
+/// no replay window: handling each delivery id once is the defence.
+///
+/// The event name is `X-GitHub-Event`, followed by `.` and the body's
+/// `action` when it has one: `issues.opened`, `pull_request.closed`, `push`.
+///
+/// ```
+/// use actix_webhook::scheme::{GitHub, Request, Scheme};
+/// use actix_webhook::{Secret, Secrets};
+///
+/// let scheme = GitHub::new("It's a Secret to Everybody")?;
+/// // GitHub's own example (docs.github.com, "Validating webhook deliveries").
+/// let headers = [
+///     ("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
+///     ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+///     ("X-GitHub-Event", "ping"),
+/// ];
+/// let request = Request::new("POST", "/github", &headers, b"Hello, World!");
+/// let delivery = scheme.verify(&request, scheme.secrets(), 0)?;
+/// assert_eq!(delivery.id.as_deref(), Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
+///
+/// // During a rotation, accept both secrets.
+/// let rotating = GitHub::with_secrets(Secrets::new([Secret::new("new"), Secret::new("old")])?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct GitHub {
+    secrets: Secrets,
+    event_name: EventName,
+}
+
+impl GitHub {
+    /// The scheme with one webhook secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for an empty secret.
+    pub fn new(secret: &str) -> Result<Self, SecretError> {
+        Ok(Self::with_secrets(plain_secret(secret)?))
+    }
+
+    /// The scheme with several secrets, newest first.
+    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
+        Self {
+            secrets: secrets.into(),
+            event_name: EventName::HeaderAndJson(
+                EVENT,
+                JsonPointer::new("/action").expect("valid pointer"),
+            ),
+        }
+    }
+
+    /// The `X-Hub-Signature-256` value for `body`, signed with the first
+    /// secret: `sha256=<hex>`.
+    #[must_use]
+    pub fn signature(&self, body: &[u8]) -> String {
+        hub_signature(&self.secrets, body)
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256 of body>` with the first of `secrets`.
+pub(crate) fn hub_signature(secrets: &Secrets, body: &[u8]) -> String {
+    let mac = hmac_sha256(secrets.primary().expose(), [body]);
+    format!("sha256={}", hex::encode(mac))
+}
+
+/// Checks `X-Hub-Signature-256: sha256=<hex>` over the body against every
+/// secret (GitHub and Meta).
+///
+/// # Errors
+///
+/// [`VerifyError::MissingSignature`] when absent, [`VerifyError::MalformedSignature`]
+/// when repeated, without the `sha256=` prefix or not hex,
+/// [`VerifyError::InvalidSignature`] when no secret matches.
+pub(crate) fn verify_hub_signature(
+    request: &Request<'_>,
+    secrets: &Secrets,
+) -> Result<(), VerifyError> {
+    let value = request.require(SIGNATURE)?;
+    let hex = value
+        .strip_prefix(PREFIX)
+        .filter(|hex| !hex.is_empty())
+        .ok_or_else(|| VerifyError::malformed(SIGNATURE))?;
+    let candidate = decode_hex::<32>(hex).map_err(|()| VerifyError::malformed(SIGNATURE))?;
+    let mut matched = subtle::Choice::from(0);
+    for secret in secrets {
+        let expected = hmac_sha256(secret.expose(), [request.body()]);
+        if let Some(candidate) = &candidate {
+            matched |= mac_matches(secret, &expected, candidate);
+        }
+    }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(VerifyError::InvalidSignature)
+    }
+}
+
+impl Scheme for GitHub {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    fn verify(
+        &self,
+        request: &Request<'_>,
+        secrets: &Secrets,
+        _now: i64,
+    ) -> Result<Delivery, VerifyError> {
+        verify_hub_signature(request, secrets)?;
+        let id = match request.header(DELIVERY).one() {
+            Some(raw) => Some(utf8(DELIVERY, raw)?),
+            None => None,
+        };
+        Ok(Delivery::new(id, None))
+    }
+
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+        self.event_name.find(request)
+    }
+}
+
+impl Signer for GitHub {
+    /// `X-Hub-Signature-256`, `X-GitHub-Delivery` (the id) and
+    /// `X-GitHub-Event`: the part of the event name before its first `.`, the
+    /// rest being the body's `action`.
+    fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
+        let event = message
+            .event
+            .split_once('.')
+            .map_or(message.event, |(event, _)| event);
+        vec![
+            (SIGNATURE.into(), self.signature(message.body)),
+            (DELIVERY.into(), message.id.into()),
+            (EVENT.into(), event.into()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheme::test_support::assert_refuses_absurd_headers;
+    use crate::secret::Secret;
+
+    // GitHub's published example (docs.github.com/en/webhooks/using-webhooks/
+    // validating-webhook-deliveries, "Testing the webhook payload validation"):
+    const SECRET: &str = "It's a Secret to Everybody";
+    const BODY: &[u8] = b"Hello, World!";
+    const SIGNATURE_VALUE: &str =
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    fn check(
+        scheme: &GitHub,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Delivery, VerifyError> {
+        scheme.verify(
+            &Request::new("POST", "/", &headers.to_vec(), body),
+            scheme.secrets(),
+            0,
+        )
+    }
+
+    fn headers(signature: &str) -> Vec<(String, String)> {
+        vec![
+            (SIGNATURE.into(), signature.into()),
+            (DELIVERY.into(), "d-1".into()),
+            (EVENT.into(), "issues".into()),
+        ]
+    }
+
+    #[test]
+    fn published_example_verifies() {
+        let scheme = GitHub::new(SECRET).unwrap();
+        assert_eq!(scheme.signature(BODY), SIGNATURE_VALUE);
+        let delivery = check(&scheme, &headers(SIGNATURE_VALUE), BODY).unwrap();
+        assert_eq!(delivery, Delivery::new(Some("d-1".into()), None));
+        // Upper-case hex is the same signature.
+        let upper = format!("sha256={}", SIGNATURE_VALUE[7..].to_uppercase());
+        assert!(check(&scheme, &headers(&upper), BODY).is_ok());
+    }
+
+    #[test]
+    fn round_trip_and_event_name() {
+        let scheme = GitHub::new("s3cret").unwrap();
+        let body = br#"{"action":"opened","issue":{}}"#;
+        let signed = scheme.sign(&Message {
+            id: "d-2",
+            timestamp: 0,
+            event: "issues.opened",
+            url: "",
+            body,
+        });
+        let request = Request::new("POST", "/", &signed, body);
+        assert_eq!(
+            scheme
+                .verify(&request, scheme.secrets(), 0)
+                .unwrap()
+                .id
+                .as_deref(),
+            Some("d-2")
+        );
+        assert_eq!(
+            scheme.event_name(&request).unwrap().as_deref(),
+            Some("issues.opened")
+        );
+        let push = [(EVENT, "push")];
+        let request = Request::new("POST", "/", &push, br#"{"ref":"refs/heads/main"}"#);
+        assert_eq!(
+            scheme.event_name(&request).unwrap().as_deref(),
+            Some("push")
+        );
+    }
+
+    #[test]
+    fn tampering_is_rejected() {
+        let scheme = GitHub::new(SECRET).unwrap();
+        assert_eq!(
+            check(&scheme, &headers(SIGNATURE_VALUE), b"Hello, World?"),
+            Err(VerifyError::InvalidSignature)
+        );
+        let flipped = SIGNATURE_VALUE.replace("757107", "757108");
+        assert_eq!(
+            check(&scheme, &headers(&flipped), BODY),
+            Err(VerifyError::InvalidSignature)
+        );
+        let wrong_key = GitHub::new("It's a Secret to Everybody!").unwrap();
+        assert_eq!(
+            check(&wrong_key, &headers(SIGNATURE_VALUE), BODY),
+            Err(VerifyError::InvalidSignature)
+        );
+        for malformed in [
+            &SIGNATURE_VALUE[7..],
+            "sha256=",
+            "sha1=abcd",
+            "sha256=xyz",
+            "SHA256=ab",
+        ] {
+            assert_eq!(
+                check(&scheme, &headers(malformed), BODY),
+                Err(VerifyError::malformed(SIGNATURE)),
+                "{malformed}"
+            );
+        }
+        let no_signature = vec![(DELIVERY.to_owned(), "d".to_owned())];
+        assert_eq!(
+            check(&scheme, &no_signature, BODY),
+            Err(VerifyError::missing(SIGNATURE))
+        );
+    }
+
+    #[test]
+    fn several_secrets_are_accepted() {
+        let scheme = GitHub::with_secrets(
+            Secrets::new([Secret::new("newer"), Secret::new(SECRET)]).unwrap(),
+        );
+        assert!(check(&scheme, &headers(SIGNATURE_VALUE), BODY).is_ok());
+        let newer = GitHub::new("newer").unwrap().signature(BODY);
+        assert!(check(&scheme, &headers(&newer), BODY).is_ok());
+        let other = GitHub::new("other").unwrap().signature(BODY);
+        assert_eq!(
+            check(&scheme, &headers(&other), BODY),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn empty_secrets_match_nothing() {
+        assert_eq!(GitHub::new("").unwrap_err(), SecretError::Empty);
+        let scheme = GitHub::with_secrets(Secret::new(""));
+        let forged = format!("sha256={}", hex::encode(hmac_sha256(b"", [BODY])));
+        assert_eq!(
+            check(&scheme, &headers(&forged), BODY),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn absurd_headers_are_refused() {
+        let scheme = GitHub::new(SECRET).unwrap();
+        assert_refuses_absurd_headers(&scheme, &headers(SIGNATURE_VALUE), &[SIGNATURE], BODY, 0);
+        // A delivery id that is not UTF-8 is malformed, not a panic.
+        let mut bad_id: Vec<(String, Vec<u8>)> = headers(SIGNATURE_VALUE)
+            .into_iter()
+            .map(|(n, v)| (n, v.into_bytes()))
+            .collect();
+        bad_id[1].1 = b"\xff".to_vec();
+        assert_eq!(
+            scheme.verify(
+                &Request::new("POST", "/", &bad_id, BODY),
+                scheme.secrets(),
+                0
+            ),
+            Err(VerifyError::malformed(DELIVERY))
+        );
+    }
+}

@@ -1,0 +1,418 @@
+//! [Slack](https://api.slack.com/authentication/verifying-requests-from-slack)
+//! Events API, slash commands and interactivity requests.
+
+use std::sync::OnceLock;
+
+use crate::scheme::{
+    decode_hex, hmac_sha256, json_string, mac_matches, plain_secret, static_pointer, Delivery,
+    Headers, JsonPointer, Message, Reply, Request, Scheme, Signer,
+};
+use crate::secret::{SecretError, Secrets};
+use crate::verify::{parse_timestamp, Tolerance, VerifyError};
+
+const SIGNATURE: &str = "X-Slack-Signature";
+const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
+const RETRY_NUM: &str = "X-Slack-Retry-Num";
+const RETRY_REASON: &str = "X-Slack-Retry-Reason";
+const PREFIX: &[u8] = b"v0=";
+
+/// Slack's request signing ([docs](https://api.slack.com/authentication/verifying-requests-from-slack)),
+/// for the Events API, slash commands and interactivity.
+///
+/// Reads the headers `X-Slack-Signature` (`v0=<hex>`) and
+/// `X-Slack-Request-Timestamp`. The signature is the HMAC-SHA256 of
+/// `v0:{timestamp}:{body}` keyed with the app's signing secret as given; the
+/// timestamp must be within 5 minutes, as Slack's SDKs check (configurable).
+///
+/// - Delivery id: the body's `event_id` (Events API); slash commands and
+///   interactions have none.
+/// - Event name: for an `event_callback`, the inner event's type
+///   (`event.type`: `app_mention`, `message`); for other JSON bodies the
+///   top-level `type`. Form bodies: an interaction's `payload` type
+///   (`block_actions`, `view_submission`) or a slash command's `command`
+///   (`/weather`).
+/// - The `url_verification` challenge Slack sends when the request URL is
+///   set is answered by itself ([`Scheme::signed_reply`]): 200 with
+///   `{"challenge":"..."}`, after the signature is checked.
+/// - Retries carry `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`; read
+///   them with [`Slack::retry_num`] and [`Slack::retry_reason`], e.g. from
+///   `req.headers()` in an actix handler. The delivery id already makes a
+///   retry a duplicate.
+///
+/// ```
+/// use actix_webhook::scheme::{Request, Scheme, Slack};
+///
+/// // Slack's own example ("Verifying requests from Slack").
+/// let scheme = Slack::new("8f742231b10e8888abcd99yyyzzz85a5")?
+///     .tolerance(actix_webhook::verify::Tolerance::disabled()); // an old capture
+/// let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+/// let headers = [
+///     ("X-Slack-Request-Timestamp", "1531420618"),
+///     ("X-Slack-Signature", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"),
+/// ];
+/// let request = Request::new("POST", "/slack", &headers, body);
+/// assert!(scheme.verify(&request, scheme.secrets(), 1_700_000_000).is_ok());
+/// assert_eq!(scheme.event_name(&request)?.as_deref(), Some("/webhook-collect"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Slack {
+    secrets: Secrets,
+    tolerance: Tolerance,
+}
+
+impl Slack {
+    /// The scheme with the app's signing secret.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for an empty secret.
+    pub fn new(signing_secret: &str) -> Result<Self, SecretError> {
+        Ok(Self::with_secrets(plain_secret(signing_secret)?))
+    }
+
+    /// The scheme with several signing secrets, newest first.
+    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
+        Self {
+            secrets: secrets.into(),
+            tolerance: Tolerance::default(),
+        }
+    }
+
+    /// How far the timestamp may be from now (default 5 minutes).
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: Tolerance) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// The `X-Slack-Signature` value for `body` at `timestamp`, signed with
+    /// the first secret: `v0=<hex>`.
+    #[must_use]
+    pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
+        let ts = timestamp.to_string();
+        let mac = hmac_sha256(
+            self.secrets.primary().expose(),
+            [b"v0:", ts.as_bytes(), b":", body],
+        );
+        format!("v0={}", hex::encode(mac))
+    }
+
+    /// Which retry this request is (`X-Slack-Retry-Num`, 1 for the first
+    /// retry), `None` on a first attempt or an unreadable value.
+    ///
+    /// ```
+    /// use actix_webhook::scheme::Slack;
+    ///
+    /// assert_eq!(Slack::retry_num(&[("X-Slack-Retry-Num", "2")][..]), Some(2));
+    /// ```
+    pub fn retry_num(headers: &(impl Headers + ?Sized)) -> Option<u32> {
+        std::str::from_utf8(headers.header(RETRY_NUM).one()?)
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    /// Why Slack retried (`X-Slack-Retry-Reason`, e.g. `http_timeout`).
+    pub fn retry_reason(headers: &(impl Headers + ?Sized)) -> Option<&str> {
+        std::str::from_utf8(headers.header(RETRY_REASON).one()?).ok()
+    }
+}
+
+/// Whether `body` looks like a JSON document rather than a form.
+fn is_json(body: &[u8]) -> bool {
+    body.trim_ascii_start().first() == Some(&b'{')
+}
+
+impl Scheme for Slack {
+    fn name(&self) -> &'static str {
+        "slack"
+    }
+
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    fn verify(
+        &self,
+        request: &Request<'_>,
+        secrets: &Secrets,
+        now: i64,
+    ) -> Result<Delivery, VerifyError> {
+        let value = request.require(SIGNATURE)?;
+        let raw_timestamp = request.require(TIMESTAMP)?;
+        let hex = value
+            .strip_prefix(PREFIX)
+            .filter(|hex| !hex.is_empty())
+            .ok_or_else(|| VerifyError::malformed(SIGNATURE))?;
+        let candidate = decode_hex::<32>(hex).map_err(|()| VerifyError::malformed(SIGNATURE))?;
+        let timestamp =
+            parse_timestamp(raw_timestamp).ok_or_else(|| VerifyError::malformed(TIMESTAMP))?;
+        self.tolerance.check(timestamp, now)?;
+
+        let mut matched = subtle::Choice::from(0);
+        for secret in secrets {
+            let expected = hmac_sha256(
+                secret.expose(),
+                [b"v0:", raw_timestamp, b":", request.body()],
+            );
+            if let Some(candidate) = &candidate {
+                matched |= mac_matches(secret, &expected, candidate);
+            }
+        }
+        if !bool::from(matched) {
+            return Err(VerifyError::InvalidSignature);
+        }
+        static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
+        let id = if is_json(request.body()) {
+            json_string(request.body(), static_pointer(&EVENT_ID, "/event_id"))
+        } else {
+            None
+        };
+        Ok(Delivery::new(id, Some(timestamp)))
+    }
+
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+        static TYPE: OnceLock<JsonPointer> = OnceLock::new();
+        static INNER: OnceLock<JsonPointer> = OnceLock::new();
+        let body = request.body();
+        let type_ = static_pointer(&TYPE, "/type");
+        if !is_json(body) {
+            // A slash command or an interaction, form-encoded.
+            for (name, value) in form_urlencoded::parse(body) {
+                match &*name {
+                    "payload" => return type_.string_in(value.as_bytes()),
+                    "command" => return Ok(Some(value.into_owned())),
+                    _ => {}
+                }
+            }
+            return Ok(None);
+        }
+        match type_.string_in(body)? {
+            Some(outer) if outer == "event_callback" => Ok(static_pointer(&INNER, "/event/type")
+                .string_in(body)?
+                .or(Some(outer))),
+            other => Ok(other),
+        }
+    }
+
+    /// Answers `url_verification` with its challenge.
+    fn signed_reply(&self, request: &Request<'_>) -> Option<Reply> {
+        #[derive(serde::Deserialize)]
+        struct Challenge<'a> {
+            #[serde(rename = "type")]
+            type_: &'a str,
+            challenge: std::borrow::Cow<'a, str>,
+        }
+        if !is_json(request.body()) {
+            return None;
+        }
+        let parsed: Challenge<'_> = serde_json::from_slice(request.body()).ok()?;
+        if parsed.type_ != "url_verification" {
+            return None;
+        }
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "challenge": parsed.challenge })).ok()?;
+        Some(Reply {
+            status: 200,
+            content_type: "application/json",
+            body,
+        })
+    }
+}
+
+impl Signer for Slack {
+    /// `X-Slack-Signature` and `X-Slack-Request-Timestamp`.
+    fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
+        vec![
+            (
+                SIGNATURE.into(),
+                self.signature(message.timestamp, message.body),
+            ),
+            (TIMESTAMP.into(), message.timestamp.to_string()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheme::test_support::assert_refuses_absurd_headers;
+    use crate::secret::Secret;
+
+    // Slack's published example ("Verifying requests from Slack",
+    // https://api.slack.com/authentication/verifying-requests-from-slack):
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const TS: i64 = 1_531_420_618;
+    const BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const EXPECTED: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    fn headers(signature: &str, ts: i64) -> Vec<(String, String)> {
+        vec![
+            (SIGNATURE.into(), signature.into()),
+            (TIMESTAMP.into(), ts.to_string()),
+        ]
+    }
+
+    fn verify(
+        scheme: &Slack,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: i64,
+    ) -> Result<Delivery, VerifyError> {
+        let headers = headers.to_vec();
+        scheme.verify(
+            &Request::new("POST", "/", &headers, body),
+            scheme.secrets(),
+            now,
+        )
+    }
+
+    const NO_HEADERS: [(&str, &str); 0] = [];
+
+    fn request(body: &[u8]) -> Request<'_> {
+        Request::new("POST", "/", &NO_HEADERS, body)
+    }
+
+    #[test]
+    fn published_example_verifies() {
+        let scheme = Slack::new(SECRET).unwrap();
+        assert_eq!(scheme.signature(TS, BODY), EXPECTED);
+        assert_eq!(
+            verify(&scheme, &headers(EXPECTED, TS), BODY, TS + 10),
+            Ok(Delivery::new(None, Some(TS)))
+        );
+        assert!(matches!(
+            verify(&scheme, &headers(EXPECTED, TS), BODY, TS + 301),
+            Err(VerifyError::TimestampOutOfTolerance { .. })
+        ));
+    }
+
+    #[test]
+    fn tampering_rotation_and_absurd_values() {
+        let scheme = Slack::with_secrets(
+            Secrets::new([Secret::new("rotated-in"), Secret::new(SECRET)]).unwrap(),
+        );
+        assert!(verify(&scheme, &headers(EXPECTED, TS), BODY, TS).is_ok());
+        let body = br#"{"type":"event_callback","event_id":"Ev01","event":{"type":"app_mention"}}"#;
+        let signed = scheme.sign(&Message {
+            id: "",
+            timestamp: TS,
+            event: "",
+            url: "",
+            body,
+        });
+        assert_eq!(
+            verify(&scheme, &signed, body, TS),
+            Ok(Delivery::new(Some("Ev01".into()), Some(TS)))
+        );
+        let mut tampered = body.to_vec();
+        tampered[30] ^= 1;
+        assert_eq!(
+            verify(&scheme, &signed, &tampered, TS),
+            Err(VerifyError::InvalidSignature)
+        );
+        assert_eq!(
+            verify(&scheme, &headers(&signed[0].1, TS + 1), body, TS),
+            Err(VerifyError::InvalidSignature)
+        );
+        let flipped = EXPECTED.replace("v0=a2", "v0=a3");
+        assert_eq!(
+            verify(&scheme, &headers(&flipped, TS), BODY, TS),
+            Err(VerifyError::InvalidSignature)
+        );
+        let stranger = Slack::new("stranger").unwrap().signature(TS, BODY);
+        assert_eq!(
+            verify(&scheme, &headers(&stranger, TS), BODY, TS),
+            Err(VerifyError::InvalidSignature)
+        );
+        for bad in [&EXPECTED[3..], "v1=ab", "v0=", "v0=zz"] {
+            assert_eq!(
+                verify(&scheme, &headers(bad, TS), BODY, TS),
+                Err(VerifyError::malformed(SIGNATURE)),
+                "{bad}"
+            );
+        }
+        let mut bad_ts = headers(EXPECTED, TS);
+        bad_ts[1].1 = "15314206l8".into();
+        assert_eq!(
+            verify(&scheme, &bad_ts, BODY, TS),
+            Err(VerifyError::malformed(TIMESTAMP))
+        );
+        assert_refuses_absurd_headers(
+            &scheme,
+            &headers(EXPECTED, TS),
+            &[SIGNATURE, TIMESTAMP],
+            BODY,
+            TS,
+        );
+    }
+
+    #[test]
+    fn event_names() {
+        let scheme = Slack::new(SECRET).unwrap();
+        let name = |body: &[u8]| scheme.event_name(&request(body)).unwrap();
+        assert_eq!(
+            name(br#"{"type":"event_callback","event":{"type":"app_mention","text":"hi"}}"#)
+                .as_deref(),
+            Some("app_mention")
+        );
+        assert_eq!(
+            name(br#"{"type":"event_callback"}"#).as_deref(),
+            Some("event_callback")
+        );
+        assert_eq!(
+            name(br#" {"type":"app_rate_limited"}"#).as_deref(),
+            Some("app_rate_limited")
+        );
+        assert_eq!(name(BODY).as_deref(), Some("/webhook-collect"));
+        assert_eq!(
+            name(b"payload=%7B%22type%22%3A%22block_actions%22%7D").as_deref(),
+            Some("block_actions")
+        );
+        assert_eq!(name(b"a=b"), None);
+        assert!(scheme.event_name(&request(b"{not json")).is_err());
+    }
+
+    #[test]
+    fn url_verification_is_answered() {
+        let scheme = Slack::new(SECRET).unwrap();
+        let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+        let reply = scheme.signed_reply(&request(body)).unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.content_type, "application/json");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&reply.body).unwrap(),
+            serde_json::json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+        );
+        let escaped = br#"{"type":"url_verification","challenge":"a\"b\u00e9"}"#;
+        let reply = scheme.signed_reply(&request(escaped)).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&reply.body).unwrap()["challenge"],
+            "a\"b\u{e9}"
+        );
+        for other in [
+            &br#"{"type":"event_callback","challenge":"x"}"#[..],
+            br#"{"type":"url_verification"}"#,
+            BODY,
+            b"",
+            b"{",
+        ] {
+            assert_eq!(scheme.signed_reply(&request(other)), None);
+        }
+    }
+
+    #[test]
+    fn retry_headers() {
+        let headers = [
+            ("X-Slack-Retry-Num", "1"),
+            ("X-Slack-Retry-Reason", "http_timeout"),
+        ];
+        assert_eq!(Slack::retry_num(&headers[..]), Some(1));
+        assert_eq!(Slack::retry_reason(&headers[..]), Some("http_timeout"));
+        let none: [(&str, &str); 0] = [];
+        assert_eq!(Slack::retry_num(&none[..]), None);
+        assert_eq!(Slack::retry_num(&[("X-Slack-Retry-Num", "-1")][..]), None);
+        assert_eq!(Slack::retry_num(&[(RETRY_NUM, &b"\xff"[..])][..]), None);
+    }
+}

@@ -1,0 +1,611 @@
+//! [Twilio](https://www.twilio.com/docs/usage/webhooks/webhooks-security)
+//! webhooks: voice, messaging and status callbacks.
+
+use std::borrow::Cow;
+
+use crate::scheme::{
+    decode_base64, decode_hex, hmac_sha1, mac_matches, plain_secret, query_pairs, utf8, Delivery,
+    Message, Request, Scheme, Signer,
+};
+use crate::secret::{SecretError, Secrets};
+use crate::verify::VerifyError;
+
+const SIGNATURE: &str = "X-Twilio-Signature";
+const IDEMPOTENCY_TOKEN: &str = "I-Twilio-Idempotency-Token";
+const HOST: &str = "Host";
+const CONTENT_TYPE: &str = "Content-Type";
+const FORM: &str = "application/x-www-form-urlencoded";
+const BODY_SHA256: &str = "bodySHA256";
+/// The form parameters that name an event, in order of preference.
+const EVENT_PARAMS: [&str; 2] = ["EventType", "StatusCallbackEvent"];
+/// The event name when the request names none.
+const DEFAULT_EVENT: &str = "twilio";
+
+/// Twilio's request validation ([docs](https://www.twilio.com/docs/usage/webhooks/webhooks-security)),
+/// following twilio-python's `RequestValidator`.
+///
+/// Reads the header `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with
+/// the account's auth token, of the full URL Twilio requested followed by,
+/// for an `application/x-www-form-urlencoded` body, each parameter's name
+/// and value, sorted by name (then value). A JSON body is not in the
+/// signature; instead the URL carries `bodySHA256=<hex SHA-256 of the body>`,
+/// which must match. Any other non-empty body without `bodySHA256` is
+/// refused (`invalid_signature`): nothing would vouch for it. As Twilio's
+/// SDKs do, the URL is tried both with and without its port (`:443` for
+/// `https`, `:80` for `http`).
+///
+/// **The URL.** The scheme sees the request target (`/twilio/sms?x=1`), not
+/// the public URL Twilio called. Set the public origin (and any path prefix
+/// a proxy strips) with [`Twilio::public_url`]: the URL signed is then that
+/// base followed by the request target. Without it, the URL is
+/// `https://` + the `Host` header + the target, which fits a server reached
+/// directly over HTTPS; behind a proxy that changes the host, scheme or path,
+/// set `public_url`.
+///
+/// Twilio signs no timestamp. The delivery id is `I-Twilio-Idempotency-Token`
+/// when sent. The event name is the form's `EventType` (TaskRouter,
+/// Conversations) or `StatusCallbackEvent` (conference, participant and
+/// recording callbacks) when present, else `twilio`: route on the path, or
+/// with `*`, for the rest.
+///
+/// ```
+/// use actix_webhook::scheme::{Request, Scheme, Twilio};
+///
+/// // twilio-python's test vector (tests/unit/test_request_validator.py).
+/// let scheme = Twilio::new("12345")?.public_url("https://mycompany.com");
+/// let body = b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+/// let headers = [
+///     ("X-Twilio-Signature", "RSOYDt4T1cUTdK1PDd93/VVr8B8="),
+///     ("Content-Type", "application/x-www-form-urlencoded"),
+/// ];
+/// let request = Request::new("POST", "/myapp.php?foo=1&bar=2", &headers, body);
+/// assert!(scheme.verify(&request, scheme.secrets(), 0).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Twilio {
+    secrets: Secrets,
+    public_url: Option<String>,
+}
+
+impl Twilio {
+    /// The scheme with the account's auth token.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for an empty token.
+    pub fn new(auth_token: &str) -> Result<Self, SecretError> {
+        Ok(Self::with_secrets(plain_secret(auth_token)?))
+    }
+
+    /// The scheme with several auth tokens, newest first (the primary and
+    /// secondary token while one is promoted).
+    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
+        Self {
+            secrets: secrets.into(),
+            public_url: None,
+        }
+    }
+
+    /// The public origin Twilio calls, with any path prefix a proxy strips:
+    /// `https://example.com` or `https://example.com/api`. A final `/` is
+    /// dropped; the request target is appended to it.
+    #[must_use]
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The `X-Twilio-Signature` value for a request to `url` with `params`
+    /// (form parameters, empty for a JSON body or a `GET`), signed with the
+    /// first token.
+    #[must_use]
+    pub fn signature(&self, url: &str, params: &[(&str, &str)]) -> String {
+        use base64::Engine as _;
+        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = params
+            .iter()
+            .map(|(n, v)| (Cow::Borrowed(*n), Cow::Borrowed(*v)))
+            .collect();
+        params.sort_unstable();
+        let mac = mac(self.secrets.primary().expose(), url, &params);
+        base64::engine::general_purpose::STANDARD.encode(mac)
+    }
+
+    /// The full URL Twilio requested.
+    fn url(&self, request: &Request<'_>) -> Result<String, VerifyError> {
+        let base = match &self.public_url {
+            Some(base) => Cow::Borrowed(base.as_str()),
+            None => {
+                let host = request.require(HOST)?;
+                let host = std::str::from_utf8(host).map_err(|_| VerifyError::malformed(HOST))?;
+                Cow::Owned(format!("https://{host}"))
+            }
+        };
+        Ok(format!("{base}{}", request.path_and_query()))
+    }
+}
+
+/// HMAC-SHA1 of `url` followed by each (sorted) name and value.
+fn mac(key: &[u8], url: &str, params: &[(Cow<'_, str>, Cow<'_, str>)]) -> [u8; 20] {
+    hmac_sha1(
+        key,
+        std::iter::once(url.as_bytes()).chain(
+            params
+                .iter()
+                .flat_map(|(name, value)| [name.as_bytes(), value.as_bytes()]),
+        ),
+    )
+}
+
+/// `url` without its port and with it (twilio-python's `remove_port` and
+/// `add_port`: `:443` for `https`, else `:80`, when it has none).
+fn url_variants(url: &str) -> [Cow<'_, str>; 2] {
+    let Some(scheme_end) = url.find("://") else {
+        return [Cow::Borrowed(url), Cow::Borrowed(url)];
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    // The port follows the last `:` after any `]` of an IPv6 literal.
+    let host_start = authority.rfind(']').unwrap_or(0);
+    let port = authority[host_start..]
+        .rfind(':')
+        .map(|i| host_start + i)
+        .filter(|&colon| {
+            let digits = &authority[colon + 1..];
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+    match port {
+        Some(colon) => {
+            let without = format!(
+                "{}{}",
+                &url[..authority_start + colon],
+                &url[authority_end..]
+            );
+            [Cow::Owned(without), Cow::Borrowed(url)]
+        }
+        None => {
+            let default = if url[..scheme_end].eq_ignore_ascii_case("https") {
+                "443"
+            } else {
+                "80"
+            };
+            let with = format!(
+                "{}:{default}{}",
+                &url[..authority_end],
+                &url[authority_end..]
+            );
+            [Cow::Borrowed(url), Cow::Owned(with)]
+        }
+    }
+}
+
+/// Whether the request's `Content-Type` is a form.
+fn is_form(request: &Request<'_>) -> bool {
+    request.header(CONTENT_TYPE).one().is_some_and(|value| {
+        let essence = value
+            .split(|b| *b == b';')
+            .next()
+            .unwrap_or_default()
+            .trim_ascii();
+        essence.eq_ignore_ascii_case(FORM.as_bytes())
+    })
+}
+
+impl Scheme for Twilio {
+    fn name(&self) -> &'static str {
+        "twilio"
+    }
+
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    fn verify(
+        &self,
+        request: &Request<'_>,
+        secrets: &Secrets,
+        _now: i64,
+    ) -> Result<Delivery, VerifyError> {
+        let value = request.require(SIGNATURE)?;
+        let candidate =
+            decode_base64::<20>(value).map_err(|()| VerifyError::malformed(SIGNATURE))?;
+        let url = self.url(request)?;
+        let body = request.body();
+
+        // What vouches for the body: the `bodySHA256` in the URL, or the
+        // signed form parameters.
+        let body_hash = query_pairs(request.path_and_query())
+            .find(|(name, _)| name == BODY_SHA256)
+            .map(|(_, value)| value);
+        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+        let mut body_ok = subtle::Choice::from(1);
+        if let Some(expected) = body_hash {
+            use sha2::Digest as _;
+            let actual: [u8; 32] = sha2::Sha256::digest(body).into();
+            body_ok = match decode_hex::<32>(expected.as_bytes()) {
+                Ok(Some(expected)) => subtle::ConstantTimeEq::ct_eq(&actual[..], &expected[..]),
+                Ok(None) | Err(()) => subtle::Choice::from(0),
+            };
+        } else if is_form(request) {
+            params = form_urlencoded::parse(body).collect();
+            params.sort_unstable();
+        } else if !body.is_empty() {
+            return Err(VerifyError::InvalidSignature);
+        }
+
+        let mut matched = subtle::Choice::from(0);
+        for secret in secrets {
+            for url in url_variants(&url) {
+                let expected = mac(secret.expose(), &url, &params);
+                if let Some(candidate) = &candidate {
+                    matched |= mac_matches(secret, &expected, candidate);
+                }
+            }
+        }
+        if !bool::from(matched & body_ok) {
+            return Err(VerifyError::InvalidSignature);
+        }
+        let id = request
+            .header(IDEMPOTENCY_TOKEN)
+            .one()
+            .map(|raw| utf8(IDEMPOTENCY_TOKEN, raw))
+            .transpose()?;
+        Ok(Delivery::new(id, None))
+    }
+
+    /// `EventType`, else `StatusCallbackEvent`, from the form body (or the
+    /// query string of a body-less request), else `twilio`.
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+        let pairs: Vec<_> = if is_form(request) {
+            form_urlencoded::parse(request.body()).collect()
+        } else if request.body().is_empty() {
+            query_pairs(request.path_and_query()).collect()
+        } else {
+            Vec::new()
+        };
+        for wanted in EVENT_PARAMS {
+            if let Some((_, value)) = pairs.iter().find(|(name, _)| name == wanted) {
+                return Ok(Some(value.clone().into_owned()));
+            }
+        }
+        Ok(Some(DEFAULT_EVENT.to_owned()))
+    }
+}
+
+impl Signer for Twilio {
+    /// `X-Twilio-Signature` for a request to `message.url`, with a
+    /// `Content-Type`: when the URL carries `bodySHA256` the body is sent as
+    /// `application/json` and only the URL is signed; otherwise the body is
+    /// taken as form parameters (`application/x-www-form-urlencoded`). The id,
+    /// when not empty, goes in `I-Twilio-Idempotency-Token`.
+    fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
+        let has_body_hash = query_pairs(message.url).any(|(name, _)| name == BODY_SHA256);
+        let (content_type, params): (_, Vec<(Cow<'_, str>, Cow<'_, str>)>) = if has_body_hash {
+            ("application/json", Vec::new())
+        } else {
+            (FORM, form_urlencoded::parse(message.body).collect())
+        };
+        let mut params = params;
+        params.sort_unstable();
+        let mac = mac(self.secrets.primary().expose(), message.url, &params);
+        let mut headers = vec![
+            (SIGNATURE.to_owned(), {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(mac)
+            }),
+            (CONTENT_TYPE.to_owned(), content_type.to_owned()),
+        ];
+        if !message.id.is_empty() {
+            headers.push((IDEMPOTENCY_TOKEN.to_owned(), message.id.to_owned()));
+        }
+        headers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheme::test_support::assert_refuses_absurd_headers;
+    use crate::secret::Secret;
+
+    // twilio-python's fixed vectors (tests/unit/test_request_validator.py,
+    // https://github.com/twilio/twilio-python): token "12345", URI
+    // https://mycompany.com/myapp.php?foo=1&bar=2 and these parameters.
+    const TOKEN: &str = "12345";
+    const TARGET: &str = "/myapp.php?foo=1&bar=2";
+    const PARAMS: [(&str, &str); 5] = [
+        ("CallSid", "CA1234567890ABCDE"),
+        ("Digits", "1234"),
+        ("From", "+14158675309"),
+        ("To", "+18005551212"),
+        ("Caller", "+14158675309"),
+    ];
+    const FORM_BODY: &[u8] = b"CallSid=CA1234567890ABCDE&Digits=1234&From=%2B14158675309&To=%2B18005551212&Caller=%2B14158675309";
+    const EXPECTED: &str = "RSOYDt4T1cUTdK1PDd93/VVr8B8=";
+    /// The same over `http://mycompany.com:1234/...`.
+    const HTTP_PORT_1234: &str = "Zmvh+3yNM1Phv2jhDCwEM3q5ebU=";
+    /// The same over `https://mycompany.com:443/...`.
+    const HTTPS_PORT_443: &str = "kvajT1Ptam85bY51eRf/AJRuM3w=";
+    /// The same over `http://mycompany.com:80/...`.
+    const HTTP_PORT_80: &str = "0ZXoZLH/DfblKGATFgpif+LLRf4=";
+    /// Sid=CA123, SidAccount=AC123, Digits=5678 and Digits=1234.
+    const DUPLICATES: &str = "IK+Dwps556ElfBT0I3Rgjkr1wJU=";
+    /// A JSON body and its `bodySHA256`, signed over the URL with it.
+    const JSON_BODY: &[u8] = br#"{"property": "value", "boolean": true}"#;
+    const JSON_HASH: &str = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+    const JSON_SIGNATURE: &str = "a9nBmqA0ju/hNViExpshrM61xv4=";
+
+    fn verify(
+        scheme: &Twilio,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Delivery, VerifyError> {
+        let headers = headers.to_vec();
+        scheme.verify(
+            &Request::new("POST", target, &headers, body),
+            scheme.secrets(),
+            0,
+        )
+    }
+
+    fn form(signature: &str) -> [(&'static str, String); 2] {
+        [
+            (SIGNATURE, signature.to_owned()),
+            (CONTENT_TYPE, FORM.to_owned()),
+        ]
+    }
+
+    fn check(
+        scheme: &Twilio,
+        target: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<Delivery, VerifyError> {
+        let headers = form(signature);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        verify(scheme, target, &headers, body)
+    }
+
+    #[test]
+    fn python_sdk_vectors() {
+        let scheme = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com/");
+        assert_eq!(
+            scheme.signature("https://mycompany.com/myapp.php?foo=1&bar=2", &PARAMS),
+            EXPECTED
+        );
+        assert_eq!(
+            check(&scheme, TARGET, EXPECTED, FORM_BODY),
+            Ok(Delivery::new(None, None))
+        );
+        // test_validation_adds_port_on_https.
+        assert!(check(&scheme, TARGET, HTTPS_PORT_443, FORM_BODY).is_ok());
+        // test_validation_removes_port_on_https.
+        let with_port = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com:1234");
+        assert!(check(&with_port, TARGET, EXPECTED, FORM_BODY).is_ok());
+        // test_validation_removes_port_on_http / adds_port_on_http.
+        let http_port = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("http://mycompany.com:1234");
+        assert!(check(&http_port, TARGET, HTTP_PORT_1234, FORM_BODY).is_ok());
+        let http = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("http://mycompany.com");
+        assert!(check(&http, TARGET, HTTP_PORT_80, FORM_BODY).is_ok());
+        // test_compute_signature_duplicate_multi_dict.
+        let body = b"Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234";
+        assert!(check(&scheme, TARGET, DUPLICATES, body).is_ok());
+        // test_validation_of_body_succeeds.
+        let target = format!("{TARGET}&bodySHA256={JSON_HASH}");
+        let headers = [
+            (SIGNATURE, JSON_SIGNATURE),
+            (CONTENT_TYPE, "application/json"),
+        ];
+        assert!(verify(&scheme, &target, &headers, JSON_BODY).is_ok());
+        // The same with the body changed: the hash no longer matches.
+        assert_eq!(
+            verify(
+                &scheme,
+                &target,
+                &headers,
+                br#"{"property": "value", "boolean": false}"#
+            ),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn host_header_without_public_url() {
+        let scheme = Twilio::new(TOKEN).unwrap();
+        let headers = [
+            (SIGNATURE, EXPECTED),
+            (
+                CONTENT_TYPE,
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+            (HOST, "mycompany.com"),
+        ];
+        assert!(verify(&scheme, TARGET, &headers, FORM_BODY).is_ok());
+        assert_eq!(
+            verify(&scheme, TARGET, &headers[..2], FORM_BODY),
+            Err(VerifyError::missing(HOST))
+        );
+        let other_host = [headers[0], headers[1], (HOST, "evil.example")];
+        assert_eq!(
+            verify(&scheme, TARGET, &other_host, FORM_BODY),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn url_variants_follow_twilio_python() {
+        let v = |url| url_variants(url).map(Cow::into_owned);
+        assert_eq!(
+            v("https://a.com/x?y=1"),
+            ["https://a.com/x?y=1", "https://a.com:443/x?y=1"]
+        );
+        assert_eq!(v("http://a.com"), ["http://a.com", "http://a.com:80"]);
+        assert_eq!(
+            v("https://a.com:8443/x"),
+            ["https://a.com/x", "https://a.com:8443/x"]
+        );
+        assert_eq!(
+            v("https://[::1]:8443/x"),
+            ["https://[::1]/x", "https://[::1]:8443/x"]
+        );
+        assert_eq!(
+            v("https://[::1]/x"),
+            ["https://[::1]/x", "https://[::1]:443/x"]
+        );
+        assert_eq!(v("no-scheme"), ["no-scheme", "no-scheme"]);
+        assert_eq!(
+            v("https://a.com/p:1"),
+            ["https://a.com/p:1", "https://a.com:443/p:1"]
+        );
+    }
+
+    #[test]
+    fn round_trip_tampering_rotation_and_absurd_values() {
+        let scheme = Twilio::with_secrets(
+            Secrets::new([Secret::new("secondary"), Secret::new(TOKEN)]).unwrap(),
+        )
+        .public_url("https://mycompany.com");
+        assert!(check(&scheme, TARGET, EXPECTED, FORM_BODY).is_ok());
+        let url = "https://mycompany.com/sms";
+        let body = b"MessageSid=SM1&Body=hello+world&EventType=onMessageAdded";
+        let signed = scheme.sign(&Message {
+            id: "idem-1",
+            timestamp: 0,
+            event: "",
+            url,
+            body,
+        });
+        let headers: Vec<(&str, &str)> = signed
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            verify(&scheme, "/sms", &headers, body),
+            Ok(Delivery::new(Some("idem-1".into()), None))
+        );
+        let request = Request::new("POST", "/sms", &headers, body);
+        assert_eq!(
+            scheme.event_name(&request).unwrap().as_deref(),
+            Some("onMessageAdded")
+        );
+        assert_eq!(
+            verify(
+                &scheme,
+                "/sms",
+                &headers,
+                b"MessageSid=SM1&Body=hello+there&EventType=onMessageAdded"
+            ),
+            Err(VerifyError::InvalidSignature)
+        );
+        // An added parameter, a changed URL.
+        assert_eq!(
+            verify(
+                &scheme,
+                "/sms",
+                &headers,
+                b"MessageSid=SM1&Body=hello+world&EventType=onMessageAdded&X=1"
+            ),
+            Err(VerifyError::InvalidSignature)
+        );
+        assert_eq!(
+            verify(&scheme, "/sms?x=1", &headers, body),
+            Err(VerifyError::InvalidSignature)
+        );
+        let stranger = Twilio::new("stranger").unwrap().signature(url, &[]);
+        assert_eq!(
+            check(&scheme, "/sms", &stranger, b""),
+            Err(VerifyError::InvalidSignature)
+        );
+        let flipped = EXPECTED.replacen('R', "S", 1);
+        assert_eq!(
+            check(&scheme, TARGET, &flipped, FORM_BODY),
+            Err(VerifyError::InvalidSignature)
+        );
+        assert_eq!(
+            check(&scheme, TARGET, "not base64!", FORM_BODY),
+            Err(VerifyError::malformed(SIGNATURE))
+        );
+        // A JSON body without `bodySHA256` is not covered by the signature.
+        let unsigned_json = [(SIGNATURE, EXPECTED), (CONTENT_TYPE, "application/json")];
+        assert_eq!(
+            verify(&scheme, TARGET, &unsigned_json, b"{}"),
+            Err(VerifyError::InvalidSignature)
+        );
+        // A `bodySHA256` that is not hex cannot match.
+        let bad_hash = "/sms?bodySHA256=zz";
+        let json_url = format!("https://mycompany.com{bad_hash}");
+        let sig = scheme.signature(&json_url, &[]);
+        let json = [
+            (SIGNATURE, sig.as_str()),
+            (CONTENT_TYPE, "application/json"),
+        ];
+        assert_eq!(
+            verify(&scheme, bad_hash, &json, b"{}"),
+            Err(VerifyError::InvalidSignature)
+        );
+
+        // JSON round trip through the signer.
+        let json_target = format!("/hook?bodySHA256={JSON_HASH}");
+        let json_url = format!("https://mycompany.com{json_target}");
+        let signed = scheme.sign(&Message {
+            id: "",
+            timestamp: 0,
+            event: "",
+            url: &json_url,
+            body: JSON_BODY,
+        });
+        let headers: Vec<(&str, &str)> = signed
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert!(verify(&scheme, &json_target, &headers, JSON_BODY).is_ok());
+        let request = Request::new("POST", &json_target, &headers, JSON_BODY);
+        assert_eq!(
+            scheme.event_name(&request).unwrap().as_deref(),
+            Some("twilio")
+        );
+
+        let owned: Vec<(String, String)> = form(EXPECTED).map(|(n, v)| (n.to_owned(), v)).into();
+        let scheme_plain = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com");
+        assert_refuses_absurd_headers(&scheme_plain, &owned, &[SIGNATURE], FORM_BODY, 0);
+    }
+
+    #[test]
+    fn event_names() {
+        let scheme = Twilio::new(TOKEN).unwrap();
+        let name = |target: &str, content_type: &str, body: &[u8]| {
+            let headers = [(CONTENT_TYPE, content_type)];
+            scheme
+                .event_name(&Request::new("POST", target, &headers, body))
+                .unwrap()
+        };
+        assert_eq!(
+            name(
+                "/",
+                FORM,
+                b"StatusCallbackEvent=participant-join&CallSid=CA1"
+            )
+            .as_deref(),
+            Some("participant-join")
+        );
+        assert_eq!(name("/", FORM, FORM_BODY).as_deref(), Some("twilio"));
+        assert_eq!(
+            name("/?EventType=task.created", "", b"").as_deref(),
+            Some("task.created")
+        );
+    }
+}
