@@ -53,14 +53,15 @@ fn report_memory(keys: &[String]) {
     let store = MemoryStore::new(IDS);
     fill(&store, keys);
     let after = resident_bytes();
-    assert_eq!(store.len(), IDS, "every id is remembered");
+    // Not asserted: ids are spread over shards by hash, and a full shard
+    // pushes out its oldest ids even while others have room.
+    let remembered = store.len();
     match (before, after) {
         (Some(before), Some(after)) => {
             let grown = after.saturating_sub(before);
             println!(
-                "memory: MemoryStore::new({IDS}) holding {} done ids: {:.1} MiB resident \
-                 ({} bytes per id, keys of {} bytes)",
-                store.len(),
+                "memory: MemoryStore::new({IDS}) after {IDS} ids, remembering {remembered}: \
+                 {:.1} MiB resident ({} bytes per id, keys of {} bytes)",
                 grown as f64 / (1024.0 * 1024.0),
                 grown / IDS as u64,
                 keys[0].len(),
