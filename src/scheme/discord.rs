@@ -72,12 +72,29 @@ impl Discord {
     ///
     /// As [`Discord::public_key`].
     pub fn new(public_key: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_public_keys(Self::public_key(public_key)?))
+        Ok(Self::with_public_key_secrets(Self::public_key(public_key)?))
     }
 
-    /// The scheme with several public keys parsed by [`Discord::public_key`]
-    /// (e.g. several applications sharing an endpoint).
-    pub fn with_public_keys(public_keys: impl Into<Secrets>) -> Self {
+    /// The scheme with several public keys in hex (e.g. several applications
+    /// sharing an endpoint).
+    ///
+    /// # Errors
+    ///
+    /// As [`Discord::public_key`], for the first key that fails;
+    /// [`SecretError::Empty`] when `keys` is empty.
+    pub fn with_public_keys<K: AsRef<str>>(
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Self, SecretError> {
+        let keys = keys
+            .into_iter()
+            .map(|key| Self::public_key(key.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::with_public_key_secrets(Secrets::new(keys)?))
+    }
+
+    /// The scheme with public keys already parsed by [`Discord::public_key`],
+    /// e.g. by a per-tenant resolver.
+    pub fn with_public_key_secrets(public_keys: impl Into<Secrets>) -> Self {
         Self {
             secrets: public_keys.into(),
             tolerance: Tolerance::default(),
@@ -98,7 +115,7 @@ impl Discord {
         let public = Secret::new(key.verifying_key().to_bytes().to_vec());
         Ok(Self {
             signing_key: Some(Arc::new(key)),
-            ..Self::with_public_keys(public)
+            ..Self::with_public_key_secrets(public)
         })
     }
 
@@ -281,13 +298,11 @@ mod tests {
     #[test]
     fn tampering_rotation_and_absurd_values() {
         let other = Discord::with_signing_key(OTHER_SEED).unwrap();
-        let scheme = Discord::with_public_keys(
-            Secrets::new([
-                Discord::public_key(PUBLIC_KEY).unwrap(),
-                other.secrets().primary().clone(),
-            ])
-            .unwrap(),
-        );
+        let scheme = Discord::with_public_keys([
+            PUBLIC_KEY.to_owned(),
+            hex::encode(other.secrets().primary().expose()),
+        ])
+        .unwrap();
         assert!(verify(&scheme, &headers(PING_SIGNATURE, TS), PING, TS).is_ok());
         let body = br#"{"id":"10","type":3}"#;
         let signed = other.sign(&Message {

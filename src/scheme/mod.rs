@@ -6,6 +6,12 @@
 //! other frameworks use the same code. Each provider lives in its own file and
 //! holds only what differs.
 //!
+//! Presets, each named by the user (two use `whsec_` secrets differently, so
+//! a scheme is never guessed): [`StandardWebhooks`] (and Svix), [`GitHub`],
+//! [`Stripe`], [`Slack`], [`Shopify`], [`GitLab`], [`Paddle`], [`Meta`],
+//! [`Twilio`] and, with the `ed25519` feature, `Discord`; [`GenericHmac`]
+//! for other HMAC senders, or implement [`Scheme`].
+//!
 //! ```
 //! use actix_webhook::scheme::{Request, Scheme, StandardWebhooks};
 //!
