@@ -1,0 +1,8 @@
+//! Compile-time behaviour of `#[webhook]`: what compiles, and the errors misuse gets.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/pass/*.rs");
+    t.compile_fail("tests/ui/fail/*.rs");
+}

@@ -1,0 +1,13 @@
+use actix_webhook::scheme::StandardWebhooks;
+use actix_webhook::{webhook, Event, WebhookRouter};
+use serde_json::Value;
+
+use actix_web::web;
+
+#[webhook(event = "order_paid")]
+async fn order_paid(_event: Event<Value>, _body: web::Json<Value>) {}
+
+fn main() {
+    let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let _ = WebhookRouter::new(scheme).handler(order_paid);
+}

@@ -1,0 +1,12 @@
+use actix_web::web;
+use actix_webhook::scheme::StandardWebhooks;
+use actix_webhook::{webhook, WebhookRouter};
+use serde_json::Value;
+
+#[webhook(event = "order_paid")]
+async fn order_paid(_body: web::Json<Value>) {}
+
+fn main() {
+    let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let _ = WebhookRouter::new(scheme).handler(order_paid);
+}

@@ -1,0 +1,14 @@
+use actix_webhook::scheme::StandardWebhooks;
+use actix_webhook::{webhook, Event, WebhookRouter};
+use serde_json::Value;
+
+#[webhook(event = "order_paid")]
+fn order_paid(_event: Event<Value>) {
+    // The stub keeps the body in an `async fn`: no second error here.
+    std::future::ready(()).await;
+}
+
+fn main() {
+    let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let _ = WebhookRouter::new(scheme).handler(order_paid);
+}
