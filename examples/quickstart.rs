@@ -58,7 +58,9 @@ async fn user_registered(event: Event<UserRegistered>, shop: web::Data<Shop>) ->
 #[webhook(event = "order_paid")]
 async fn order_paid(event: Event<OrderPaid>, shop: web::Data<Shop>) -> Ack {
     let order = &event.data;
-    let revenue = shop.revenue_cents.fetch_add(order.amount_cents, Ordering::Relaxed)
+    let revenue = shop
+        .revenue_cents
+        .fetch_add(order.amount_cents, Ordering::Relaxed)
         + order.amount_cents;
     println!(
         "  -> handler: order {} paid, {} cents (revenue {revenue} cents, delivery {})",
@@ -121,11 +123,23 @@ async fn demo_round(scheme: &StandardWebhooks, url: &str) {
     let tampered = br#"{"type":"order_paid","data":{"order_id":"ord_1001","amount_cents":1}}"#;
 
     let deliveries: [(&str, &str, i64, &[u8], &[u8]); 6] = [
-        ("valid user_registered", "msg_user_1", now, registered, registered),
+        (
+            "valid user_registered",
+            "msg_user_1",
+            now,
+            registered,
+            registered,
+        ),
         ("valid order_paid", "msg_order_1", now, paid, paid),
         ("the same delivery again", "msg_order_1", now, paid, paid),
         ("tampered body", "msg_order_2", now, paid, tampered),
-        ("stale (10 minutes old)", "msg_order_3", now - 600, paid, paid),
+        (
+            "stale (10 minutes old)",
+            "msg_order_3",
+            now - 600,
+            paid,
+            paid,
+        ),
         ("unknown event", "msg_invoice_1", now, unknown, unknown),
     ];
 

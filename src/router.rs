@@ -168,7 +168,8 @@ impl Routes {
                         .position(|(p, _)| &**p == prefix)
                         .map(|i| self.prefixes.remove(i).1);
                     self.prefixes.push((prefix.into(), handler.clone()));
-                    self.prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+                    self.prefixes
+                        .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
                     old
                 }
             };

@@ -59,7 +59,10 @@ impl ResolveError {
 /// `Fn(String) -> impl Future<Output = Result<Option<Secrets>, ResolveError>>`.
 pub trait Resolver: Send + Sync + 'static {
     /// The secrets of `tenant`.
-    fn resolve(&self, tenant: String) -> LocalBoxFuture<'static, Result<Option<Secrets>, ResolveError>>;
+    fn resolve(
+        &self,
+        tenant: String,
+    ) -> LocalBoxFuture<'static, Result<Option<Secrets>, ResolveError>>;
 }
 
 impl<F, Fut> Resolver for F
@@ -67,7 +70,10 @@ where
     F: Fn(String) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Option<Secrets>, ResolveError>> + 'static,
 {
-    fn resolve(&self, tenant: String) -> LocalBoxFuture<'static, Result<Option<Secrets>, ResolveError>> {
+    fn resolve(
+        &self,
+        tenant: String,
+    ) -> LocalBoxFuture<'static, Result<Option<Secrets>, ResolveError>> {
         Box::pin(self(tenant))
     }
 }

@@ -17,33 +17,92 @@ fn invalid_json() -> serde_json::Error {
 #[actix_web::test]
 async fn each_rejection_has_its_status_code_and_problem_body() {
     let cases: Vec<(Rejection, u16, &str, Option<(&str, &str)>)> = vec![
-        (Rejection::MissingSignature { header: "webhook-id".into() }, 401, "missing_signature", None),
-        (Rejection::MalformedSignature { header: "webhook-signature".into() }, 401, "malformed_signature", None),
+        (
+            Rejection::MissingSignature {
+                header: "webhook-id".into(),
+            },
+            401,
+            "missing_signature",
+            None,
+        ),
+        (
+            Rejection::MalformedSignature {
+                header: "webhook-signature".into(),
+            },
+            401,
+            "malformed_signature",
+            None,
+        ),
         (Rejection::InvalidSignature, 401, "invalid_signature", None),
-        (Rejection::TimestampOutOfTolerance { timestamp: 1, now: 2 }, 401, "timestamp_out_of_tolerance", None),
-        (Rejection::InvalidPayload(invalid_json()), 400, "invalid_payload", None),
+        (
+            Rejection::TimestampOutOfTolerance {
+                timestamp: 1,
+                now: 2,
+            },
+            401,
+            "timestamp_out_of_tolerance",
+            None,
+        ),
+        (
+            Rejection::InvalidPayload(invalid_json()),
+            400,
+            "invalid_payload",
+            None,
+        ),
         (Rejection::IncompleteBody, 400, "incomplete_body", None),
-        (Rejection::PayloadTooLarge { limit: 10 }, 413, "payload_too_large", Some(("connection", "close"))),
+        (
+            Rejection::PayloadTooLarge { limit: 10 },
+            413,
+            "payload_too_large",
+            Some(("connection", "close")),
+        ),
         (Rejection::NotConfigured, 500, "not_configured", None),
-        (Rejection::MethodNotAllowed, 405, "method_not_allowed", Some(("allow", "POST"))),
-        (Rejection::InFlight { retry_after: Duration::from_secs(7) }, 409, "in_flight", Some(("retry-after", "7"))),
+        (
+            Rejection::MethodNotAllowed,
+            405,
+            "method_not_allowed",
+            Some(("allow", "POST")),
+        ),
+        (
+            Rejection::InFlight {
+                retry_after: Duration::from_secs(7),
+            },
+            409,
+            "in_flight",
+            Some(("retry-after", "7")),
+        ),
         (Rejection::HandlerFailed, 500, "handler_failed", None),
-        (Rejection::Unavailable { retry_after: Duration::from_millis(10) }, 503, "unavailable", Some(("retry-after", "1"))),
+        (
+            Rejection::Unavailable {
+                retry_after: Duration::from_millis(10),
+            },
+            503,
+            "unavailable",
+            Some(("retry-after", "1")),
+        ),
     ];
     for (rejection, status, code, header) in cases {
         assert_eq!(rejection.status().as_u16(), status, "{code}");
         assert_eq!(rejection.code(), code);
         let response = rejection.error_response();
         assert_eq!(response.status().as_u16(), status);
-        assert_eq!(response.headers().get("content-type").unwrap(), "application/problem+json");
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            "application/problem+json"
+        );
         if let Some((name, value)) = header {
             if name == "connection" {
-                assert_eq!(response.head().connection_type(), actix_web::http::ConnectionType::Close);
+                assert_eq!(
+                    response.head().connection_type(),
+                    actix_web::http::ConnectionType::Close
+                );
             } else {
                 assert_eq!(response.headers().get(name).unwrap(), value, "{code}");
             }
         }
-        let body = actix_web::body::to_bytes(response.into_body()).await.unwrap();
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
         let json: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["code"], code);
         assert_eq!(json["status"], status);
@@ -75,7 +134,12 @@ async fn a_rejection_never_carries_the_secret_or_the_expected_signature() {
     )
     .await;
     let wrong_sigs = ["v1,AAAA", "v1,bm90IGl0", "garbage", ""];
-    for (case, sig, ts) in wrong_sigs.iter().map(|s| ("wrong", *s, 100)).chain([("stale", expected.as_str(), 1)]) {
+    for (case, sig, ts) in
+        wrong_sigs
+            .iter()
+            .map(|s| ("wrong", *s, 100))
+            .chain([("stale", expected.as_str(), 1)])
+    {
         let req = test::TestRequest::post()
             .uri("/")
             .insert_header(("webhook-id", "m1"))
@@ -88,7 +152,10 @@ async fn a_rejection_never_carries_the_secret_or_the_expected_signature() {
         let text = String::from_utf8_lossy(&test::read_body(res).await).into_owned();
         let expected_b64 = expected.trim_start_matches("v1,");
         for leak in [SECRET, &SECRET[6..], DECODED_HEX, expected_b64] {
-            assert!(!text.contains(leak) && !headers.contains(leak), "{case}: {text} {headers}");
+            assert!(
+                !text.contains(leak) && !headers.contains(leak),
+                "{case}: {text} {headers}"
+            );
         }
     }
     assert!(!format!("{scheme:?}").contains(&SECRET[6..]));

@@ -41,7 +41,10 @@ struct OrderPaid {
 
 #[webhook(event = "order.paid")]
 async fn order_paid(event: Event<OrderPaid>, log: web::Data<Log>) -> Ack {
-    log.push(format!("order_paid {} {}", event.order_id, event.amount_cents));
+    log.push(format!(
+        "order_paid {} {}",
+        event.order_id, event.amount_cents
+    ));
     Ack::processed()
 }
 
@@ -142,7 +145,12 @@ fn delivery(id: &str, body: &Value) -> test::TestRequest {
 
 macro_rules! app {
     ($router:expr, $log:expr) => {
-        test::init_service(App::new().app_data($log.clone()).service($router.scope("/hooks"))).await
+        test::init_service(
+            App::new()
+                .app_data($log.clone())
+                .service($router.scope("/hooks")),
+        )
+        .await
     };
 }
 
@@ -163,10 +171,19 @@ async fn each_pattern_kind_routes_to_its_typed_handler() {
     let log = web::Data::new(Log::default());
     let app = app!(router().handler(everything), log);
     let cases = [
-        (json!({"type":"order.paid","order_id":"o1","amount_cents":5}), "order_paid o1 5"),
+        (
+            json!({"type":"order.paid","order_id":"o1","amount_cents":5}),
+            "order_paid o1 5",
+        ),
         (json!({"type":"order.refunded"}), "any_order order.refunded"),
-        (json!({"type":"order.item.added"}), "order_item order.item.added"),
-        (json!({"type":"issues.opened"}), "issue_opened issues.opened"),
+        (
+            json!({"type":"order.item.added"}),
+            "order_item order.item.added",
+        ),
+        (
+            json!({"type":"issues.opened"}),
+            "issue_opened issues.opened",
+        ),
         (json!({"type":"user.created"}), "everything user.created 23"),
     ];
     for (i, (body, expected)) in cases.iter().enumerate() {
@@ -185,29 +202,43 @@ async fn fallback_and_unhandled() {
     // Default: 200 ignored, nothing runs.
     let app = app!(router(), log);
     let (status, _, json, _) = send!(app, delivery("m1", &json!({"type":"user.created"})));
-    assert_eq!((status, json["status"].as_str()), (StatusCode::OK, Some("ignored")));
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (StatusCode::OK, Some("ignored"))
+    );
     assert!(log.take().is_empty());
 
     // Configured: 410 gone.
     let app = app!(router().unhandled(Ack::gone()), log);
     let (status, _, json, _) = send!(app, delivery("m2", &json!({"type":"user.created"})));
-    assert_eq!((status, json["status"].as_str()), (StatusCode::GONE, Some("gone")));
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (StatusCode::GONE, Some("gone"))
+    );
 
     // A fallback takes what no pattern matches, and only that.
     let app = app!(router().fallback(everything), log);
     send!(app, delivery("m3", &json!({"type":"user.created"})));
     send!(app, delivery("m4", &json!({"type":"order.refunded"})));
-    assert_eq!(log.take(), ["everything user.created 23", "any_order order.refunded"]);
+    assert_eq!(
+        log.take(),
+        ["everything user.created 23", "any_order order.refunded"]
+    );
 }
 
 #[actix_web::test]
 async fn a_payload_that_does_not_fit_is_400() {
     let log = web::Data::new(Log::default());
     let app = app!(router(), log);
-    let (status, headers, json, _) =
-        send!(app, delivery("m1", &json!({"type":"order.paid","order_id":7})));
+    let (status, headers, json, _) = send!(
+        app,
+        delivery("m1", &json!({"type":"order.paid","order_id":7}))
+    );
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(headers.get("content-type").unwrap(), "application/problem+json");
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "application/problem+json"
+    );
     assert_eq!(json["code"], "invalid_payload");
     assert!(log.take().is_empty());
 }
@@ -230,11 +261,17 @@ async fn a_handler_error_is_500_without_its_text_and_the_retry_runs() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(json["code"], "handler_failed");
     let text = String::from_utf8_lossy(&raw);
-    assert!(!text.contains("hunter2") && !text.contains("refused"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("refused"),
+        "{text}"
+    );
 
     // The claim was released: the sender's retry runs the handler again.
     let (status, _, json, _) = send!(app, delivery("m1", &json!({"type":"fails"})));
-    assert_eq!((status, json["status"].as_str()), (StatusCode::OK, Some("processed")));
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (StatusCode::OK, Some("processed"))
+    );
     assert_eq!(log.take(), ["fails m1", "fails m1"]);
 }
 
@@ -266,7 +303,11 @@ async fn a_panic_is_500_and_the_next_request_is_served() {
     };
     for round in 0..3 {
         let mut res = send("p1", json!({"type":"panics"})).await.unwrap();
-        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "round {round}");
+        assert_eq!(
+            res.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "round {round}"
+        );
         let json: Value = res.json().await.unwrap();
         assert_eq!(json["code"], "handler_failed");
     }
@@ -279,13 +320,22 @@ async fn a_panic_is_500_and_the_next_request_is_served() {
 async fn http_request_and_data_parameters() {
     let log = web::Data::new(Log::default());
     let app = app!(router(), log);
-    assert_eq!(send!(app, delivery("m1", &json!({"type":"request.info"}))).0, StatusCode::OK);
-    assert_eq!(log.take(), [format!("request_info /hooks standard-webhooks {NOW}")]);
+    assert_eq!(
+        send!(app, delivery("m1", &json!({"type":"request.info"}))).0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        log.take(),
+        [format!("request_info /hooks standard-webhooks {NOW}")]
+    );
 
     // Without the `web::Data<Log>` the handler asks for: 500, not a panic.
     let app = test::init_service(App::new().service(router().scope("/hooks"))).await;
     let (status, _, json, _) = send!(app, delivery("m1", &json!({"type":"request.info"})));
-    assert_eq!((status, json["code"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("handler_failed")));
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some("handler_failed"))
+    );
 }
 
 #[actix_web::test]
@@ -329,7 +379,10 @@ async fn a_duplicate_is_answered_without_running_the_handler() {
     let (status, _, second, _) = send!(app, delivery("m1", &body));
     assert_eq!(first["status"], "processed");
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(second, json!({"status":"duplicate","id":"m1","event":"order.paid"}));
+    assert_eq!(
+        second,
+        json!({"status":"duplicate","id":"m1","event":"order.paid"})
+    );
     assert_eq!(log.take().len(), 1);
 
     // Another namespace is another set of ids.
@@ -341,14 +394,26 @@ async fn a_duplicate_is_answered_without_running_the_handler() {
 async fn twenty_concurrent_repeats_run_the_handler_once() {
     let log = web::Data::new(Log::default());
     let app = app!(router(), log);
-    let requests = (0..20).map(|_| test::call_service(&app, delivery("same", &json!({"type":"slow"})).to_request()));
+    let requests = (0..20)
+        .map(|_| test::call_service(&app, delivery("same", &json!({"type":"slow"})).to_request()));
     let responses = futures_util::future::join_all(requests).await;
     let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     statuses.sort_unstable();
     assert_eq!(log.take(), ["slow"]);
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
-    let in_flight = responses.iter().find(|r| r.status() == StatusCode::CONFLICT).unwrap();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    let in_flight = responses
+        .iter()
+        .find(|r| r.status() == StatusCode::CONFLICT)
+        .unwrap();
     assert_eq!(in_flight.headers().get("retry-after").unwrap(), "5");
 
     // Retried after the first finished: duplicate.
@@ -360,16 +425,24 @@ async fn twenty_concurrent_repeats_run_the_handler_once() {
 async fn signatures_are_checked_before_anything_runs() {
     let log = web::Data::new(Log::default());
     let app = app!(router(), log);
-    let req = delivery("m1", &json!({"type":"order.refunded"}))
-        .insert_header(("webhook-signature", "v1,bm90IHRoZSBzaWduYXR1cmUgYXQgYWxsIQ=="));
+    let req = delivery("m1", &json!({"type":"order.refunded"})).insert_header((
+        "webhook-signature",
+        "v1,bm90IHRoZSBzaWduYXR1cmUgYXQgYWxsIQ==",
+    ));
     let (status, headers, json, _) = send!(app, req);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(headers.get("content-type").unwrap(), "application/problem+json");
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "application/problem+json"
+    );
     assert_eq!(json["code"], "invalid_signature");
     assert!(log.take().is_empty());
 
     let (status, headers, json, _) = send!(app, test::TestRequest::get().uri("/hooks"));
-    assert_eq!((status, json["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+    );
     assert_eq!(headers.get("allow").unwrap(), "POST");
 }
 
@@ -377,16 +450,25 @@ async fn signatures_are_checked_before_anything_runs() {
 async fn configure_form_and_trailing_slash() {
     let log = web::Data::new(Log::default());
     let hooks = router();
-    let app = test::init_service(App::new().app_data(log.clone()).configure(hooks.configure("/hooks"))).await;
+    let app = test::init_service(
+        App::new()
+            .app_data(log.clone())
+            .configure(hooks.configure("/hooks")),
+    )
+    .await;
     let req = delivery("m1", &json!({"type":"order.refunded"})).uri("/hooks/");
     assert_eq!(send!(app, req).0, StatusCode::OK);
     assert_eq!(log.take(), ["any_order order.refunded"]);
 }
 
 #[test]
-#[should_panic(expected = "event pattern `order.paid` is handled twice: by `order_paid` and by `order_paid`")]
+#[should_panic(
+    expected = "event pattern `order.paid` is handled twice: by `order_paid` and by `order_paid`"
+)]
 fn registering_an_exact_event_twice_panics() {
-    let _ = WebhookRouter::new(scheme()).handler(order_paid).handler(order_paid);
+    let _ = WebhookRouter::new(scheme())
+        .handler(order_paid)
+        .handler(order_paid);
 }
 
 #[actix_web::test]
@@ -424,6 +506,9 @@ async fn an_oversized_chunked_body_is_refused_and_not_drained() {
         assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
     let sent = produced.load(Ordering::SeqCst);
-    assert!(sent < 16 * 1024, "the server read {sent} KiB of a 4 KiB limit");
+    assert!(
+        sent < 16 * 1024,
+        "the server read {sent} KiB of a 4 KiB limit"
+    );
     handle.stop(false).await;
 }

@@ -56,14 +56,28 @@ async fn each_tenant_verifies_with_its_own_secret() {
     let status = |res: actix_web::dev::ServiceResponse| res.status();
     let call = |req: test::TestRequest| test::call_service(&app, req.to_request());
 
-    assert_eq!(status(call(delivery("acme", &secret_of("acme"), "m1")).await), StatusCode::OK);
-    assert_eq!(status(call(delivery("globex", &secret_of("globex"), "m1")).await), StatusCode::OK, "ids are per tenant");
+    assert_eq!(
+        status(call(delivery("acme", &secret_of("acme"), "m1")).await),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(call(delivery("globex", &secret_of("globex"), "m1")).await),
+        StatusCode::OK,
+        "ids are per tenant"
+    );
     let res = call(delivery("acme", &secret_of("globex"), "m2")).await;
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "another tenant's secret");
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "another tenant's secret"
+    );
 
     let res = call(delivery("initech", &secret_of("initech"), "m3")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(res.headers().get("content-type").unwrap(), "application/problem+json");
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
     let json: Value = test::read_body_json(res).await;
     assert_eq!(json["code"], "unknown_tenant");
 
