@@ -122,7 +122,9 @@ async fn demo_round(scheme: &StandardWebhooks, url: &str) {
     let unknown = br#"{"type":"invoice_voided","data":{}}"#;
     let tampered = br#"{"type":"order_paid","data":{"order_id":"ord_1001","amount_cents":1}}"#;
 
-    let deliveries: [(&str, &str, i64, &[u8], &[u8]); 6] = [
+    // (what, delivery id, timestamp, body that was signed, body that is sent)
+    type Delivery<'a> = (&'a str, &'a str, i64, &'a [u8], &'a [u8]);
+    let deliveries: [Delivery<'_>; 6] = [
         (
             "valid user_registered",
             "msg_user_1",

@@ -16,7 +16,14 @@ fn invalid_json() -> serde_json::Error {
 
 #[actix_web::test]
 async fn each_rejection_has_its_status_code_and_problem_body() {
-    let cases: Vec<(Rejection, u16, &str, Option<(&str, &str)>)> = vec![
+    // (rejection, status, code, a header it must carry)
+    type Case = (
+        Rejection,
+        u16,
+        &'static str,
+        Option<(&'static str, &'static str)>,
+    );
+    let cases: Vec<Case> = vec![
         (
             Rejection::MissingSignature {
                 header: "webhook-id".into(),

@@ -291,7 +291,7 @@ async fn malformed_headers_get_4xx_codes_never_500() {
         let mut h = signed(&scheme(), "msg_1", NOW, BODY);
         set(&mut h, header, &value);
         let got = send(&app, &h, BODY).await;
-        let case = format!("{header}: {:.40}", value);
+        let case = format!("{header}: {value:.40}");
         assert_problem(&got, 401, code, &case);
     }
 }

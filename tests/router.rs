@@ -461,7 +461,7 @@ async fn configure_form_and_trailing_slash() {
     assert_eq!(log.take(), ["any_order order.refunded"]);
 }
 
-#[test]
+#[::core::prelude::v1::test]
 #[should_panic(
     expected = "event pattern `order.paid` is handled twice: by `order_paid` and by `order_paid`"
 )]
