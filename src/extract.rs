@@ -71,7 +71,8 @@ impl WebhookConfig {
     }
 
     /// The largest body accepted, in bytes (default 1 MiB). Larger ones get
-    /// 413 without being read to their end.
+    /// 413 without being read to their end; see
+    /// [`WebhookRouter::body_limit`](crate::WebhookRouter::body_limit).
     #[must_use]
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;

@@ -282,6 +282,12 @@ impl WebhookRouter {
     }
 
     /// The largest body accepted, in bytes (default 1 MiB).
+    ///
+    /// A larger body gets 413 `payload_too_large`: at once when its
+    /// `Content-Length` says so, else as soon as the bytes read pass the
+    /// limit. The connection is then closed rather than drained; actix-web
+    /// still reads and discards for up to `HttpServer::client_disconnect_timeout`
+    /// (default 1 s) so that the sender sees the 413 and not a reset.
     #[must_use]
     pub fn body_limit(self, bytes: usize) -> Self {
         self.with(|inner| inner.body_limit = bytes)

@@ -283,6 +283,10 @@ async fn a_panic_is_500_and_the_next_request_is_served() {
             .service(router().scope("/hooks"))
     })
     .workers(1)
+    // No lingering read after the answer: actix-web's default (1 s) keeps
+    // reading and discarding what the client still sends, so that the
+    // client sees the 413 rather than a reset.
+    .client_disconnect_timeout(Duration::ZERO)
     .bind(("127.0.0.1", 0))
     .unwrap();
     let addr = server.addrs()[0];
@@ -479,6 +483,10 @@ async fn an_oversized_chunked_body_is_refused_and_not_drained() {
         App::new().service(router().body_limit(4096).scope("/hooks"))
     })
     .workers(1)
+    // No lingering read after the answer: actix-web's default (1 s) keeps
+    // reading and discarding what the client still sends, so that the
+    // client sees the 413 rather than a reset.
+    .client_disconnect_timeout(Duration::ZERO)
     .bind(("127.0.0.1", 0))
     .unwrap();
     let addr = server.addrs()[0];
