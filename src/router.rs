@@ -40,7 +40,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::Method;
@@ -51,7 +51,7 @@ use tracing::field::Empty;
 use tracing::Instrument as _;
 
 use crate::ack::{Ack, Rejection, DEFAULT_RETRY_AFTER};
-use crate::dedupe::{Claim, MemoryStore, Store, DEFAULT_DONE_TTL, DEFAULT_LEASE};
+use crate::dedupe::{Claim, MemoryStore, Store, Token, DEFAULT_DONE_TTL, DEFAULT_LEASE};
 use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT};
 use crate::handler::{Failure, Handler, Incoming};
 use crate::scheme::{EventName, JsonPointer, Reply, Scheme};
@@ -444,6 +444,7 @@ impl WebhookRouter {
         };
 
         // Claim the id so the handler runs once; no id, no claim.
+        let claimed_at = Instant::now();
         let claim = match &id {
             Some(id) => {
                 let key = match tenant {
@@ -492,14 +493,19 @@ impl WebhookRouter {
             Ok(ack) => ack.is_final(),
             Err(_) => false,
         };
-        if let Some((key, token)) = &claim {
-            let result = if settled {
-                inner.store.complete(key, token, inner.done_ttl).await
-            } else {
-                inner.store.release(key, token).await
-            };
-            if let Err(error) = result {
-                tracing::warn!(target: "actix_webhook::store", %error, settled, "settling a claim failed");
+        if let Some((key, token)) = claim {
+            if settled {
+                if let Err(error) = inner.store.complete(&key, &token, inner.done_ttl).await {
+                    tracing::warn!(target: "actix_webhook::store", %error, "completing a claim failed; retrying until the lease runs out");
+                    let deadline = claimed_at + inner.lease;
+                    actix_web::rt::spawn(
+                        complete_later(inner.store.clone(), key, token, inner.done_ttl, deadline)
+                            .in_current_span(),
+                    );
+                }
+            } else if let Err(error) = inner.store.release(&key, &token).await {
+                // The lease runs out by itself; until then retries get 409.
+                tracing::warn!(target: "actix_webhook::store", %error, "releasing a claim failed");
             }
         }
 
@@ -525,6 +531,30 @@ impl WebhookRouter {
 enum Answer {
     Ack(Ack, Option<Arc<str>>, Option<Arc<str>>),
     Reply(Reply),
+}
+
+/// Keeps trying to mark a handled delivery done while its claim still holds:
+/// the handler ran, so a store that was briefly unreachable must not let a
+/// retry run it again once the lease runs out.
+async fn complete_later(
+    store: Arc<dyn Store>,
+    key: String,
+    token: Token,
+    ttl: Duration,
+    deadline: Instant,
+) {
+    let mut pause = Duration::from_millis(50);
+    while Instant::now() + pause < deadline {
+        actix_web::rt::time::sleep(pause).await;
+        match store.complete(&key, &token, ttl).await {
+            Ok(()) => {
+                tracing::info!(target: "actix_webhook::store", "completed a claim after retrying");
+                return;
+            }
+            Err(_) => pause = (pause * 2).min(Duration::from_secs(2)),
+        }
+    }
+    tracing::error!(target: "actix_webhook::store", "a handled delivery could not be marked done before its lease ran out; a retry may run it again");
 }
 
 /// A response whose body owns the request payload: while the payload is

@@ -308,3 +308,279 @@ async fn debug_does_not_show_the_address() {
     assert!(debug.contains("app:"), "{debug}");
     assert!(!debug.contains("127.0.0.1"), "{debug}");
 }
+
+// ---- Two replicas sharing one Redis, end to end -------------------------
+
+mod replicas {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+    use std::rc::Rc;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use actix_web::{web, App, HttpServer};
+    use actix_webhook::dedupe::RedisStore;
+    use actix_webhook::scheme::StandardWebhooks;
+    use actix_webhook::{webhook, Ack, Event, WebhookRouter};
+    use futures_util::stream::{self, StreamExt as _};
+
+    use super::redis_server::RedisServer;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const DELIVERIES: usize = 500;
+    const SENDS: usize = 4;
+    const CONCURRENCY: usize = 64;
+    /// Short, so a claim taken just as Redis went away frees up quickly.
+    const LEASE: Duration = Duration::from_secs(3);
+
+    /// How often each delivery id ran its handler, across both replicas.
+    type Runs = Mutex<HashMap<String, usize>>;
+
+    #[webhook(event = "*")]
+    async fn counted(event: Event<serde_json::Value>, runs: web::Data<Runs>) -> Ack {
+        let id = event.delivery_id().unwrap_or_default().to_owned();
+        *runs.lock().unwrap().entry(id).or_default() += 1;
+        // Stay in flight a little, so concurrent sends of one id meet.
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        Ack::processed()
+    }
+
+    /// Starts one replica on 127.0.0.1 at a free port, with its own
+    /// connection to Redis.
+    async fn replica(redis: &RedisServer, runs: web::Data<Runs>) -> SocketAddr {
+        let store = RedisStore::connect(&redis.url()).await.unwrap();
+        let hooks = WebhookRouter::new(StandardWebhooks::new(SECRET).unwrap())
+            .store(store)
+            .lease(LEASE)
+            .handler(counted);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(runs.clone())
+                .service(hooks.scope("/webhooks"))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let addr = server.addrs()[0];
+        actix_web::rt::spawn(server.run());
+        addr
+    }
+
+    /// What the sender saw for one request.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Answer {
+        Processed,
+        Duplicate,
+        InFlight,
+        Unavailable,
+        Other(u16, String),
+    }
+
+    /// One request: when it left, when its answer came, and the answer.
+    type Attempt = (Instant, Instant, Answer);
+
+    /// Sends delivery `id`, signed the Standard Webhooks way, to `addr`.
+    async fn send(client: &awc::Client, addr: SocketAddr, id: &str) -> Answer {
+        let body = format!(r#"{{"type":"order.paid","data":{{"delivery":"{id}"}}}}"#);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let signature = StandardWebhooks::new(SECRET)
+            .unwrap()
+            .signature(id, now, body.as_bytes());
+        let mut response = client
+            .post(format!("http://{addr}/webhooks"))
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("webhook-id", id))
+            .insert_header(("webhook-timestamp", now.to_string()))
+            .insert_header(("webhook-signature", signature))
+            .send_body(body)
+            .await
+            .expect("the replica answers");
+        let status = response.status().as_u16();
+        let retry_after = response.headers().contains_key("retry-after");
+        let bytes = response.body().await.unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        match (status, json["status"].as_str()) {
+            (200, Some("processed")) if json["id"] == id => Answer::Processed,
+            (200, Some("duplicate")) if json["id"] == id => Answer::Duplicate,
+            (409, _) if retry_after => Answer::InFlight,
+            (503, _) if retry_after => Answer::Unavailable,
+            _ => Answer::Other(status, String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+
+    /// Sends `id` as a sender does until the answer is final: 409 and 503
+    /// are retried after a short pause, for at most 30 s. Every attempt is
+    /// also counted in `attempts`.
+    async fn deliver(
+        client: &awc::Client,
+        addr: SocketAddr,
+        id: &str,
+        attempts: &RefCell<usize>,
+    ) -> Vec<Attempt> {
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        loop {
+            let sent = Instant::now();
+            let answer = send(client, addr, id).await;
+            *attempts.borrow_mut() += 1;
+            seen.push((sent, Instant::now(), answer.clone()));
+            let pause = match answer {
+                Answer::InFlight => Duration::from_millis(10),
+                Answer::Unavailable => Duration::from_millis(50),
+                _ => return seen,
+            };
+            if started.elapsed() > Duration::from_secs(30) {
+                return seen;
+            }
+            actix_web::rt::time::sleep(pause).await;
+        }
+    }
+
+    /// Sends every delivery 4 times, 64 requests at a time, alternating the
+    /// replicas; returns each delivery's attempts in the order they ended.
+    async fn run(
+        replicas: [SocketAddr; 2],
+        attempts: Rc<RefCell<usize>>,
+    ) -> Vec<(usize, Vec<Attempt>)> {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .finish();
+        let sends = (0..DELIVERIES).flat_map(|d| (0..SENDS).map(move |s| (d, s)));
+        stream::iter(sends)
+            .map(|(d, s)| {
+                let (client, attempts) = (&client, &attempts);
+                async move {
+                    let id = format!("msg_{d:04}");
+                    (
+                        d,
+                        deliver(client, replicas[(d + s) % 2], &id, attempts).await,
+                    )
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// Checks that every delivery ran its handler once, that every send
+    /// ended as `processed` (once per delivery) or `duplicate`, and that
+    /// nothing but 200, 409 and 503 was answered.
+    fn assert_each_ran_once(runs: &Runs, sends: &[(usize, Vec<Attempt>)]) {
+        let runs = runs.lock().unwrap();
+        assert_eq!(runs.len(), DELIVERIES, "every delivery ran");
+        let twice: Vec<_> = runs.iter().filter(|(_, n)| **n != 1).collect();
+        assert!(twice.is_empty(), "ran more than once: {twice:?}");
+
+        let mut processed = vec![0; DELIVERIES];
+        for (d, attempts) in sends {
+            for (_, _, answer) in attempts {
+                assert!(
+                    !matches!(answer, Answer::Other(..)),
+                    "msg_{d:04}: {answer:?}"
+                );
+            }
+            match attempts.last().map(|(_, _, answer)| answer) {
+                Some(Answer::Processed) => processed[*d] += 1,
+                Some(Answer::Duplicate) => {}
+                last => panic!("msg_{d:04} ended with {last:?}"),
+            }
+        }
+        assert!(
+            processed.iter().all(|&n| n == 1),
+            "each delivery answered `processed` exactly once"
+        );
+    }
+
+    fn count(sends: &[(usize, Vec<Attempt>)], which: &Answer) -> usize {
+        sends
+            .iter()
+            .flat_map(|(_, attempts)| attempts)
+            .filter(|(_, _, answer)| answer == which)
+            .count()
+    }
+
+    #[actix_web::test]
+    async fn two_replicas_handle_each_delivery_once() {
+        let redis = RedisServer::start();
+        let runs = web::Data::new(Runs::default());
+        let replicas = [
+            replica(&redis, runs.clone()).await,
+            replica(&redis, runs.clone()).await,
+        ];
+
+        let sends = run(replicas, Rc::default()).await;
+
+        assert_each_ran_once(&runs, &sends);
+        assert_eq!(count(&sends, &Answer::Unavailable), 0);
+        println!(
+            "{} sends over 2 replicas: {} answered 409 and retried, {} duplicate",
+            DELIVERIES * SENDS,
+            count(&sends, &Answer::InFlight),
+            count(&sends, &Answer::Duplicate),
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_redis_outage_is_answered_503_and_nothing_runs_twice() {
+        let mut redis = RedisServer::start();
+        let runs = web::Data::new(Runs::default());
+        let replicas = [
+            replica(&redis, runs.clone()).await,
+            replica(&redis, runs.clone()).await,
+        ];
+        let attempts = Rc::new(RefCell::new(0));
+
+        // Redis goes away once a third of the sends have been answered and
+        // comes back after at least 200 more requests and 700 ms.
+        let outage = {
+            let attempts = attempts.clone();
+            actix_web::rt::spawn(async move {
+                let tick = Duration::from_millis(5);
+                while *attempts.borrow() < DELIVERIES * SENDS / 3 {
+                    actix_web::rt::time::sleep(tick).await;
+                }
+                redis.shutdown();
+                let (down, at) = (Instant::now(), *attempts.borrow());
+                while *attempts.borrow() < at + 200 || down.elapsed() < Duration::from_millis(700) {
+                    actix_web::rt::time::sleep(tick).await;
+                }
+                let up = Instant::now();
+                redis.restart();
+                (down, up, redis)
+            })
+        };
+
+        let sends = run(replicas, attempts).await;
+        let (down, up, _redis) = outage.await.unwrap();
+
+        // Requests sent after Redis was gone and answered before it was
+        // back: every one 503, and no handler ran for them.
+        let while_down: Vec<&Answer> = sends
+            .iter()
+            .flat_map(|(_, attempts)| attempts)
+            .filter(|(sent, answered, _)| *sent > down && *answered < up)
+            .map(|(_, _, answer)| answer)
+            .collect();
+        assert!(while_down.len() >= 100, "{} while down", while_down.len());
+        assert!(
+            while_down.iter().all(|a| **a == Answer::Unavailable),
+            "while Redis was down: {while_down:?}"
+        );
+
+        // Retried after Redis came back, each delivery ran once.
+        assert_each_ran_once(&runs, &sends);
+        println!(
+            "{} sends, {} requests answered while Redis was down (all 503), \
+             {} answered 503 in all, {} answered 409",
+            DELIVERIES * SENDS,
+            while_down.len(),
+            count(&sends, &Answer::Unavailable),
+            count(&sends, &Answer::InFlight),
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! A real `redis-server` for tests: on 127.0.0.1 at a free port, without
-//! persistence, in a temporary directory; stopped and restarted on the same
-//! port at will, killed when dropped.
+//! automatic persistence, in a temporary directory; killed or shut down
+//! (saving) and restarted on the same port at will, killed when dropped.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -59,6 +59,25 @@ impl RedisServer {
                 .status();
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Shuts the server down the orderly way (`SHUTDOWN SAVE`), as an
+    /// operator's restart of a persistent Redis: what it holds is written to
+    /// its directory and loaded again by [`restart`](Self::restart).
+    pub(crate) fn shutdown(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = stream.write_all(b"SHUTDOWN SAVE\r\n");
+        }
+        let started = Instant::now();
+        while child.try_wait().ok().flatten().is_none() {
+            if started.elapsed() > START_TIMEOUT {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
