@@ -433,7 +433,7 @@ pub(crate) fn decode_base64<const N: usize>(value: &[u8]) -> Result<Option<[u8; 
 
 /// Decodes a hex signature of `N` bytes (either case); see [`decode_base64`].
 pub(crate) fn decode_hex<const N: usize>(value: &[u8]) -> Result<Option<[u8; N]>, ()> {
-    if !value.iter().all(u8::is_ascii_hexdigit) || value.len() % 2 != 0 {
+    if !value.iter().all(u8::is_ascii_hexdigit) || !value.len().is_multiple_of(2) {
         return Err(());
     }
     let mut out = [0u8; N];
