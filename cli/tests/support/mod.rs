@@ -118,6 +118,7 @@ pub const CASES: &[Case] = &[
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         true,
     ),
+    #[cfg(feature = "ed25519")]
     Case {
         signing_secret: "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=",
         verifying_secret: "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
@@ -159,6 +160,7 @@ pub const CASES: &[Case] = &[
         body: FORM,
         ..case("twilio", "twilio", "demo-twilio-auth-token", false)
     },
+    #[cfg(feature = "ed25519")]
     Case {
         signing_secret: "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
         verifying_secret: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
