@@ -247,7 +247,7 @@ impl<'de, L: Leaf<'de>> Visitor<'de> for Step<'_, L> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let wanted: Option<usize> = self.key.parse().ok();
+        let wanted = array_index(self.key);
         let mut found = None;
         let mut index = 0usize;
         loop {
@@ -288,6 +288,16 @@ impl<'de, L: Leaf<'de>> Visitor<'de> for Step<'_, L> {
 }
 
 /// Compares a map key with the wanted one without allocating it.
+/// An array index as RFC 6901 writes it: `0`, or digits without a leading
+/// zero (no sign, no space); anything else names no element.
+fn array_index(token: &str) -> Option<usize> {
+    let canonical = token == "0"
+        || (!token.starts_with('0')
+            && !token.is_empty()
+            && token.bytes().all(|b| b.is_ascii_digit()));
+    canonical.then(|| token.parse().ok()).flatten()
+}
+
 struct KeyIs<'t>(&'t str);
 
 impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
@@ -326,6 +336,14 @@ mod tests {
         assert_eq!(at("/type", body).as_deref(), Some("t"));
         assert_eq!(at("/arr/1", body).as_deref(), Some("q"));
         assert_eq!(at("/arr/9", body), None);
+        assert_eq!(at("/arr/0", body).as_deref(), Some("p"));
+        // RFC 6901 indexes: no sign, no leading zero (as `Value::pointer`).
+        for index in [
+            "/arr/01", "/arr/+1", "/arr/-0", "/arr/ 1", "/arr/", "/arr/1e0",
+        ] {
+            assert_eq!(at(index, body), None, "{index}");
+        }
+        assert_eq!(at("/arr/99999999999999999999999", body), None);
         assert_eq!(at("/a", body), None);
         assert_eq!(at("/missing", body), None);
         assert_eq!(at("/type/deeper", body), None);
