@@ -58,6 +58,7 @@
 //! - [`Secret`] / [`Secrets`]: keys, several at once during a rotation.
 //! - [`Verified`] / [`WebhookConfig`]: the actix-web extractor.
 //! - [`Ack`] / [`Rejection`]: what the sender gets back.
+//! - [`testing`]: correctly signed `TestRequest`s for testing your handlers.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -69,6 +70,7 @@ mod router;
 pub mod scheme;
 mod secret;
 pub mod tenant;
+pub mod testing;
 pub mod verify;
 
 pub use ack::{Ack, Rejection};

@@ -387,7 +387,7 @@ pub struct Message<'a> {
 }
 
 /// The sender's side of a scheme: the headers a provider puts on a delivery.
-/// Used by the `webhook` command line and [`crate::testing`]-style helpers.
+/// Used by the `webhook` command line and [`crate::testing`].
 pub trait Signer {
     /// The headers, `(name, value)`, to send with `message`.
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)>;
@@ -469,8 +469,24 @@ pub(crate) fn hmac_sha1<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]
 /// Whether `candidate` equals `expected` under `secret`, in constant time.
 /// An empty secret never matches: its MAC is anyone's to compute.
 pub(crate) fn mac_matches(secret: &Secret, expected: &[u8], candidate: &[u8]) -> subtle::Choice {
-    subtle::ConstantTimeEq::ct_eq(expected, candidate)
-        & subtle::Choice::from(u8::from(!secret.expose().is_empty()))
+    ct_eq_words(expected, candidate) & subtle::Choice::from(u8::from(!secret.expose().is_empty()))
+}
+
+/// `a == b` in constant time (for a given length), with `subtle` comparing
+/// eight bytes at a time: one optimisation barrier per word instead of one
+/// per byte, as `<[u8]>::ct_eq` has.
+fn ct_eq_words(a: &[u8], b: &[u8]) -> subtle::Choice {
+    use subtle::ConstantTimeEq as _;
+    if a.len() != b.len() {
+        return subtle::Choice::from(0);
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let mut equal = a_rest.ct_eq(b_rest);
+    for (x, y) in a_words.iter().zip(b_words) {
+        equal &= u64::from_ne_bytes(*x).ct_eq(&u64::from_ne_bytes(*y));
+    }
+    equal
 }
 
 /// Whether `token` equals one of `secrets`, comparing SHA-256 digests in

@@ -1,0 +1,268 @@
+//! Signed requests for testing your own handlers: a [`TestDelivery`] signed
+//! the way the provider signs it, as an [`actix_web::test::TestRequest`].
+//!
+//! The signature comes from the scheme's [`Signer`], the code the `webhook`
+//! command line signs with, so a request that passes here passes the same
+//! way when the provider sends it.
+//!
+//! ```
+//! use actix_web::{test, App};
+//! use actix_webhook::scheme::StandardWebhooks;
+//! use actix_webhook::testing::TestDelivery;
+//! use actix_webhook::{webhook, Ack, Event, WebhookRouter};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct OrderPaid {
+//!     order_id: String,
+//! }
+//!
+//! #[webhook(event = "order_paid")]
+//! async fn order_paid(event: Event<OrderPaid>) -> Ack {
+//!     assert_eq!(event.order_id, "ord_1");
+//!     Ack::processed()
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+//! let hooks = WebhookRouter::new(scheme.clone()).handler(order_paid);
+//! let app = test::init_service(App::new().service(hooks.scope("/webhooks"))).await;
+//!
+//! let delivery = TestDelivery::new(r#"{"type":"order_paid","order_id":"ord_1"}"#)
+//!     .uri("/webhooks");
+//! let response = test::call_service(&app, delivery.sign(&scheme).to_request()).await;
+//! assert_eq!(response.status(), 200);
+//!
+//! // The same delivery again (same id) is acknowledged, not handled twice.
+//! let again = test::call_service(&app, delivery.sign(&scheme).to_request()).await;
+//! let body: serde_json::Value = test::read_body_json(again).await;
+//! assert_eq!(body["status"], "duplicate");
+//! # });
+//! ```
+//!
+//! Schemes that sign with a key pair (Discord, Standard Webhooks `v1a`, with
+//! the `ed25519` feature) sign with a scheme built from the private key, e.g.
+//! `Discord::with_signing_key`; the app under test verifies with the public
+//! key as in production.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::test::TestRequest;
+use actix_web::web::Bytes;
+
+use crate::scheme::{Message, Signer};
+
+/// The address a delivery goes to unless [`TestDelivery::url`] says
+/// otherwise. HTTPS, as Twilio assumes when it has no public URL.
+const DEFAULT_BASE: &str = "https://localhost";
+
+/// Numbers the default delivery ids: `msg_test_1`, `msg_test_2`, ...
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A delivery to send to your app in a test, signed like the provider does.
+///
+/// Build it from a body, adjust what the test is about (the id, the
+/// timestamp, the event name for schemes that send it in a header, the
+/// path), then turn it into a [`TestRequest`] with
+/// [`sign`](Self::sign). Defaults: a fresh id per delivery
+/// (`msg_test_<n>`), the current time, no event name, the path `/` on
+/// `https://localhost`, and `Content-Type: application/json` unless the
+/// scheme or [`header`](Self::header) sets another.
+///
+/// The id is fixed when the delivery is built, so signing it twice gives
+/// the same delivery twice: a retry, as the sender makes it.
+#[derive(Debug, Clone)]
+pub struct TestDelivery {
+    body: Bytes,
+    id: String,
+    timestamp: Option<i64>,
+    event: String,
+    base: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl TestDelivery {
+    /// A delivery of `body`, as sent (JSON text, form parameters, any bytes).
+    pub fn new(body: impl Into<Bytes>) -> Self {
+        let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Self {
+            body: body.into(),
+            id: format!("msg_test_{n}"),
+            timestamp: None,
+            event: String::new(),
+            base: DEFAULT_BASE.to_owned(),
+            path: "/".to_owned(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A delivery of `value` as JSON.
+    ///
+    /// # Panics
+    ///
+    /// When `value` cannot be written as JSON (a map with keys that are not
+    /// strings, or a `Serialize` impl that fails).
+    pub fn json(value: &impl serde::Serialize) -> Self {
+        Self::new(serde_json::to_vec(value).expect("the test payload serializes as JSON"))
+    }
+
+    /// The delivery id, where the scheme sends one in a header (Standard
+    /// Webhooks, GitHub, Shopify, GitLab, Twilio). Stripe, Slack, Paddle
+    /// and Discord take it from the body.
+    #[must_use]
+    pub fn id(mut self, id: &str) -> Self {
+        self.id = id.to_owned();
+        self
+    }
+
+    /// When it is signed, unix seconds (default: the time of signing). Use
+    /// an old one to test that stale deliveries are refused.
+    #[must_use]
+    pub fn timestamp(mut self, unix_seconds: i64) -> Self {
+        self.timestamp = Some(unix_seconds);
+        self
+    }
+
+    /// The event name, for schemes that send it in a header: GitHub
+    /// (`issues.opened` sends `X-GitHub-Event: issues`, the action being in
+    /// the body), Shopify, GitLab. Other schemes read it from the body.
+    #[must_use]
+    pub fn event(mut self, name: &str) -> Self {
+        self.event = name.to_owned();
+        self
+    }
+
+    /// The path (and query) the request goes to, e.g. `/webhooks`.
+    #[must_use]
+    pub fn uri(mut self, path_and_query: &str) -> Self {
+        self.path = if path_and_query.starts_with('/') {
+            path_and_query.to_owned()
+        } else {
+            format!("/{path_and_query}")
+        };
+        self
+    }
+
+    /// The full URL, for schemes that sign it (Twilio): its path becomes the
+    /// request's path and its host the `Host` header. Give the URL your
+    /// scheme's public URL names, e.g. `https://example.com/webhooks/twilio`
+    /// for `Twilio::new(token)?.public_url("https://example.com")`.
+    /// Something without `://` is taken as a path, as [`uri`](Self::uri).
+    #[must_use]
+    pub fn url(mut self, url: &str) -> Self {
+        let Some(scheme_end) = url.find("://") else {
+            return self.uri(url);
+        };
+        let rest = &url[scheme_end + 3..];
+        let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
+        self.base = url[..scheme_end + 3 + path_start].to_owned();
+        self.uri(&rest[path_start..])
+    }
+
+    /// An extra header, added after the signed ones: a content type, or a
+    /// changed signature header to test a rejection (a header the scheme
+    /// already set is then sent twice).
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The body as it is sent.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The full URL the delivery goes to, as a signing scheme sees it.
+    pub fn full_url(&self) -> String {
+        format!("{}{}", self.base, self.path)
+    }
+
+    /// The headers `signer` puts on this delivery, without the extra ones.
+    #[must_use]
+    pub fn headers(&self, signer: &(impl Signer + ?Sized)) -> Vec<(String, String)> {
+        let url = self.full_url();
+        signer.sign(&Message {
+            id: &self.id,
+            timestamp: self.timestamp.unwrap_or_else(unix_now),
+            event: &self.event,
+            url: &url,
+            body: &self.body,
+        })
+    }
+
+    /// A `POST` request carrying this delivery signed by `signer`: the
+    /// scheme's headers, the extra headers, a content type and the body.
+    /// Pass it on with [`TestRequest::to_request`] (or `to_http_request`,
+    /// `send_request`...).
+    ///
+    /// # Panics
+    ///
+    /// When an extra header's name or value is not a valid HTTP header, as
+    /// [`TestRequest::append_header`] does.
+    #[must_use]
+    pub fn sign(&self, signer: &(impl Signer + ?Sized)) -> TestRequest {
+        let mut headers = self.headers(signer);
+        headers.extend(self.headers.iter().cloned());
+        let mut request = TestRequest::post().uri(&self.path);
+        if let Some(host) = self.base.split_once("://").map(|(_, host)| host) {
+            if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+                request = request.insert_header(("host", host));
+            }
+        }
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            request = request.insert_header(("content-type", "application/json"));
+        }
+        for (name, value) in headers {
+            request = request.append_header((name, value));
+        }
+        request.set_payload(self.body.clone())
+    }
+}
+
+fn unix_now() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheme::GitHub;
+
+    #[test]
+    fn urls_split_into_base_and_path() {
+        let d = TestDelivery::new("").url("https://example.com:8443/hook?x=1");
+        assert_eq!(d.base, "https://example.com:8443");
+        assert_eq!(d.path, "/hook?x=1");
+        assert_eq!(d.full_url(), "https://example.com:8443/hook?x=1");
+        let d = TestDelivery::new("").url("http://example.com");
+        assert_eq!(d.full_url(), "http://example.com/");
+        let d = TestDelivery::new("").url("webhooks");
+        assert_eq!(d.full_url(), "https://localhost/webhooks");
+    }
+
+    #[test]
+    fn ids_are_fresh_per_delivery_and_kept_when_signed_again() {
+        let scheme = GitHub::new("secret").unwrap();
+        let a = TestDelivery::new("{}");
+        let b = TestDelivery::new("{}");
+        let id = |d: &TestDelivery| {
+            d.headers(&scheme)
+                .into_iter()
+                .find(|(n, _)| n == "X-GitHub-Delivery")
+                .unwrap()
+                .1
+        };
+        assert_ne!(id(&a), id(&b));
+        assert_eq!(id(&a), id(&a));
+        assert_eq!(id(&a.clone().id("d1")), "d1");
+    }
+}
