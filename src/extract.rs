@@ -24,12 +24,13 @@
 //! # }
 //! ```
 
+use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::http::header::{HeaderMap, HeaderName, CONTENT_LENGTH};
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -284,13 +285,41 @@ pub(crate) fn request_view<'a>(req: &'a HttpRequest, body: &'a [u8]) -> Request<
     Request::new(req.method().as_str(), target, req.headers(), body)
 }
 
+/// Most header names remembered per thread by `Headers for HeaderMap`.
+const MAX_CACHED_NAMES: usize = 64;
+
+thread_local! {
+    /// Header names as schemes ask for them, parsed once per worker thread.
+    /// `HeaderMap::get_all(&str)` would parse the name, and allocate it when
+    /// it is not a standard one, on every lookup. Names come from schemes and
+    /// their configuration, never from requests, so the list stays short.
+    static HEADER_NAMES: RefCell<Vec<(Box<str>, Option<HeaderName>)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
 impl Headers for HeaderMap {
     fn header(&self, name: &str) -> Header<'_> {
-        let mut values = self.get_all(name);
-        match (values.next(), values.next()) {
-            (None, _) => Header::Absent,
-            (Some(value), None) => Header::One(value.as_bytes()),
-            (Some(_), Some(_)) => Header::Repeated,
-        }
+        let find = |key: &Option<HeaderName>| {
+            let Some(key) = key else {
+                return Header::Absent; // not a valid header name: never sent
+            };
+            let mut values = self.get_all(key);
+            match (values.next(), values.next()) {
+                (None, _) => Header::Absent,
+                (Some(value), None) => Header::One(value.as_bytes()),
+                (Some(_), Some(_)) => Header::Repeated,
+            }
+        };
+        HEADER_NAMES.with_borrow_mut(|names| {
+            if let Some((_, key)) = names.iter().find(|(known, _)| **known == *name) {
+                return find(key);
+            }
+            let key = HeaderName::from_bytes(name.as_bytes()).ok();
+            let found = find(&key);
+            if names.len() < MAX_CACHED_NAMES {
+                names.push((name.into(), key));
+            }
+            found
+        })
     }
 }

@@ -151,8 +151,9 @@ pub fn parse_timestamp(value: &[u8]) -> Option<i64> {
     {
         return None;
     }
-    // All ASCII digits, so valid UTF-8; `parse` catches overflow.
-    std::str::from_utf8(value).ok()?.parse::<i64>().ok()
+    value.iter().try_fold(0i64, |number, digit| {
+        number.checked_mul(10)?.checked_add(i64::from(digit - b'0'))
+    })
 }
 
 /// The receiver's notion of now, in unix seconds. Injected so tests can move
