@@ -3,8 +3,8 @@
 use std::fmt;
 
 use crate::scheme::{
-    decode_base64, decode_hex, hmac_sha256, utf8, Delivery, EventName, JsonPointer, Message,
-    Request, Scheme, Signer,
+    decode_base64, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName, JsonPointer,
+    Message, Request, Scheme, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -288,8 +288,8 @@ impl Scheme for GenericHmac {
             None => (&b""[..], None),
         };
         let id = match self.id_header {
-            Some(id_header) => match request.header(id_header).one() {
-                Some(raw) => Some(utf8(id_header, raw)?),
+            Some(id_header) => match optional_utf8(request, id_header)? {
+                Some(id) => Some(id),
                 None if self.content.needs(&Part::Id) => {
                     return Err(VerifyError::missing(id_header));
                 }

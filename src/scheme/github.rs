@@ -2,8 +2,8 @@
 //! webhooks.
 
 use crate::scheme::{
-    decode_hex, hmac_sha256, mac_matches, plain_secret, utf8, Delivery, EventName, JsonPointer,
-    Message, Request, Scheme, Signer,
+    decode_hex, hmac_sha256, mac_matches, optional_utf8, plain_secret, Delivery, EventName,
+    JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::{SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -132,10 +132,7 @@ impl Scheme for GitHub {
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
         verify_hub_signature(request, secrets)?;
-        let id = match request.header(DELIVERY).one() {
-            Some(raw) => Some(utf8(DELIVERY, raw)?),
-            None => None,
-        };
+        let id = optional_utf8(request, DELIVERY)?;
         Ok(Delivery::new(id, None))
     }
 

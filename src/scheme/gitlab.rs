@@ -1,8 +1,8 @@
 //! [GitLab](https://docs.gitlab.com/user/project/integrations/webhooks/) webhooks.
 
 use crate::scheme::{
-    plain_secret, token_matches, utf8, Delivery, EventName, Header, Message, Request, Scheme,
-    Signer, StandardWebhooks,
+    optional_utf8, plain_secret, token_matches, Delivery, EventName, Header, Message, Request,
+    Scheme, Signer, StandardWebhooks,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -111,13 +111,10 @@ impl GitLab {
     }
 }
 
-/// A header read as a delivery id: `None` when absent or repeated.
+/// A header read as a delivery id: `None` when absent, malformed when
+/// repeated or not UTF-8.
 fn id_header(request: &Request<'_>, name: &'static str) -> Result<Option<String>, VerifyError> {
-    request
-        .header(name)
-        .one()
-        .map(|raw| utf8(name, raw))
-        .transpose()
+    optional_utf8(request, name)
 }
 
 impl Scheme for GitLab {

@@ -404,6 +404,25 @@ pub(crate) fn utf8(header: &'static str, value: &[u8]) -> Result<String, VerifyE
         .map_err(|_| VerifyError::malformed(header))
 }
 
+/// An optional header read as UTF-8 text, such as a delivery id: `None` when
+/// absent.
+///
+/// # Errors
+///
+/// [`VerifyError::MalformedSignature`] naming `header` when it is repeated
+/// (which copy names the delivery would be a guess, and a guess could let a
+/// repeat run twice) or not UTF-8.
+pub(crate) fn optional_utf8(
+    request: &Request<'_>,
+    header: &'static str,
+) -> Result<Option<String>, VerifyError> {
+    match request.header(header) {
+        Header::Absent => Ok(None),
+        Header::One(raw) => utf8(header, raw).map(Some),
+        Header::Repeated => Err(VerifyError::malformed(header)),
+    }
+}
+
 /// Decodes a base64 signature of `N` bytes (padding optional).
 ///
 /// `Err(())` when it is not base64, `Ok(None)` when it is but has another

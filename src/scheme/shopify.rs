@@ -2,8 +2,8 @@
 //! webhooks.
 
 use crate::scheme::{
-    decode_base64, hmac_sha256, mac_matches, plain_secret, utf8, Delivery, EventName, Message,
-    Request, Scheme, Signer,
+    decode_base64, hmac_sha256, mac_matches, optional_utf8, plain_secret, Delivery, EventName,
+    Message, Request, Scheme, Signer,
 };
 use crate::secret::{SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -100,12 +100,9 @@ impl Scheme for Shopify {
         if !bool::from(matched) {
             return Err(VerifyError::InvalidSignature);
         }
-        let id = match request.header(EVENT_ID).one() {
-            Some(raw) => Some(utf8(EVENT_ID, raw)?),
-            None => match request.header(WEBHOOK_ID).one() {
-                Some(raw) => Some(utf8(WEBHOOK_ID, raw)?),
-                None => None,
-            },
+        let id = match optional_utf8(request, EVENT_ID)? {
+            Some(id) => Some(id),
+            None => optional_utf8(request, WEBHOOK_ID)?,
         };
         Ok(Delivery::new(id, None))
     }

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use crate::scheme::{
-    decode_base64, decode_hex, hmac_sha1, mac_matches, plain_secret, query_pairs, utf8, Delivery,
-    Message, Request, Scheme, Signer,
+    decode_base64, decode_hex, hmac_sha1, mac_matches, optional_utf8, plain_secret, query_pairs,
+    Delivery, Message, Request, Scheme, Signer,
 };
 use crate::secret::{SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -248,11 +248,7 @@ impl Scheme for Twilio {
         if !bool::from(matched & body_ok) {
             return Err(VerifyError::InvalidSignature);
         }
-        let id = request
-            .header(IDEMPOTENCY_TOKEN)
-            .one()
-            .map(|raw| utf8(IDEMPOTENCY_TOKEN, raw))
-            .transpose()?;
+        let id = optional_utf8(request, IDEMPOTENCY_TOKEN)?;
         Ok(Delivery::new(id, None))
     }
 
