@@ -497,7 +497,7 @@ impl WebhookRouter {
             if settled {
                 if let Err(error) = inner.store.complete(&key, &token, inner.done_ttl).await {
                     tracing::warn!(target: "actix_webhook::store", %error, "completing a claim failed; retrying until the lease runs out");
-                    let deadline = claimed_at + inner.lease;
+                    let deadline = crate::dedupe::later(claimed_at, inner.lease);
                     actix_web::rt::spawn(
                         complete_later(inner.store.clone(), key, token, inner.done_ttl, deadline)
                             .in_current_span(),

@@ -99,7 +99,7 @@ impl MemoryStore {
         shard.write(
             key,
             State::InFlight(token),
-            now + lease,
+            later(now, lease),
             token,
             self.per_shard,
             now,
@@ -122,7 +122,14 @@ impl MemoryStore {
         match done_for {
             Some(ttl) => {
                 let generation = self.tokens.fetch_add(1, Ordering::Relaxed);
-                shard.write(key, State::Done, now + ttl, generation, self.per_shard, now);
+                shard.write(
+                    key,
+                    State::Done,
+                    later(now, ttl),
+                    generation,
+                    self.per_shard,
+                    now,
+                );
             }
             None => {
                 shard.map.remove(key);
@@ -193,6 +200,15 @@ impl Shard {
             });
         }
     }
+}
+
+/// `now + after`, saturating: a duration past what an `Instant` holds (such
+/// as `Duration::MAX` for "forever") is a century.
+pub(crate) fn later(now: Instant, after: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    now.checked_add(after)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {

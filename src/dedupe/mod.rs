@@ -36,6 +36,7 @@ mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::RedisStore;
+pub(crate) use memory::later;
 pub use memory::MemoryStore;
 
 /// How long a claim is held before another process may take it over.
