@@ -100,7 +100,8 @@ struct VerifyArgs {
     #[arg(long, value_enum)]
     scheme: SchemeName,
     /// The secret; for ed25519 schemes the public key (Standard Webhooks
-    /// `whpk_...`, Discord hex) or the private key.
+    /// `whpk_...`, Discord's 64 hex digits), or the private key (`whsk_...`,
+    /// Discord's seed and public key in 128 hex digits).
     #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
     secret: String,
     /// A header of the captured request, `Name: value` (repeatable).
