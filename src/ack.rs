@@ -73,6 +73,13 @@ pub enum Rejection {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// 408 `body_timeout`: the body did not arrive within the time allowed
+    /// (a stalled or deliberately slow sender). The connection is closed.
+    #[error("the body did not arrive within {timeout:?}")]
+    BodyTimeout {
+        /// The time allowed.
+        timeout: Duration,
+    },
     /// 500 `not_configured`: no [`WebhookConfig`](crate::WebhookConfig) in
     /// the app data. Nothing is accepted unverified.
     #[error("no WebhookConfig in app_data")]
@@ -115,6 +122,7 @@ impl Rejection {
             | Self::TimestampOutOfTolerance { .. } => StatusCode::UNAUTHORIZED,
             Self::InvalidPayload(_) | Self::IncompleteBody => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::NotConfigured | Self::HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
             Self::UnknownTenant => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -133,6 +141,7 @@ impl Rejection {
             Self::InvalidPayload(_) => "invalid_payload",
             Self::IncompleteBody => "incomplete_body",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyTimeout { .. } => "body_timeout",
             Self::NotConfigured => "not_configured",
             Self::UnknownTenant => "unknown_tenant",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -158,6 +167,7 @@ impl Rejection {
             Self::InvalidPayload(_) => "The body is not valid for this event.",
             Self::IncompleteBody => "The body could not be read.",
             Self::PayloadTooLarge { .. } => "The body is larger than the receiver accepts.",
+            Self::BodyTimeout { .. } => "The body did not arrive in time.",
             Self::NotConfigured => "The webhook endpoint is not configured.",
             Self::UnknownTenant => "No webhook endpoint for this tenant.",
             Self::MethodNotAllowed => "Webhook deliveries are sent with POST.",
@@ -209,8 +219,8 @@ impl ResponseError for Rejection {
                     .headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static("POST"));
             }
-            // Close instead of reading the rest of an oversized body.
-            Self::PayloadTooLarge { .. } => {
+            // Close instead of reading the rest of an oversized or slow body.
+            Self::PayloadTooLarge { .. } | Self::BodyTimeout { .. } => {
                 response
                     .head_mut()
                     .set_connection_type(actix_web::http::ConnectionType::Close);

@@ -28,6 +28,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, HeaderName, CONTENT_LENGTH};
@@ -45,6 +46,9 @@ use crate::verify::{Clock, SystemClock};
 /// Bodies larger than this are refused with 413.
 pub(crate) const DEFAULT_BODY_LIMIT: usize = 1 << 20; // 1 MiB
 
+/// How long a body may take to arrive, from when reading starts.
+pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30); // 30 s
+
 /// Largest buffer reserved up front from a `Content-Length`.
 const MAX_PREALLOCATION: usize = 256 << 10; // 256 KiB
 
@@ -58,6 +62,7 @@ const MAX_PREALLOCATION: usize = 256 << 10; // 256 KiB
 pub struct WebhookConfig {
     scheme: Arc<dyn Scheme>,
     body_limit: usize,
+    body_timeout: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -67,6 +72,7 @@ impl WebhookConfig {
         Self {
             scheme: Arc::new(scheme),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             clock: Arc::new(SystemClock),
         }
     }
@@ -77,6 +83,16 @@ impl WebhookConfig {
     #[must_use]
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// How long the body may take to arrive once reading starts (default
+    /// 30 s). A slower one gets 408 `body_timeout` and the connection is
+    /// closed: actix-web bounds the time to receive a request's head
+    /// (`HttpServer::client_request_timeout`), not its body.
+    #[must_use]
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -98,6 +114,7 @@ impl fmt::Debug for WebhookConfig {
         f.debug_struct("WebhookConfig")
             .field("scheme", &self.scheme.name())
             .field("body_limit", &self.body_limit)
+            .field("body_timeout", &self.body_timeout)
             .field("clock", &self.clock)
             .finish()
     }
@@ -214,7 +231,7 @@ async fn read_verified(
         return Err(Rejection::NotConfigured);
     };
     let result = async {
-        let body = read_body(req, payload, config.body_limit).await?;
+        let body = read_body(req, payload, config.body_limit, config.body_timeout).await?;
         let delivery = verify(
             req,
             &body,
@@ -232,11 +249,13 @@ async fn read_verified(
 }
 
 /// Reads the whole body, refusing it as soon as it is known to pass `limit`:
-/// from `Content-Length` before reading, or from the bytes read so far.
+/// from `Content-Length` before reading, or from the bytes read so far; and
+/// refusing it when it has not all arrived within `timeout`.
 pub(crate) async fn read_body<S, E>(
     req: &HttpRequest,
     payload: &mut S,
     limit: usize,
+    timeout: Duration,
 ) -> Result<Bytes, Rejection>
 where
     S: futures_core::Stream<Item = Result<Bytes, E>> + Unpin,
@@ -256,15 +275,21 @@ where
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(0)
         .min(MAX_PREALLOCATION);
-    let mut body = BytesMut::with_capacity(capacity);
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| Rejection::IncompleteBody)?;
-        if body.len().saturating_add(chunk.len()) > limit {
-            return Err(too_large);
+    let read = async {
+        let mut body = BytesMut::with_capacity(capacity);
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| Rejection::IncompleteBody)?;
+            if body.len().saturating_add(chunk.len()) > limit {
+                return Err(too_large);
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body.freeze())
+    };
+    // `timeout` saturates: `Duration::MAX` waits for ever.
+    actix_web::rt::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(Rejection::BodyTimeout { timeout }))
 }
 
 /// Verifies a request whose body has been read.

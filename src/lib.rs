@@ -45,6 +45,7 @@
 //! | timestamp outside tolerance (past or future) | 401 | `timestamp_out_of_tolerance` |
 //! | body not valid JSON / not the handler's type | 400 | `invalid_payload` |
 //! | body over the limit | 413 | `payload_too_large`, before it is read to its end |
+//! | body not received within the timeout (30 s) | 408 | `body_timeout` |
 //! | no [`WebhookConfig`] in the app | 500 | `not_configured` |
 //!
 //! Errors are `application/problem+json` with a stable `code` ([`Rejection`]);

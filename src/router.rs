@@ -52,7 +52,7 @@ use tracing::Instrument as _;
 
 use crate::ack::{Ack, Rejection, DEFAULT_RETRY_AFTER};
 use crate::dedupe::{Claim, MemoryStore, Store, Token, DEFAULT_DONE_TTL, DEFAULT_LEASE};
-use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT};
+use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT};
 use crate::handler::{Failure, Handler, Incoming};
 use crate::scheme::{EventName, JsonPointer, Reply, Scheme};
 use crate::tenant::Tenants;
@@ -89,6 +89,7 @@ struct Inner {
     done_ttl: Duration,
     retry_after: Duration,
     body_limit: usize,
+    body_timeout: Duration,
     clock: Arc<dyn Clock>,
     event_name: Option<EventName>,
     payload_at: Option<Arc<JsonPointer>>,
@@ -212,6 +213,7 @@ impl WebhookRouter {
                 done_ttl: DEFAULT_DONE_TTL,
                 retry_after: DEFAULT_RETRY_AFTER,
                 body_limit: DEFAULT_BODY_LIMIT,
+                body_timeout: DEFAULT_BODY_TIMEOUT,
                 clock: Arc::new(SystemClock),
                 event_name: None,
                 payload_at: None,
@@ -293,6 +295,16 @@ impl WebhookRouter {
         self.with(|inner| inner.body_limit = bytes)
     }
 
+    /// How long the body may take to arrive once reading starts (default
+    /// 30 s). A slower one gets 408 `body_timeout` and the connection is
+    /// closed: actix-web bounds the time to receive a request's head
+    /// (`HttpServer::client_request_timeout`), not its body, so without this
+    /// a sender trickling bytes would hold a connection for ever.
+    #[must_use]
+    pub fn body_timeout(self, timeout: Duration) -> Self {
+        self.with(|inner| inner.body_timeout = timeout)
+    }
+
     /// The clock timestamps are checked against (default the system clock).
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
@@ -364,7 +376,9 @@ impl WebhookRouter {
                         // Keep the rest of the body unread until the answer
                         // is out, so the connection is closed instead of
                         // drained.
-                        Rejection::PayloadTooLarge { .. } => hold_until_sent(response, payload),
+                        Rejection::PayloadTooLarge { .. } | Rejection::BodyTimeout { .. } => {
+                            hold_until_sent(response, payload)
+                        }
                         _ => response,
                     };
                     (response, rejection.code())
@@ -414,7 +428,7 @@ impl WebhookRouter {
                 None => Err(fail(Rejection::MethodNotAllowed)),
             };
         }
-        let body: Bytes = read_body(req, payload, inner.body_limit)
+        let body: Bytes = read_body(req, payload, inner.body_limit, inner.body_timeout)
             .await
             .map_err(fail)?;
         let view = request_view(req, &body);
@@ -619,6 +633,7 @@ impl fmt::Debug for WebhookRouter {
             .field("store", &inner.store)
             .field("namespace", &inner.namespace)
             .field("body_limit", &inner.body_limit)
+            .field("body_timeout", &inner.body_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -63,6 +63,14 @@ async fn each_rejection_has_its_status_code_and_problem_body() {
             "payload_too_large",
             Some(("connection", "close")),
         ),
+        (
+            Rejection::BodyTimeout {
+                timeout: Duration::from_secs(30),
+            },
+            408,
+            "body_timeout",
+            Some(("connection", "close")),
+        ),
         (Rejection::NotConfigured, 500, "not_configured", None),
         (
             Rejection::MethodNotAllowed,

@@ -1333,3 +1333,69 @@ async fn durations_past_any_clock_do_not_panic() {
     let json: Value = serde_json::from_slice(&actix_test::read_body(third).await).unwrap();
     assert_eq!(json["status"], "duplicate");
 }
+
+/// A sender that sends the head and a little of the body, then stalls: the
+/// router and the extractor answer 408 `body_timeout` once the body timeout
+/// passes, and close the connection (actix-web itself only times out the
+/// head).
+#[test]
+fn a_stalled_body_gets_408_and_the_connection_closes() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let timeout = Duration::from_millis(300);
+            let router = WebhookRouter::new(standard())
+                .clock(FixedClock(NOW))
+                .body_timeout(timeout)
+                .handler(order_paid);
+            let config = WebhookConfig::new(standard())
+                .clock(FixedClock(NOW))
+                .body_timeout(timeout);
+            let server = HttpServer::new(move || {
+                App::new().service(router.scope("/sw")).service(
+                    web::resource("/verified")
+                        .app_data(config.clone())
+                        .route(web::post().to(verified)),
+                )
+            })
+            .workers(1)
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+            let addr = server.addrs()[0];
+            let server = server.run();
+            tx.send((addr, server.handle())).unwrap();
+            server.await
+        })
+    });
+    let (addr, handle) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    for path in ["/sw", "/verified"] {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut head =
+            format!("POST {path} HTTP/1.1\r\nHost: example.com\r\nContent-Length: 1000\r\n")
+                .into_bytes();
+        for (name, value) in sw("msg_stall", &order("o_1")) {
+            head.extend_from_slice(format!("{name}: ").as_bytes());
+            head.extend_from_slice(&value);
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n{\"type\":");
+        stream.write_all(&head).unwrap();
+        let mut response = Vec::new();
+        // Read to the end: the server must close the connection itself.
+        stream.read_to_end(&mut response).unwrap();
+        let elapsed = started.elapsed();
+        let got = parse_response(&response, path);
+        assert_eq!(got.status, 408, "{path}: {got:?}");
+        let json: Value = serde_json::from_slice(&got.body).unwrap();
+        assert_eq!(json["code"], "body_timeout", "{path}");
+        assert!(
+            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
+            "{path}: answered after {elapsed:?}"
+        );
+    }
+    actix_rt::System::new().block_on(handle.stop(false));
+}
