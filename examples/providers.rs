@@ -3,7 +3,7 @@
 //! delivery with 200, so anything forged or stale gets 401.
 //!
 //! ```text
-//! cargo run --example providers --features ed25519
+//! cargo run --example providers
 //! webhook send --scheme github --secret "It's a Secret to Everybody" \
 //!     --event issues.opened --url http://127.0.0.1:8080/webhooks/github body.json
 //! ```
@@ -11,8 +11,9 @@
 //! `PORT` sets the port (default 8080); the server listens on 127.0.0.1. Each
 //! route's secret comes from its environment variable (see [`PROVIDERS`]), with
 //! a demo default that is printed at start; a secret taken from the
-//! environment is never printed. Without the `ed25519` feature there is no
-//! `discord` route. Logs go to stderr (`RUST_LOG`, default `info`).
+//! environment is never printed. The `discord` route needs the `ed25519`
+//! feature, which the crate's examples always have. Logs go to stderr
+//! (`RUST_LOG`, default `info`).
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -83,8 +84,17 @@ pub const PROVIDERS: &[Provider] = &[
     Provider {
         name: "gitlab",
         env: "GITLAB_WEBHOOK_TOKEN",
-        demo: "demo-gitlab-token",
-        router: |secret, _| Ok(WebhookRouter::new(GitLab::new(secret)?)),
+        // A `whsec_` signing token signs the body; a plain secret token
+        // only proves the sender knows it.
+        demo: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        router: |secret, _| {
+            let scheme = if secret.starts_with("whsec_") {
+                GitLab::with_signing_token(secret)?
+            } else {
+                GitLab::new(secret)?
+            };
+            Ok(WebhookRouter::new(scheme))
+        },
     },
     Provider {
         name: "paddle",
