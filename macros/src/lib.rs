@@ -64,8 +64,17 @@ mod pattern;
 /// The function becomes a unit struct of the same name and visibility (the
 /// value you register) and stays callable, as written, as `NAME::handle`:
 ///
-/// ```ignore
-/// let ack = order_paid::handle(event, db).await;
+/// ```
+/// use actix_webhook::{webhook, Ack, Event};
+///
+/// #[webhook(event = "order_paid")]
+/// async fn order_paid(event: Event<serde_json::Value>) -> Ack {
+///     Ack::processed()
+/// }
+///
+/// # fn test(event: Event<serde_json::Value>) {
+/// let ack = order_paid::handle(event); // a future of `Ack`
+/// # }
 /// ```
 ///
 /// Doc comments go on the struct; other attributes (`#[allow]`,
@@ -88,10 +97,19 @@ mod pattern;
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// use actix_web::{web, App};
 /// use actix_webhook::{scheme::StandardWebhooks, webhook, Ack, Event, WebhookRouter};
 /// use serde::Deserialize;
+/// # use std::sync::Mutex;
+/// # #[derive(Default)]
+/// # struct Db(Mutex<Vec<String>>);
+/// # impl Db {
+/// #     async fn mark_paid(&self, order: &str) -> Result<(), std::io::Error> {
+/// #         self.0.lock().unwrap().push(order.to_owned());
+/// #         Ok(())
+/// #     }
+/// # }
 ///
 /// #[derive(Deserialize)]
 /// struct OrderPaid {
@@ -100,21 +118,27 @@ mod pattern;
 ///
 /// /// Marks the order paid.
 /// #[webhook(event = "order_paid")]
-/// async fn order_paid(event: Event<OrderPaid>, db: web::Data<Db>) -> Result<Ack, DbError> {
+/// async fn order_paid(event: Event<OrderPaid>, db: web::Data<Db>) -> Result<Ack, std::io::Error> {
 ///     db.mark_paid(&event.order_id).await?;
 ///     Ok(Ack::processed())
 /// }
 ///
-/// /// Logs every other `order.` event.
+/// /// Logs every other `order.` event, and refunds.
 /// #[webhook(events = ["order.*", "refund.created"])]
 /// async fn order_events(event: Event<serde_json::Value>) {
 ///     tracing::info!(name = event.name(), "order event");
 /// }
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// # let db = web::Data::new(Db::default());
 /// let hooks = WebhookRouter::new(StandardWebhooks::new(secret)?)
 ///     .handler(order_paid)
 ///     .handler(order_events);
-/// App::new().app_data(db).service(hooks.scope("/webhooks"));
+/// let app = App::new().app_data(db).service(hooks.scope("/webhooks"));
+/// # drop(app);
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// Set `ACTIX_WEBHOOK_MACROS_DEBUG=1` while building to print each expansion
