@@ -55,7 +55,8 @@ const SECRET_KEY_PREFIX: &str = "whsk_";
 /// A scheme checks one kind of entry: `v1` with `whsec_` secrets, or `v1a`
 /// with public keys; a public key is never used as an HMAC key, since anyone
 /// could compute that MAC. Without the feature, `v1a` entries are skipped like
-/// any unknown version.
+/// any unknown version. A header with more than 8 `v1a` entries is
+/// `malformed_signature`: each one costs an ed25519 verification.
 #[derive(Clone)]
 pub struct StandardWebhooks {
     secrets: Secrets,
@@ -294,6 +295,13 @@ fn v1_signatures(header: &[u8]) -> impl Iterator<Item = Result<Option<[u8; 32]>,
         .map(|(_, value)| decode_base64::<32>(value))
 }
 
+/// Most `v1a` entries one header may carry. Each costs an ed25519
+/// verification (about 30 µs), so a head packed with entries would otherwise
+/// buy anyone tens of milliseconds of CPU per request; senders send one, two
+/// while rotating keys.
+#[cfg(feature = "ed25519")]
+const MAX_V1A_ENTRIES: usize = 8;
+
 /// The decoded `v1a` signatures of a `webhook-signature` value.
 #[cfg(feature = "ed25519")]
 fn v1a_signatures(header: &[u8]) -> impl Iterator<Item = Result<Option<[u8; 64]>, ()>> + '_ {
@@ -405,6 +413,9 @@ impl Scheme for StandardWebhooks {
         let mut matched = subtle::Choice::from(0);
         #[cfg(feature = "ed25519")]
         if let Keys::Ed25519(_) = self.keys {
+            if v1a_signatures(signature).count() > MAX_V1A_ENTRIES {
+                return Err(VerifyError::malformed(SIGNATURE[0]));
+            }
             // Public keys are public: no secret to hide in the timing, but
             // every key and entry is tried all the same.
             for key in secrets {
@@ -613,6 +624,32 @@ mod tests {
                 assert_eq!(delivery, Delivery::new(Some(ID.into()), Some(TIMESTAMP)));
             }
             assert!(!format!("{signer:?}").contains("nWGx"));
+        }
+
+        #[test]
+        fn at_most_eight_v1a_entries_are_checked() {
+            // Each entry costs an ed25519 verification: a header packed with
+            // them is refused before any is checked.
+            let receiver = StandardWebhooks::with_public_keys([PUBLIC_KEY]).unwrap();
+            let junk = "v1a,AAAA";
+            let ts = TIMESTAMP.to_string();
+            for (junk_entries, expected) in [
+                (7, Ok(Delivery::new(Some(ID.into()), Some(TIMESTAMP)))),
+                (8, Err(VerifyError::malformed("webhook-signature"))),
+                (1000, Err(VerifyError::malformed("webhook-signature"))),
+            ] {
+                let sig = format!("{} {V1A} v1,AAAA", vec![junk; junk_entries].join(" "));
+                let headers = [
+                    ("webhook-id", ID),
+                    ("webhook-timestamp", ts.as_str()),
+                    ("webhook-signature", sig.as_str()),
+                ];
+                assert_eq!(
+                    receiver.verify(&request(&headers, PAYLOAD), receiver.secrets(), TIMESTAMP),
+                    expected,
+                    "{junk_entries} junk entries"
+                );
+            }
         }
 
         #[test]
