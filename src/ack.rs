@@ -395,7 +395,10 @@ impl Ack {
             }),
         };
         let mut response = HttpResponse::build(self.status())
-            .content_type("application/json")
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ))
             .body(body.unwrap_or_default());
         if let AckKind::Retry(after) = self.kind {
             set_retry_after(&mut response, after);

@@ -1,10 +1,8 @@
 //! The default store: bounded in entries and in time, in this process only.
 
-use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{self, BoxFuture};
@@ -17,54 +15,69 @@ const DEFAULT_CAPACITY: usize = 100_000;
 /// Independent locks, so concurrent deliveries rarely wait on each other.
 const SHARDS: usize = 16;
 
+/// A fast keyed hash: keys are delivery ids from verified requests, which
+/// only a sender holding the secret can choose.
+type Hasher = foldhash::fast::RandomState;
+
 /// Delivery ids claimed in this process's memory.
 ///
 /// Holds at most `capacity` ids: when full, the ones whose time is up go
 /// first, then the oldest. An id pushed out early can run again if the sender
 /// repeats it, so size it for the deliveries of your longest retry window.
 /// For several replicas use a shared store (Redis, feature `redis`).
+///
+/// Ids are spread over 16 independently locked shards; one atomic count over
+/// all of them keeps the store to its capacity without a global lock.
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
-    per_shard: usize,
+    capacity: usize,
+    /// Ids in all shards, plus claims making room at this instant.
+    len: AtomicUsize,
     tokens: AtomicU64,
+    hasher: Hasher,
 }
 
 #[derive(Debug, Default)]
 struct Shard {
-    map: HashMap<Arc<str>, Entry>,
-    /// Keys in the order they were written, with the generation written;
-    /// a stale generation means the key was rewritten or removed since.
+    map: HashMap<Arc<str>, Entry, Hasher>,
+    /// Keys in the order they were claimed, with the generation claimed; a
+    /// stale generation means the key was claimed again or removed since.
     order: VecDeque<(Arc<str>, u64)>,
 }
 
 #[derive(Debug)]
 struct Entry {
-    state: State,
-    until: Instant,
+    /// The generation of the key's order record; while in flight, also the
+    /// claim's token.
     generation: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    InFlight(u64),
-    Done,
+    done: bool,
+    until: Instant,
 }
 
 impl MemoryStore {
-    /// A store remembering at most `capacity` ids (at least one per shard).
+    /// A store remembering at most `capacity` ids (at least one).
     pub fn new(capacity: usize) -> Self {
-        let per_shard = capacity.div_ceil(SHARDS).max(1);
+        let hasher = Hasher::default();
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard,
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: HashMap::with_hasher(hasher.clone()),
+                        order: VecDeque::new(),
+                    })
+                })
+                .collect(),
+            capacity: capacity.max(1),
+            len: AtomicUsize::new(0),
             tokens: AtomicU64::new(1),
+            hasher,
         }
     }
 
     /// The most ids it remembers.
     pub fn capacity(&self) -> usize {
-        self.per_shard * SHARDS
+        self.capacity
     }
 
     /// How many ids it remembers now (in flight or done, expired or not).
@@ -77,123 +90,139 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        // The remainder is below SHARDS, so it fits in usize.
-        let index = (hasher.finish() % SHARDS as u64) as usize;
-        lock(&self.shards[index])
+    fn shard_index(&self, key: &str) -> usize {
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, key);
+        // Bits the maps leave alone: they index with the low bits and tag
+        // with the top seven.
+        (hash >> 32) as usize % SHARDS
     }
 
     fn claim_now(&self, key: &str, lease: Duration, now: Instant) -> Claim {
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
-        let mut shard = self.shard(key);
-        if let Some(entry) = shard.map.get(key) {
-            if entry.until > now {
-                return match entry.state {
-                    State::InFlight(_) => Claim::InFlight,
-                    State::Done => Claim::Done,
+        let until = later(now, lease);
+        let index = self.shard_index(key);
+        let mut shard = lock(&self.shards[index]);
+        let claimed = Entry {
+            generation: token,
+            done: false,
+            until,
+        };
+        let key: Arc<str> = match shard.map.get_key_value(key) {
+            Some((_, entry)) if entry.until > now => {
+                return if entry.done {
+                    Claim::Done
+                } else {
+                    Claim::InFlight
                 };
             }
-        }
-        shard.write(
-            key,
-            State::InFlight(token),
-            later(now, lease),
-            token,
-            self.per_shard,
-            now,
-        );
+            // Its time is up: claimed anew, in the same place in the map.
+            Some((existing, _)) => existing.clone(),
+            None => {
+                let expired = shard.drop_expired(now);
+                self.len.fetch_sub(expired, Ordering::Relaxed);
+                // Count the new id first: each claim that finds the store
+                // full pushes out one id, so concurrent claims cannot pass
+                // the capacity together.
+                if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+                    if shard.drop_oldest() {
+                        self.len.fetch_sub(1, Ordering::Relaxed);
+                    } else {
+                        self.drop_oldest_elsewhere(index);
+                    }
+                }
+                key.into()
+            }
+        };
+        shard.order.push_back((key.clone(), token));
+        shard.map.insert(key, claimed);
+        shard.compact();
         Claim::Fresh(Token::new(token.to_string()))
+    }
+
+    /// Pushes out the oldest id of another shard than `index`, skipping
+    /// shards that are busy: this shard's lock is held, so waiting could
+    /// deadlock.
+    fn drop_oldest_elsewhere(&self, index: usize) {
+        for offset in 1..SHARDS {
+            let other = &self.shards[(index + offset) % SHARDS];
+            let mut other = match other.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            if other.drop_oldest() {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+        }
     }
 
     fn settle(&self, key: &str, token: &Token, done_for: Option<Duration>, now: Instant) {
         let Ok(token) = token.as_str().parse::<u64>() else {
             return;
         };
-        let mut shard = self.shard(key);
-        let held = matches!(
-            shard.map.get(key),
-            Some(Entry { state: State::InFlight(t), .. }) if *t == token
-        );
-        if !held {
+        let mut shard = lock(&self.shards[self.shard_index(key)]);
+        let Some(entry) = shard.map.get_mut(key) else {
             return;
+        };
+        if entry.done || entry.generation != token {
+            return; // a stale token: someone else holds or finished it
         }
         match done_for {
+            // Done: it keeps its place in the order it was claimed in.
             Some(ttl) => {
-                let generation = self.tokens.fetch_add(1, Ordering::Relaxed);
-                shard.write(
-                    key,
-                    State::Done,
-                    later(now, ttl),
-                    generation,
-                    self.per_shard,
-                    now,
-                );
+                entry.done = true;
+                entry.until = later(now, ttl);
             }
             None => {
                 shard.map.remove(key);
+                self.len.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
 }
 
 impl Shard {
-    fn write(
-        &mut self,
-        key: &str,
-        state: State,
-        until: Instant,
-        generation: u64,
-        capacity: usize,
-        now: Instant,
-    ) {
-        let key: Arc<str> = match self.map.get_key_value(key) {
-            Some((existing, _)) => existing.clone(),
-            None => {
-                self.make_room(capacity, now);
-                key.into()
-            }
-        };
-        self.order.push_back((key.clone(), generation));
-        match self.map.entry(key) {
-            MapEntry::Occupied(mut slot) => {
-                *slot.get_mut() = Entry {
-                    state,
-                    until,
-                    generation,
-                };
-            }
-            MapEntry::Vacant(slot) => {
-                slot.insert(Entry {
-                    state,
-                    until,
-                    generation,
-                });
-            }
-        }
-    }
-
-    /// Drops stale bookkeeping and expired ids from the front, then the
-    /// oldest ids while full.
-    fn make_room(&mut self, capacity: usize, now: Instant) {
+    /// Drops ids whose time is up from the front of the order (and stale
+    /// records); returns how many ids went.
+    fn drop_expired(&mut self, now: Instant) -> usize {
+        let mut dropped = 0;
         while let Some((key, generation)) = self.order.front() {
-            let live = match self.map.get(key) {
-                Some(entry) if entry.generation == *generation => Some(entry.until > now),
-                _ => None, // rewritten or removed since: only bookkeeping
-            };
-            match live {
-                None => {}
-                Some(true) if self.map.len() < capacity => break,
-                Some(_) => {
+            match self.map.get(key) {
+                Some(entry) if entry.generation == *generation => {
+                    if entry.until > now {
+                        break;
+                    }
                     let key = key.clone();
                     self.map.remove(&key);
+                    dropped += 1;
                 }
+                _ => {} // claimed again or removed since: only bookkeeping
             }
             self.order.pop_front();
         }
-        // Rewrites leave stale pairs behind; keep the queue proportional.
-        if self.order.len() > capacity.saturating_mul(4) {
+        dropped
+    }
+
+    /// Drops the oldest id; false when the shard has none.
+    fn drop_oldest(&mut self) -> bool {
+        while let Some((key, generation)) = self.order.pop_front() {
+            if self
+                .map
+                .get(&key)
+                .is_some_and(|entry| entry.generation == generation)
+            {
+                self.map.remove(&key);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Keeps the order proportional to the map: releases and claims anew
+    /// leave stale records behind.
+    fn compact(&mut self) {
+        if self.order.len() > self.map.len().saturating_mul(4).max(64) {
             let map = &self.map;
             self.order.retain(|(key, generation)| {
                 map.get(key).is_some_and(|e| e.generation == *generation)
@@ -310,6 +339,44 @@ mod tests {
         );
         store.settle("a", &second, Some(TTL), now + LEASE);
         assert_eq!(store.claim_now("a", LEASE, now + LEASE), Claim::Done);
+    }
+
+    #[test]
+    fn a_full_store_keeps_its_whole_capacity() {
+        let store = MemoryStore::new(1_000);
+        let now = Instant::now();
+        for i in 0..5_000 {
+            let key = format!("k{i}");
+            let token = fresh(store.claim_now(&key, LEASE, now));
+            store.settle(&key, &token, Some(TTL), now);
+            assert_eq!(store.len(), (i + 1).min(1_000));
+        }
+        assert_eq!(store.len.load(Ordering::Relaxed), 1_000);
+        // A release frees its place: the next claim pushes nothing out.
+        let token = fresh(store.claim_now("released", LEASE, now));
+        store.settle("released", &token, None, now);
+        assert_eq!(store.len(), 999);
+        assert_eq!(store.claim_now("k4999", LEASE, now), Claim::Done);
+        fresh(store.claim_now("another", LEASE, now));
+        assert_eq!(store.len(), 1_000);
+        assert_eq!(store.claim_now("k4999", LEASE, now), Claim::Done);
+        // Expired ids go first.
+        fresh(store.claim_now("late", LEASE, now + TTL + LEASE));
+        assert!(store.len() <= 1_000);
+        assert_eq!(store.len.load(Ordering::Relaxed), store.len());
+    }
+
+    #[test]
+    fn a_tiny_store_pushes_out_ids_of_other_shards() {
+        let store = MemoryStore::new(1);
+        let now = Instant::now();
+        for i in 0..100 {
+            let key = format!("k{i}");
+            let token = fresh(store.claim_now(&key, LEASE, now));
+            store.settle(&key, &token, Some(TTL), now);
+            assert_eq!(store.len(), 1);
+            assert_eq!(store.claim_now(&key, LEASE, now), Claim::Done);
+        }
     }
 
     #[test]

@@ -245,9 +245,13 @@ pub enum EventName {
 impl EventName {
     /// The event name of `request`, `Ok(None)` when it has none.
     ///
+    /// A name in the body is read without reading the body past it (senders
+    /// put it first); a handler's typed parse reads the rest.
+    ///
     /// # Errors
     ///
-    /// The parse error when the name is in the body and the body is not JSON.
+    /// The parse error when the name is in the body and the body is not JSON
+    /// up to it.
     pub fn find(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
         let header = |name: &str| {
             request
@@ -258,13 +262,13 @@ impl EventName {
         };
         match self {
             Self::Header(name) => Ok(header(name)),
-            Self::Json(pointer) => pointer.string_in(request.body()),
+            Self::Json(pointer) => pointer.string_in_prefix(request.body()),
             Self::HeaderAndJson(name, pointer) => {
                 let Some(mut event) = header(name) else {
                     return Ok(None);
                 };
                 // A body that is not JSON still has the header's name.
-                if let Ok(Some(action)) = pointer.string_in(request.body()) {
+                if let Ok(Some(action)) = pointer.string_in_prefix(request.body()) {
                     event.push('.');
                     event.push_str(&action);
                 }
@@ -542,10 +546,11 @@ pub(crate) fn static_pointer(
     cell.get_or_init(|| JsonPointer::new(pointer).expect("valid pointer"))
 }
 
-/// The string at `pointer` in `body`; `None` when the body is not JSON or
-/// has no such string. Used for delivery ids, which never fail a request.
+/// The string at `pointer` in `body`, read up to it; `None` when the body is
+/// not JSON or has no such string. Used for delivery ids, which never fail a
+/// request.
 pub(crate) fn json_string(body: &[u8], pointer: &JsonPointer) -> Option<String> {
-    pointer.string_in(body).ok().flatten()
+    pointer.string_in_prefix(body).ok().flatten()
 }
 
 /// The `key=value` parameters of a request target's query string, decoded.

@@ -1,5 +1,6 @@
 //! Finding one value in a JSON body without building a `serde_json::Value`.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -67,7 +68,7 @@ impl JsonPointer {
     ///
     /// The parse error when the body is not JSON.
     pub fn string_in(&self, body: &[u8]) -> Result<Option<String>, serde_json::Error> {
-        self.find(body, LeafString)
+        self.find(body, LeafString, Reading::Whole)
     }
 
     /// The raw JSON text at this pointer, borrowed from `body`.
@@ -76,22 +77,47 @@ impl JsonPointer {
     ///
     /// The parse error when the body is not JSON.
     pub fn raw_in<'b>(&self, body: &'b [u8]) -> Result<Option<&'b RawValue>, serde_json::Error> {
-        self.find(body, LeafRaw)
+        self.find(body, LeafRaw, Reading::Whole)
+    }
+
+    /// As [`string_in`](Self::string_in), but reads the body only up to the
+    /// value: what follows it is not checked. For the event name and the
+    /// delivery id, which senders put first; the handler's typed parse reads
+    /// (and checks) the whole body after.
+    pub(crate) fn string_in_prefix(
+        &self,
+        body: &[u8],
+    ) -> Result<Option<String>, serde_json::Error> {
+        self.find(body, LeafString, Reading::UpToValue)
     }
 
     fn find<'b, L: Leaf<'b>>(
         &self,
         body: &'b [u8],
         leaf: L,
+        reading: Reading,
     ) -> Result<Option<L::Out>, serde_json::Error> {
+        let found = Cell::new(None);
         let mut de = serde_json::Deserializer::from_slice(body);
-        let found = At {
+        let at = At {
             tokens: &self.tokens,
             leaf,
+            stop: match reading {
+                Reading::Whole => None,
+                Reading::UpToValue => Some(&found),
+            },
+        };
+        match at.deserialize(&mut de) {
+            Ok(value) => {
+                de.end()?;
+                Ok(value)
+            }
+            // Stopped on purpose once the value was found.
+            Err(error) => match found.take() {
+                Some(value) => Ok(Some(value)),
+                None => Err(error),
+            },
         }
-        .deserialize(&mut de)?;
-        de.end()?;
-        Ok(found)
     }
 }
 
@@ -197,13 +223,27 @@ impl<'de> Leaf<'de> for LeafRaw {
     }
 }
 
-/// Walks down `tokens`, skipping everything else.
-struct At<'t, L> {
-    tokens: &'t [String],
-    leaf: L,
+/// How much of the body a lookup reads.
+#[derive(Clone, Copy)]
+enum Reading {
+    /// All of it, checking that it is JSON.
+    Whole,
+    /// Up to the value, then stop.
+    UpToValue,
 }
 
-impl<'de, L: Leaf<'de>> DeserializeSeed<'de> for At<'_, L> {
+/// The error a lookup stops the parser with once it holds the value.
+const STOP: &str = "value found";
+
+/// Walks down `tokens`, skipping everything else. With `stop`, the value
+/// found is put there and the parse is stopped with an error.
+struct At<'t, 's, L, O> {
+    tokens: &'t [String],
+    leaf: L,
+    stop: Option<&'s Cell<Option<O>>>,
+}
+
+impl<'de, L: Leaf<'de>> DeserializeSeed<'de> for At<'_, '_, L, L::Out> {
     type Value = Option<L::Out>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -213,18 +253,45 @@ impl<'de, L: Leaf<'de>> DeserializeSeed<'de> for At<'_, L> {
                 key: first,
                 rest,
                 leaf: self.leaf,
+                stop: self.stop,
             }),
         }
     }
 }
 
-struct Step<'t, L> {
+struct Step<'t, 's, L, O> {
     key: &'t str,
     rest: &'t [String],
     leaf: L,
+    stop: Option<&'s Cell<Option<O>>>,
 }
 
-impl<'de, L: Leaf<'de>> Visitor<'de> for Step<'_, L> {
+impl<'t, 's, L, O> Step<'t, 's, L, O> {
+    fn next(&self) -> At<'t, 's, L, O>
+    where
+        L: Copy,
+    {
+        At {
+            tokens: self.rest,
+            leaf: self.leaf,
+            stop: self.stop,
+        }
+    }
+
+    /// `found`, or, when stopping early and it holds a value, the error
+    /// that stops the parser (the value waits in `stop`).
+    fn finish<E: de::Error>(&self, found: Option<O>) -> Result<Option<O>, E> {
+        match (self.stop, found) {
+            (Some(stop), Some(value)) => {
+                stop.set(Some(value));
+                Err(E::custom(STOP))
+            }
+            (_, found) => Ok(found),
+        }
+    }
+}
+
+impl<'de, L: Leaf<'de>> Visitor<'de> for Step<'_, '_, L, L::Out> {
     type Value = Option<L::Out>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -235,10 +302,10 @@ impl<'de, L: Leaf<'de>> Visitor<'de> for Step<'_, L> {
         let mut found = None;
         while let Some(is_key) = map.next_key_seed(KeyIs(self.key))? {
             if is_key && found.is_none() {
-                found = map.next_value_seed(At {
-                    tokens: self.rest,
-                    leaf: self.leaf,
-                })?;
+                found = map.next_value_seed(self.next())?;
+                if found.is_some() && self.stop.is_some() {
+                    return self.finish(found);
+                }
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -252,12 +319,12 @@ impl<'de, L: Leaf<'de>> Visitor<'de> for Step<'_, L> {
         let mut index = 0usize;
         loop {
             if Some(index) == wanted {
-                match seq.next_element_seed(At {
-                    tokens: self.rest,
-                    leaf: self.leaf,
-                })? {
+                match seq.next_element_seed(self.next())? {
                     Some(value) => found = value,
                     None => break,
+                }
+                if found.is_some() && self.stop.is_some() {
+                    return self.finish(found);
                 }
             } else if seq.next_element::<IgnoredAny>()?.is_none() {
                 break;
@@ -352,6 +419,41 @@ mod tests {
             at("/k", r#"{"k":"first","k":"second"}"#).as_deref(),
             Some("first")
         );
+    }
+
+    #[test]
+    fn prefix_reading_stops_at_the_value() {
+        let p = JsonPointer::new("/type").unwrap();
+        let first = |body: &[u8]| p.string_in_prefix(body).map_err(|e| e.to_string());
+        // What follows the value is not read...
+        assert_eq!(first(br#"{"type":"x"} trailing"#), Ok(Some("x".into())));
+        assert_eq!(first(br#"{"a":[1],"type":"x","b":"#), Ok(Some("x".into())));
+        assert_eq!(first(br#"{"type":7,"#), Ok(Some("7".into())));
+        // ...what comes before it is.
+        assert!(first(br#"{"a":tru,"type":"x"}"#).is_err());
+        assert!(first(b"not json").is_err());
+        assert!(first(b"").is_err());
+        // Not found: the whole body is read and checked.
+        assert_eq!(first(br#"{"kind":"x"}"#), Ok(None));
+        assert!(first(br#"{"kind":"x"} trailing"#).is_err());
+        // A value of another type is passed over, as `string_in` does.
+        assert_eq!(first(br#"{"type":{},"type":"y"}"#), Ok(Some("y".into())));
+        // Nested objects and arrays stop as early.
+        let nested = JsonPointer::new("/event/list/1").unwrap();
+        let body = br#"{"event":{"list":["a","b",{"x":"#;
+        assert_eq!(nested.string_in_prefix(body).unwrap().as_deref(), Some("b"));
+        // Valid JSON gives what `string_in` gives.
+        for body in [
+            &br#"{"type":"t","type":"u"}"#[..],
+            br#"{"x":{"type":"no"},"type":"yes"}"#,
+            br#"[{"type":"no"}]"#,
+            br#"{"type":null}"#,
+        ] {
+            assert_eq!(
+                p.string_in_prefix(body).unwrap(),
+                p.string_in(body).unwrap()
+            );
+        }
     }
 
     #[test]
