@@ -5,11 +5,12 @@
 //! cargo run --example quickstart            # a round of demo deliveries, then serve
 //! cargo run --example quickstart -- --serve # only serve
 //! cargo run --example quickstart -- --once  # only the demo round, then exit
+//! cargo run --example quickstart -- --serve --quiet  # no line per delivery (load tests)
 //! ```
 //!
 //! `PORT` sets the port (default 8080); the server listens on 127.0.0.1.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, App, HttpServer};
@@ -19,6 +20,10 @@ use serde::Deserialize;
 
 /// A demo secret; a real one comes from the sender's dashboard.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// `--quiet`: handlers print nothing (a line per delivery would dominate a
+/// load test).
+static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// The application's own state, shared with handlers as `web::Data`.
 #[derive(Default)]
@@ -51,7 +56,9 @@ struct Order {
 #[webhook(event = "user_registered")]
 async fn user_registered(event: Event<UserRegistered>, shop: web::Data<Shop>) -> Ack {
     let total = shop.users.fetch_add(1, Ordering::Relaxed) + 1;
-    println!("  -> handler: welcome {} (user #{total})", event.data.email);
+    if !QUIET.load(Ordering::Relaxed) {
+        println!("  -> handler: welcome {} (user #{total})", event.data.email);
+    }
     Ack::processed()
 }
 
@@ -62,6 +69,9 @@ async fn order_paid(event: Event<OrderPaid>, shop: web::Data<Shop>) -> Ack {
         .revenue_cents
         .fetch_add(order.amount_cents, Ordering::Relaxed)
         + order.amount_cents;
+    if QUIET.load(Ordering::Relaxed) {
+        return Ack::processed();
+    }
     println!(
         "  -> handler: order {} paid, {} cents (revenue {revenue} cents, delivery {})",
         order.order_id,
@@ -78,6 +88,10 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
     let mode = std::env::args().nth(1).unwrap_or_default();
+    QUIET.store(
+        std::env::args().any(|arg| arg == "--quiet"),
+        Ordering::Relaxed,
+    );
 
     let scheme = StandardWebhooks::new(SECRET).expect("the demo secret is valid");
     let hooks = WebhookRouter::new(scheme.clone())
