@@ -378,21 +378,9 @@ impl Ack {
 
     /// The response, naming the delivery and event when known.
     pub(crate) fn to_response(&self, id: Option<&str>, event: Option<&str>) -> HttpResponse {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            status: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            id: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            event: Option<&'a str>,
-        }
         let body = match (&self.kind, self.word()) {
             (AckKind::Json(_, value), _) => serde_json::to_vec(value),
-            (_, word) => serde_json::to_vec(&Body {
-                status: word.unwrap_or_default(),
-                id,
-                event,
-            }),
+            (_, word) => Ok(ack_body(word.unwrap_or_default(), id, event)),
         };
         let mut response = HttpResponse::build(self.status())
             .insert_header((
@@ -407,10 +395,80 @@ impl Ack {
     }
 }
 
+/// `{"status":..,"id":..,"event":..}` (id and event when known).
+fn ack_body(status: &str, id: Option<&str>, event: Option<&str>) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        status: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event: Option<&'a str>,
+    }
+    // Text JSON writes as it is (no quote, backslash or control character)
+    // is copied; anything else goes through serde_json's escaping.
+    let plain = |text: &str| text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if !(plain(status) && id.is_none_or(plain) && event.is_none_or(plain)) {
+        return serde_json::to_vec(&Body { status, id, event }).unwrap_or_default();
+    }
+    let fields = [("status", Some(status)), ("id", id), ("event", event)];
+    let mut body = Vec::with_capacity(48 + id.map_or(0, str::len) + event.map_or(0, str::len));
+    body.push(b'{');
+    for (name, value) in fields {
+        let Some(value) = value else { continue };
+        if body.len() > 1 {
+            body.push(b',');
+        }
+        for piece in [b"\"", name.as_bytes(), b"\":\"", value.as_bytes(), b"\""] {
+            body.extend_from_slice(piece);
+        }
+    }
+    body.push(b'}');
+    body
+}
+
 impl Responder for Ack {
     type Body = BoxBody;
 
     fn respond_to(self, _: &HttpRequest) -> HttpResponse {
         self.to_response(None, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_bodies_are_the_json_serde_writes() {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            status: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            event: Option<&'a str>,
+        }
+        for (id, event) in [
+            (Some("msg_1"), Some("order_paid")),
+            (None, Some("issues.opened")),
+            (Some("msg_1"), None),
+            (None, None),
+            (Some("caf\u{e9} \u{1F600}"), Some("a/b:c-d")),
+            (Some("quote\"d"), Some("back\\slash")),
+            (Some("line\nbreak"), Some("tab\t\u{7f}")),
+        ] {
+            let expected = serde_json::to_vec(&Body {
+                status: "processed",
+                id,
+                event,
+            })
+            .unwrap();
+            assert_eq!(
+                ack_body("processed", id, event),
+                expected,
+                "{id:?} {event:?}"
+            );
+        }
     }
 }

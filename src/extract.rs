@@ -276,15 +276,26 @@ where
         .unwrap_or(0)
         .min(MAX_PREALLOCATION);
     let read = async {
-        let mut body = BytesMut::with_capacity(capacity);
+        // A body that arrives in one chunk is kept as it is, not copied.
+        let mut first: Option<Bytes> = None;
+        let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|_| Rejection::IncompleteBody)?;
-            if body.len().saturating_add(chunk.len()) > limit {
+            let read = first.as_ref().map_or(0, Bytes::len) + body.len();
+            if read.saturating_add(chunk.len()) > limit {
                 return Err(too_large);
+            }
+            if read == 0 && first.is_none() {
+                first = Some(chunk);
+                continue;
+            }
+            if let Some(first) = first.take() {
+                body.reserve(capacity.max(first.len() + chunk.len()));
+                body.extend_from_slice(&first);
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body.freeze())
+        Ok(first.unwrap_or_else(|| body.freeze()))
     };
     // `timeout` saturates: `Duration::MAX` waits for ever.
     actix_web::rt::time::timeout(timeout, read)

@@ -136,7 +136,7 @@ impl MemoryStore {
         shard.order.push_back((key.clone(), token));
         shard.map.insert(key, claimed);
         shard.compact();
-        Claim::Fresh(Token::new(token.to_string()))
+        Claim::Fresh(Token::from_number(token))
     }
 
     /// Pushes out the oldest id of another shard than `index`, skipping
@@ -319,6 +319,16 @@ mod tests {
         assert_eq!(store.claim_now("a", LEASE, now), Claim::Done);
         // Forgotten after its time to live.
         fresh(store.claim_now("a", LEASE, now + TTL + LEASE));
+    }
+
+    #[test]
+    fn number_tokens_read_as_their_digits() {
+        for number in [0, 7, 10, 1_234_567, u64::MAX] {
+            let token = Token::from_number(number);
+            assert_eq!(token.as_str(), number.to_string());
+            assert_eq!(token, Token::new(number.to_string()));
+            assert_eq!(format!("{token:?}"), format!("Token({number})"));
+        }
     }
 
     #[test]

@@ -59,24 +59,66 @@ pub enum Claim {
 
 /// Proof of holding a claim: completing or releasing with a stale token
 /// (after the lease ran out and someone else claimed) does nothing.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+#[derive(Clone)]
+pub struct Token(Text);
+
+/// A token's text: a number written in place (what [`MemoryStore`] hands
+/// out, without allocating), or any text.
+#[derive(Clone)]
+enum Text {
+    Digits { digits: [u8; 20], len: u8 },
+    Any(String),
+}
 
 impl Token {
     /// A token from its text.
     pub fn new(text: impl Into<String>) -> Self {
-        Self(text.into())
+        Self(Text::Any(text.into()))
+    }
+
+    /// A token for a number, its decimal digits kept in place.
+    pub(crate) fn from_number(mut number: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            // A digit: below 10.
+            digits[start] = b'0' + (number % 10) as u8;
+            number /= 10;
+            if number == 0 {
+                break;
+            }
+        }
+        digits.copy_within(start.., 0);
+        Self(Text::Digits {
+            digits,
+            // At most 20 digits.
+            len: (digits.len() - start) as u8,
+        })
     }
 
     /// The token's text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Text::Digits { digits, len } => {
+                std::str::from_utf8(&digits[..usize::from(*len)]).unwrap_or_default()
+            }
+            Text::Any(text) => text,
+        }
     }
 }
 
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Token {}
+
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Token({})", self.0)
+        write!(f, "Token({})", self.as_str())
     }
 }
 

@@ -88,7 +88,33 @@ impl JsonPointer {
         &self,
         body: &[u8],
     ) -> Result<Option<String>, serde_json::Error> {
+        if let Some(value) = self.first_member(body) {
+            return Ok(Some(value));
+        }
         self.find(body, LeafString, Reading::UpToValue)
+    }
+
+    /// The common case read without a parser: the body starts with
+    /// `{"<key>":"<text>"`, `<key>` being this pointer's only token and
+    /// `<text>` a string without escapes. `None` when it starts any other
+    /// way (the parser then reads it).
+    fn first_member(&self, body: &[u8]) -> Option<String> {
+        let [key] = &*self.tokens else {
+            return None;
+        };
+        let plain = |b: &u8| *b >= 0x20 && *b != b'"' && *b != b'\\';
+        if !key.as_bytes().iter().all(plain) {
+            return None; // it would be escaped in the body
+        }
+        let rest = after(body, b'{')?;
+        let rest = after(rest, b'"')?.strip_prefix(key.as_bytes())?;
+        let rest = rest.strip_prefix(b"\"")?;
+        let rest = after(after(rest, b':')?, b'"')?;
+        let end = rest.iter().position(|b| !plain(b))?;
+        if rest[end] != b'"' {
+            return None;
+        }
+        std::str::from_utf8(&rest[..end]).ok().map(str::to_owned)
     }
 
     fn find<'b, L: Leaf<'b>>(
@@ -131,6 +157,14 @@ impl fmt::Display for JsonPointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// What follows `byte` at the start of `text`, after JSON whitespace.
+fn after(text: &[u8], byte: u8) -> Option<&[u8]> {
+    let start = text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+    text[start..].strip_prefix(&[byte])
 }
 
 /// A string that is not a JSON pointer.
@@ -442,6 +476,28 @@ mod tests {
         let nested = JsonPointer::new("/event/list/1").unwrap();
         let body = br#"{"event":{"list":["a","b",{"x":"#;
         assert_eq!(nested.string_in_prefix(body).unwrap().as_deref(), Some("b"));
+        // The first member is read without the parser, like the parser
+        // reads it.
+        assert_eq!(first(b" {\n \"type\" :\t\"x\" ,"), Ok(Some("x".into())));
+        assert_eq!(
+            first(br#"{"type":"caf\u00e9"}"#),
+            Ok(Some("caf\u{e9}".into()))
+        );
+        assert_eq!(
+            first(b"{\"type\":\"caf\xc3\xa9\""),
+            Ok(Some("caf\u{e9}".into()))
+        );
+        assert!(first(b"{\"type\":\"\xff\"}").is_err());
+        assert!(first(b"{\"type\":\"a\nb\"}").is_err());
+        assert_eq!(first(br#"{"types":"x","type":"y"}"#), Ok(Some("y".into())));
+        let quoted = JsonPointer::new("/a\"b").unwrap();
+        assert_eq!(
+            quoted
+                .string_in_prefix(br#"{"a\"b":"x"}"#)
+                .unwrap()
+                .as_deref(),
+            Some("x")
+        );
         // Valid JSON gives what `string_in` gives.
         for body in [
             &br#"{"type":"t","type":"u"}"#[..],
