@@ -412,7 +412,13 @@ fn ack_body(status: &str, id: Option<&str>, event: Option<&str>) -> Vec<u8> {
         return serde_json::to_vec(&Body { status, id, event }).unwrap_or_default();
     }
     let fields = [("status", Some(status)), ("id", id), ("event", event)];
-    let mut body = Vec::with_capacity(48 + id.map_or(0, str::len) + event.map_or(0, str::len));
+    // The exact length: a full `Vec` becomes the response's `Bytes` as is.
+    let len = fields
+        .iter()
+        .filter_map(|(name, value)| Some(name.len() + (*value)?.len() + 6))
+        .sum::<usize>()
+        + 1;
+    let mut body = Vec::with_capacity(len);
     body.push(b'{');
     for (name, value) in fields {
         let Some(value) = value else { continue };
@@ -424,6 +430,7 @@ fn ack_body(status: &str, id: Option<&str>, event: Option<&str>) -> Vec<u8> {
         }
     }
     body.push(b'}');
+    debug_assert_eq!(body.len(), len);
     body
 }
 

@@ -98,7 +98,7 @@ struct Inner {
 
 #[derive(Clone, Default)]
 struct Routes {
-    exact: HashMap<Box<str>, Arc<dyn Handler>>,
+    exact: HashMap<Arc<str>, Arc<dyn Handler>, foldhash::fast::RandomState>,
     /// `(prefix with its dot, handler)`, longest first.
     prefixes: Vec<(Box<str>, Arc<dyn Handler>)>,
     any: Option<Arc<dyn Handler>>,
@@ -184,17 +184,20 @@ impl Routes {
         }
     }
 
-    fn find(&self, event: &str) -> Option<&Arc<dyn Handler>> {
-        self.exact
-            .get(event)
-            .or_else(|| {
-                self.prefixes
-                    .iter()
-                    .find(|(prefix, _)| event.starts_with(&**prefix))
-                    .map(|(_, h)| h)
-            })
+    /// The handler for `event`, with the registered name when it is an
+    /// exact match.
+    fn find(&self, event: &str) -> (Option<&Arc<str>>, Option<&Arc<dyn Handler>>) {
+        if let Some((name, handler)) = self.exact.get_key_value(event) {
+            return (Some(name), Some(handler));
+        }
+        let handler = self
+            .prefixes
+            .iter()
+            .find(|(prefix, _)| event.starts_with(&**prefix))
+            .map(|(_, h)| h)
             .or(self.any.as_ref())
-            .or(self.fallback.as_ref())
+            .or(self.fallback.as_ref());
+        (None, handler)
     }
 }
 
@@ -475,10 +478,13 @@ impl WebhookRouter {
             None => scheme.event_name(&view),
         }
         .map_err(|e| with_id(Rejection::InvalidPayload(e)))?;
-        let name: Arc<str> = name.unwrap_or_default().into();
+        let name = name.unwrap_or_default();
+        let (exact, handler) = inner.routes.find(&name);
+        // A name routed exactly shares the route's copy.
+        let name: Arc<str> = exact.cloned().unwrap_or_else(|| name.into());
         span.record("event", &*name);
 
-        let Some(handler) = inner.routes.find(&name) else {
+        let Some(handler) = handler else {
             return Ok(Answer::Ack(inner.unhandled.clone(), id, Some(name)));
         };
 

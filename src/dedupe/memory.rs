@@ -21,9 +21,11 @@ type Hasher = foldhash::fast::RandomState;
 
 /// Delivery ids claimed in this process's memory.
 ///
-/// Holds at most `capacity` ids: when full, the ones whose time is up go
-/// first, then the oldest. An id pushed out early can run again if the sender
-/// repeats it, so size it for the deliveries of your longest retry window.
+/// Holds at most `capacity` ids: when full, each new id pushes out the one
+/// claimed longest ago (whose time is up first when all have the same time to
+/// live); until then an id whose time is up stays until it is claimed anew.
+/// An id pushed out early can run again if the sender repeats it, so size it
+/// for the deliveries of your longest retry window.
 /// For several replicas use a shared store (Redis, feature `redis`).
 ///
 /// Ids are spread over 16 independently locked shards; one atomic count over
@@ -118,8 +120,6 @@ impl MemoryStore {
             // Its time is up: claimed anew, in the same place in the map.
             Some((existing, _)) => existing.clone(),
             None => {
-                let expired = shard.drop_expired(now);
-                self.len.fetch_sub(expired, Ordering::Relaxed);
                 // Count the new id first: each claim that finds the store
                 // full pushes out one id, so concurrent claims cannot pass
                 // the capacity together.
@@ -183,28 +183,7 @@ impl MemoryStore {
 }
 
 impl Shard {
-    /// Drops ids whose time is up from the front of the order (and stale
-    /// records); returns how many ids went.
-    fn drop_expired(&mut self, now: Instant) -> usize {
-        let mut dropped = 0;
-        while let Some((key, generation)) = self.order.front() {
-            match self.map.get(key) {
-                Some(entry) if entry.generation == *generation => {
-                    if entry.until > now {
-                        break;
-                    }
-                    let key = key.clone();
-                    self.map.remove(&key);
-                    dropped += 1;
-                }
-                _ => {} // claimed again or removed since: only bookkeeping
-            }
-            self.order.pop_front();
-        }
-        dropped
-    }
-
-    /// Drops the oldest id; false when the shard has none.
+    /// Drops the id claimed longest ago; false when the shard has none.
     fn drop_oldest(&mut self) -> bool {
         while let Some((key, generation)) = self.order.pop_front() {
             if self
@@ -215,6 +194,7 @@ impl Shard {
                 self.map.remove(&key);
                 return true;
             }
+            // Otherwise claimed again or removed since: only bookkeeping.
         }
         false
     }
@@ -370,7 +350,7 @@ mod tests {
         fresh(store.claim_now("another", LEASE, now));
         assert_eq!(store.len(), 1_000);
         assert_eq!(store.claim_now("k4999", LEASE, now), Claim::Done);
-        // Expired ids go first.
+        // A claim once every id's time is up still fits.
         fresh(store.claim_now("late", LEASE, now + TTL + LEASE));
         assert!(store.len() <= 1_000);
         assert_eq!(store.len.load(Ordering::Relaxed), store.len());
