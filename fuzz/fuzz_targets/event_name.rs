@@ -55,11 +55,17 @@ fuzz_target!(|input: Input<'_>| {
             );
             // The raw value is the sub-value's own serialisation (compared as
             // text: floats need not survive a second parse exactly).
-            let raw = pointer.raw_in(&canonical).unwrap().map(|r| r.get().to_owned());
+            let raw = pointer
+                .raw_in(&canonical)
+                .unwrap()
+                .map(|r| r.get().to_owned());
             let expected_raw = expected.map(|v| serde_json::to_string(v).unwrap());
             assert_eq!(raw, expected_raw, "pointer {:?}", pointer.as_str());
         }
-        let headers = [("X-Event", input.header), ("Content-Type", input.content_type.as_bytes())];
+        let headers = [
+            ("X-Event", input.header),
+            ("Content-Type", input.content_type.as_bytes()),
+        ];
         let request = Request::new("POST", "/", &headers, input.body);
         let _ = EventName::Json(pointer.clone()).find(&request);
         let _ = EventName::HeaderAndJson("X-Event", pointer).find(&request);

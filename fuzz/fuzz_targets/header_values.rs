@@ -46,7 +46,10 @@ fn reference_timestamp(value: &[u8]) -> Option<i64> {
 }
 
 fuzz_target!(|input: Input<'_>| {
-    assert_eq!(parse_timestamp(input.value), reference_timestamp(input.value));
+    assert_eq!(
+        parse_timestamp(input.value),
+        reference_timestamp(input.value)
+    );
 
     let presets = presets_once();
     let preset = &presets[usize::from(input.preset) % presets.len()];
@@ -77,7 +80,10 @@ fuzz_target!(|input: Input<'_>| {
                 );
             }
             Edit::Repeat | Edit::Remove => {
-                panic!("{}: a repeated or removed signature header verified", preset.name)
+                panic!(
+                    "{}: a repeated or removed signature header verified",
+                    preset.name
+                )
             }
             Edit::Append => {}
         }

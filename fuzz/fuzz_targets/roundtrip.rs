@@ -34,7 +34,11 @@ fuzz_target!(|input: Input<'_>| {
     let (headers, target) = genuine(preset, input.id, now, input.event, input.body);
     let request = Request::new("POST", &target, &headers, input.body);
     let verified = scheme.verify(&request, scheme.secrets(), now);
-    assert!(verified.is_ok(), "{}: own signature refused: {verified:?}", preset.name);
+    assert!(
+        verified.is_ok(),
+        "{}: own signature refused: {verified:?}",
+        preset.name
+    );
     let _ = scheme.event_name(&request);
 
     let xor = input.xor.max(1);
@@ -62,11 +66,20 @@ fuzz_target!(|input: Input<'_>| {
     if preset.name == "gitlab" || core.len() < 16 {
         return;
     }
-    let start = text.to_ascii_lowercase().find(std::str::from_utf8(&core).unwrap()).unwrap();
+    let start = text
+        .to_ascii_lowercase()
+        .find(std::str::from_utf8(&core).unwrap())
+        .unwrap();
     let encoded = &text[start..start + core.len()];
     let changed = flip_encoded(encoded, input.at, xor);
     let mut tampered = headers.clone();
-    tampered[position].1 = format!("{}{}{}", &text[..start], changed, &text[start + core.len()..]).into_bytes();
+    tampered[position].1 = format!(
+        "{}{}{}",
+        &text[..start],
+        changed,
+        &text[start + core.len()..]
+    )
+    .into_bytes();
     let request = Request::new("POST", &target, &tampered, input.body);
     assert!(
         scheme.verify(&request, scheme.secrets(), now).is_err(),

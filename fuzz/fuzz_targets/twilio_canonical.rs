@@ -76,7 +76,10 @@ fuzz_target!(|input: Input<'_>| {
     all.push(("Host".into(), arriving.clone().into_bytes()));
     let request = Request::new("POST", &target, &all, input.body);
     let result = receiver.verify(&request, receiver.secrets(), 0);
-    assert!(result.is_ok(), "{url} arriving at {arriving}{target}: {result:?}");
+    assert!(
+        result.is_ok(),
+        "{url} arriving at {arriving}{target}: {result:?}"
+    );
     let _ = receiver.event_name(&request);
 
     // Another request target is another URL.

@@ -50,7 +50,11 @@ fuzz_target!(|input: Input<'_>| {
             // A MAC or an ed25519 signature cannot be guessed; only GitLab's
             // clear-text token could be sent as such, and it is not in the
             // header names' values here unless the fuzzer finds it.
-            Ok(_) => assert_eq!(preset.name, "gitlab", "{} verified forged input", preset.name),
+            Ok(_) => assert_eq!(
+                preset.name, "gitlab",
+                "{} verified forged input",
+                preset.name
+            ),
             Err(
                 VerifyError::MissingSignature { .. }
                 | VerifyError::MalformedSignature { .. }

@@ -3,8 +3,8 @@
 //! with it), and helpers to turn fuzz input into requests.
 
 use actix_webhook::scheme::{
-    Discord, Encoding, EventName, GenericHmac, GitHub, GitLab, JsonPointer, Meta, Paddle,
-    Scheme, Shopify, SignedContent, Signer, Slack, StandardWebhooks, Stripe, Twilio,
+    Discord, Encoding, EventName, GenericHmac, GitHub, GitLab, JsonPointer, Meta, Paddle, Scheme,
+    Shopify, SignedContent, Signer, Slack, StandardWebhooks, Stripe, Twilio,
 };
 use actix_webhook::verify::Tolerance;
 use actix_webhook::Secret;
@@ -59,17 +59,31 @@ pub fn presets() -> Vec<Preset> {
             true,
         ),
         preset("stripe", Box::new(Stripe::new("whsec_test").unwrap()), true),
-        preset("slack", Box::new(Slack::new("slack-signing-secret").unwrap()), true),
-        preset("shopify", Box::new(Shopify::new("shopify-secret").unwrap()), true),
-        preset("gitlab", Box::new(GitLab::new("gitlab-token").unwrap()), false),
         preset(
-            "gitlab-signing",
-            Box::new(
-                GitLab::with_signing_token("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
-            ),
+            "slack",
+            Box::new(Slack::new("slack-signing-secret").unwrap()),
             true,
         ),
-        preset("paddle", Box::new(Paddle::new("pdl_ntfset_secret").unwrap()), true),
+        preset(
+            "shopify",
+            Box::new(Shopify::new("shopify-secret").unwrap()),
+            true,
+        ),
+        preset(
+            "gitlab",
+            Box::new(GitLab::new("gitlab-token").unwrap()),
+            false,
+        ),
+        preset(
+            "gitlab-signing",
+            Box::new(GitLab::with_signing_token("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()),
+            true,
+        ),
+        preset(
+            "paddle",
+            Box::new(Paddle::new("pdl_ntfset_secret").unwrap()),
+            true,
+        ),
         preset(
             "meta",
             Box::new(Meta::new("meta-app-secret").unwrap().verify_token("vt")),
@@ -77,7 +91,11 @@ pub fn presets() -> Vec<Preset> {
         ),
         preset(
             "twilio",
-            Box::new(Twilio::new("twilio-auth-token").unwrap().public_url(TWILIO_URL)),
+            Box::new(
+                Twilio::new("twilio-auth-token")
+                    .unwrap()
+                    .public_url(TWILIO_URL),
+            ),
             false,
         ),
         preset(
