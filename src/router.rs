@@ -569,9 +569,28 @@ impl WebhookRouter {
     }
 }
 
+/// Longest delivery id stored as it is; longer ones are stored as a digest.
+const MAX_STORED_ID: usize = 128;
+
+/// What marks a digest in a store key; ids that start with it are hashed
+/// too, so a digest and an id can never be mistaken for each other.
+const DIGEST_PREFIX: &str = "sha256:";
+
 /// The store key of a delivery: `namespace:id`, or `namespace:tenant:id`.
 /// Built by hand: `format!` costs more than the rest of the claim.
+///
+/// An id over [`MAX_STORED_ID`] bytes is stored as `sha256:<hex>`: ids come
+/// from requests (GitHub's, Shopify's and Twilio's are not even signed), and
+/// the store bounds how many it keeps, not how long they are.
 fn store_key(namespace: &str, tenant: Option<&str>, id: &str) -> String {
+    let digest;
+    let id = if id.len() > MAX_STORED_ID || id.starts_with(DIGEST_PREFIX) {
+        use sha2::Digest as _;
+        digest = format!("{DIGEST_PREFIX}{}", hex::encode(sha2::Sha256::digest(id)));
+        digest.as_str()
+    } else {
+        id
+    };
     let tenant_len = tenant.map_or(0, |tenant| tenant.len() + 1);
     let mut key = String::with_capacity(namespace.len() + 1 + tenant_len + id.len());
     key.push_str(namespace);
@@ -697,6 +716,25 @@ impl fmt::Debug for WebhookRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_ids_are_stored_as_digests() {
+        assert_eq!(store_key("webhook", None, "msg_1"), "webhook:msg_1");
+        assert_eq!(
+            store_key("webhook", Some("acme"), "msg_1"),
+            "webhook:acme:msg_1"
+        );
+        let long = "i".repeat(100_000);
+        let key = store_key("webhook", None, &long);
+        assert_eq!(key.len(), "webhook:sha256:".len() + 64);
+        assert_eq!(key, store_key("webhook", None, &long));
+        assert_ne!(key, store_key("webhook", None, &long[1..]));
+        // An id that looks like a digest is hashed as well: never equal to
+        // the digest of another id.
+        let looks_like = &key["webhook:".len()..];
+        assert_ne!(store_key("webhook", None, looks_like), key);
+        assert!(store_key("webhook", None, &"i".repeat(128)).ends_with(&"i".repeat(128)));
+    }
 
     #[test]
     fn patterns_parse_like_the_macro_checks_them() {

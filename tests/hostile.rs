@@ -430,6 +430,17 @@ fn cases() -> Vec<Case> {
         )
         .wire(Expect(431, "")),
         case(
+            "100 extra headers",
+            "/sw",
+            (0..100).fold(sw("msg_many", &body), |headers, i| {
+                plus(headers, &format!("x-extra-{i}"), "1")
+            }),
+            body.clone(),
+            PROCESSED,
+        )
+        // actix-web parses at most 96 headers.
+        .wire(Expect(431, "")),
+        case(
             "the signature header repeated",
             "/sw",
             plus(
@@ -839,6 +850,20 @@ fn cases() -> Vec<Case> {
             plus(github(&body), "X-GitHub-Delivery", "another"),
             body.clone(),
             MALFORMED,
+        ),
+        case(
+            "GitHub: a 100,000-byte delivery id",
+            "/github",
+            with(github(&body), "X-GitHub-Delivery", "d".repeat(100_000)),
+            body.clone(),
+            PROCESSED,
+        ),
+        case(
+            "GitHub: the same 100,000-byte delivery id again",
+            "/github",
+            with(github(&body), "X-GitHub-Delivery", "d".repeat(100_000)),
+            body.clone(),
+            Expect(200, "duplicate"),
         ),
         // Stripe.
         case(
