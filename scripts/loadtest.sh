@@ -8,20 +8,21 @@
 #   scripts/loadtest.sh
 #
 # Prints requests per second, p50 and p99 latency and peak RSS of each side
-# per round, their medians and the ratios (framework / hand-written), and
-# writes a summary and an SVG chart to $OUT.
+# per round (and each server's RSS before the load), their medians and the
+# ratios (framework / hand-written), and writes a summary and an SVG chart to
+# $OUT.
 #
-# Settings (environment): ROUNDS (3), DURATION seconds per run (4),
-# CONNECTIONS (64), THREADS of wrk (2), REQUESTS signed per round (450000;
+# Settings (environment): ROUNDS (5), DURATION seconds per run (3),
+# CONNECTIONS (64), THREADS of wrk (2), REQUESTS signed per round (400000;
 # a run that sends them all stops early and is flagged), OUT
 # (target/loadtest), PORT_FRAMEWORK (18080), PORT_HAND (18081).
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-4}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-REQUESTS=${REQUESTS:-450000}
+REQUESTS=${REQUESTS:-400000}
 OUT=${OUT:-target/loadtest}
 PORT_FRAMEWORK=${PORT_FRAMEWORK:-18080}
 PORT_HAND=${PORT_HAND:-18081}
@@ -74,6 +75,8 @@ run_side() {
         port=$PORT_HAND
         start_server "$port" "$bin/hand_written"
     fi
+    local rss_start_kib
+    rss_start_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
     local result
     result=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s \
         -s scripts/loadtest.lua "http://127.0.0.1:$port/webhooks" \
@@ -89,8 +92,9 @@ run_side() {
         echo "warning: $side round $round sent every signed request before ${DURATION}s;" \
             "its req/s is understated: raise REQUESTS" >&2
     fi
-    echo "$side $round ${result#RESULT } rss_kib=$rss_kib exhausted=$exhausted" >>"$OUT/results.txt"
-    echo "  $side: ${result#RESULT } rss_kib=$rss_kib" >&2
+    echo "$side $round ${result#RESULT } rss_kib=$rss_kib rss_start_kib=$rss_start_kib" \
+        "exhausted=$exhausted" >>"$OUT/results.txt"
+    echo "  $side: ${result#RESULT } rss_kib=$rss_kib rss_start_kib=$rss_start_kib" >&2
 }
 
 : >"$OUT/results.txt"
@@ -133,6 +137,7 @@ function median(side, metric,    n, i, j, t, v) {
     values[side, "p50", n] = field("p50_us") / 1000
     values[side, "p99", n] = field("p99_us") / 1000
     values[side, "rss", n] = field("rss_kib") / 1024
+    values[side, "rss0", n] = field("rss_start_kib") / 1024
     errors[side] += field("errors")
 }
 END {
@@ -147,17 +152,18 @@ END {
         r[m] = h[m] > 0 ? f[m] / h[m] : 0
         printf "%-18s %14.2f %14.2f %7.3fx\n", labels[m], f[m], h[m], r[m] > summary
     }
+    printf "%-18s %14.2f %14.2f\n", "RSS at start (MiB)", median("framework", "rss0"), median("hand", "rss0") > summary
     printf "errors: framework %d, hand-written %d\n", errors["framework"], errors["hand"] > summary
     close(summary)
 
     svg = out "/loadtest.svg"
-    w = 720; h0 = 300
+    w = 780; h0 = 300
     printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", w, h0 > svg
     printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n" > svg
     printf "<text x=\"%d\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">actix-webhook router vs hand-written endpoint (median of %d rounds)</text>\n", w / 2, rounds > svg
     printf "<text x=\"%d\" y=\"40\" text-anchor=\"middle\" fill=\"#555\">1 KiB signed deliveries, %d connections, %d s per run, 2 workers each, %d cores shared with wrk</text>\n", w / 2, connections, duration, cores > svg
     for (m = 1; m <= 4; m++) {
-        x0 = 30 + (m - 1) * 175
+        x0 = 30 + (m - 1) * 185
         top = 70; base = 240; height = base - top
         max = f[m] > h[m] ? f[m] : h[m]
         if (max <= 0) max = 1
@@ -169,10 +175,10 @@ END {
         printf "<text x=\"%d\" y=\"%.1f\" text-anchor=\"middle\">" fmt "</text>\n", x0 + 112, base - hh - 5, h[m] > svg
         printf "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", x0 + 10, base, x0 + 150, base > svg
         printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n", x0 + 80, base + 18, labels[m] > svg
-        printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">ratio %.3fx (%s)</text>\n", x0 + 80, base + 34, r[m], better[m] > svg
+        printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">ratio %.3fx (%s)</text>\n", x0 + 80, base + 34, r[m], better[m] > svg
     }
-    printf "<rect x=\"%d\" y=\"280\" width=\"12\" height=\"12\" fill=\"#3b6ea5\"/><text x=\"%d\" y=\"290\">framework (quickstart router)</text>\n", 200, 216 > svg
-    printf "<rect x=\"%d\" y=\"280\" width=\"12\" height=\"12\" fill=\"#b0b0b0\"/><text x=\"%d\" y=\"290\">hand-written (hmac + sha2 + subtle)</text>\n", 410, 426 > svg
+    printf "<rect x=\"%d\" y=\"280\" width=\"12\" height=\"12\" fill=\"#3b6ea5\"/><text x=\"%d\" y=\"290\">framework (quickstart router)</text>\n", 220, 236 > svg
+    printf "<rect x=\"%d\" y=\"280\" width=\"12\" height=\"12\" fill=\"#b0b0b0\"/><text x=\"%d\" y=\"290\">hand-written (hmac + sha2 + subtle)</text>\n", 430, 446 > svg
     printf "</svg>\n" > svg
 }' "$OUT/results.txt"
 
