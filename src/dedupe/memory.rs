@@ -1,11 +1,14 @@
 //! The default store: bounded in entries and in time, in this process only.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::fmt;
+use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{self, BoxFuture};
+use hashbrown::HashTable;
 
 use super::{Claim, Store, StoreError, Token};
 
@@ -29,8 +32,8 @@ type Hasher = foldhash::fast::RandomState;
 /// For several replicas use a shared store (Redis, feature `redis`).
 ///
 /// Ids are spread over 16 independently locked shards; one atomic count over
-/// all of them keeps the store to its capacity without a global lock.
-#[derive(Debug)]
+/// all of them keeps the store to its capacity without a global lock. Each
+/// operation hashes its key once.
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     capacity: usize,
@@ -40,40 +43,42 @@ pub struct MemoryStore {
     hasher: Hasher,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Shard {
-    map: HashMap<Arc<str>, Entry, Hasher>,
-    /// Keys in the order they were claimed, with the generation claimed; a
-    /// stale generation means the key was claimed again or removed since.
-    order: VecDeque<(Arc<str>, u64)>,
+    table: HashTable<Entry>,
+    /// `(hash, generation)` of each claim, in the order claimed; a
+    /// generation no entry has any more means the key was claimed again or
+    /// removed since.
+    order: VecDeque<(u64, u64)>,
 }
 
-#[derive(Debug)]
 struct Entry {
-    /// The generation of the key's order record; while in flight, also the
-    /// claim's token.
+    key: Box<str>,
+    /// Unique per claim: the claim's token while in flight, and how its
+    /// order record finds it.
     generation: u64,
     done: bool,
     until: Instant,
 }
 
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
 impl MemoryStore {
     /// A store remembering at most `capacity` ids (at least one).
     pub fn new(capacity: usize) -> Self {
-        let hasher = Hasher::default();
         Self {
-            shards: (0..SHARDS)
-                .map(|_| {
-                    Mutex::new(Shard {
-                        map: HashMap::with_hasher(hasher.clone()),
-                        order: VecDeque::new(),
-                    })
-                })
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             capacity: capacity.max(1),
             len: AtomicUsize::new(0),
             tokens: AtomicU64::new(1),
-            hasher,
+            hasher: Hasher::default(),
         }
     }
 
@@ -84,7 +89,7 @@ impl MemoryStore {
 
     /// How many ids it remembers now (in flight or done, expired or not).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).map.len()).sum()
+        self.shards.iter().map(|s| lock(s).table.len()).sum()
     }
 
     /// Whether it remembers no id.
@@ -92,49 +97,53 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn shard_index(&self, key: &str) -> usize {
-        let hash = std::hash::BuildHasher::hash_one(&self.hasher, key);
-        // Bits the maps leave alone: they index with the low bits and tag
+    /// The key's hash and its shard.
+    fn locate(&self, key: &str) -> (u64, usize) {
+        let hash = self.hasher.hash_one(key);
+        // Bits the tables leave alone: they index with the low bits and tag
         // with the top seven.
-        (hash >> 32) as usize % SHARDS
+        (hash, (hash >> 32) as usize % SHARDS)
     }
 
     fn claim_now(&self, key: &str, lease: Duration, now: Instant) -> Claim {
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
         let until = later(now, lease);
-        let index = self.shard_index(key);
+        let (hash, index) = self.locate(key);
         let mut shard = lock(&self.shards[index]);
-        let claimed = Entry {
-            generation: token,
-            done: false,
-            until,
-        };
-        let key: Arc<str> = match shard.map.get_key_value(key) {
-            Some((_, entry)) if entry.until > now => {
+        if let Some(entry) = shard.table.find_mut(hash, |e| *e.key == *key) {
+            if entry.until > now {
                 return if entry.done {
                     Claim::Done
                 } else {
                     Claim::InFlight
                 };
             }
-            // Its time is up: claimed anew, in the same place in the map.
-            Some((existing, _)) => existing.clone(),
-            None => {
-                // Count the new id first: each claim that finds the store
-                // full pushes out one id, so concurrent claims cannot pass
-                // the capacity together.
-                if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
-                    if shard.drop_oldest() {
-                        self.len.fetch_sub(1, Ordering::Relaxed);
-                    } else {
-                        self.drop_oldest_elsewhere(index);
-                    }
+            // Its time is up: claimed anew, in the same place in the table.
+            entry.generation = token;
+            entry.done = false;
+            entry.until = until;
+        } else {
+            // Count the new id first: each claim that finds the store full
+            // pushes out one id, so concurrent claims cannot pass the
+            // capacity together.
+            if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+                if shard.drop_oldest() {
+                    self.len.fetch_sub(1, Ordering::Relaxed);
+                } else {
+                    self.drop_oldest_elsewhere(index);
                 }
-                key.into()
             }
-        };
-        shard.order.push_back((key.clone(), token));
-        shard.map.insert(key, claimed);
+            let entry = Entry {
+                key: key.into(),
+                generation: token,
+                done: false,
+                until,
+            };
+            shard
+                .table
+                .insert_unique(hash, entry, |e| self.hasher.hash_one(&*e.key));
+        }
+        shard.order.push_back((hash, token));
         shard.compact();
         Claim::Fresh(Token::from_number(token))
     }
@@ -161,21 +170,22 @@ impl MemoryStore {
         let Ok(token) = token.as_str().parse::<u64>() else {
             return;
         };
-        let mut shard = lock(&self.shards[self.shard_index(key)]);
-        let Some(entry) = shard.map.get_mut(key) else {
+        let (hash, index) = self.locate(key);
+        let mut shard = lock(&self.shards[index]);
+        // The generation is the claim's token: a stale token finds nothing.
+        let held = |e: &Entry| e.generation == token && !e.done && *e.key == *key;
+        let Ok(entry) = shard.table.find_entry(hash, held) else {
             return;
         };
-        if entry.done || entry.generation != token {
-            return; // a stale token: someone else holds or finished it
-        }
         match done_for {
             // Done: it keeps its place in the order it was claimed in.
             Some(ttl) => {
+                let entry = entry.into_mut();
                 entry.done = true;
                 entry.until = later(now, ttl);
             }
             None => {
-                shard.map.remove(key);
+                entry.remove();
                 self.len.fetch_sub(1, Ordering::Relaxed);
             }
         }
@@ -185,13 +195,9 @@ impl MemoryStore {
 impl Shard {
     /// Drops the id claimed longest ago; false when the shard has none.
     fn drop_oldest(&mut self) -> bool {
-        while let Some((key, generation)) = self.order.pop_front() {
-            if self
-                .map
-                .get(&key)
-                .is_some_and(|entry| entry.generation == generation)
-            {
-                self.map.remove(&key);
+        while let Some((hash, generation)) = self.order.pop_front() {
+            if let Ok(entry) = self.table.find_entry(hash, |e| e.generation == generation) {
+                entry.remove();
                 return true;
             }
             // Otherwise claimed again or removed since: only bookkeeping.
@@ -199,13 +205,13 @@ impl Shard {
         false
     }
 
-    /// Keeps the order proportional to the map: releases and claims anew
+    /// Keeps the order proportional to the table: releases and claims anew
     /// leave stale records behind.
     fn compact(&mut self) {
-        if self.order.len() > self.map.len().saturating_mul(4).max(64) {
-            let map = &self.map;
-            self.order.retain(|(key, generation)| {
-                map.get(key).is_some_and(|e| e.generation == *generation)
+        if self.order.len() > self.table.len().saturating_mul(4).max(64) {
+            let table = &self.table;
+            self.order.retain(|(hash, generation)| {
+                table.find(*hash, |e| e.generation == *generation).is_some()
             });
         }
     }
@@ -309,6 +315,22 @@ mod tests {
             assert_eq!(token, Token::new(number.to_string()));
             assert_eq!(format!("{token:?}"), format!("Token({number})"));
         }
+    }
+
+    #[test]
+    fn a_token_settles_only_its_own_key() {
+        let store = MemoryStore::new(100);
+        let now = Instant::now();
+        let a = fresh(store.claim_now("a", LEASE, now));
+        let b = fresh(store.claim_now("b", LEASE, now));
+        store.settle("a", &b, Some(TTL), now);
+        store.settle("b", &a, None, now);
+        assert_eq!(store.claim_now("a", LEASE, now), Claim::InFlight);
+        assert_eq!(store.claim_now("b", LEASE, now), Claim::InFlight);
+        store.settle("a", &a, Some(TTL), now);
+        store.settle("b", &b, None, now);
+        assert_eq!(store.claim_now("a", LEASE, now), Claim::Done);
+        fresh(store.claim_now("b", LEASE, now));
     }
 
     #[test]
