@@ -454,6 +454,51 @@ pub(crate) fn decode_base64<const N: usize>(value: &[u8]) -> Result<Option<[u8; 
     }
 }
 
+/// The `key=value` entries of a signature header that lists them separated
+/// by `separator` (Stripe's `t=..,v1=..`, Paddle's `ts=..;h1=..`), trimmed;
+/// entries without `=` are skipped.
+pub(crate) fn key_values(header: &[u8], separator: u8) -> impl Iterator<Item = (&[u8], &[u8])> {
+    header.split(move |b| *b == separator).filter_map(|entry| {
+        let entry = entry.trim_ascii();
+        let eq = entry.iter().position(|b| *b == b'=')?;
+        Some((&entry[..eq], &entry[eq + 1..]))
+    })
+}
+
+/// The value of the one entry named `key` in such a header; `None` when it
+/// has none or several.
+pub(crate) fn only_value<'h>(header: &'h [u8], separator: u8, key: &[u8]) -> Option<&'h [u8]> {
+    let mut values = key_values(header, separator).filter(|(k, _)| *k == key);
+    match (values.next(), values.next()) {
+        (Some((_, value)), None) => Some(value),
+        _ => None,
+    }
+}
+
+/// Whether any `key` entry of such a header is the hex HMAC-SHA256 of
+/// `signed` under any of `secrets`, checking every pair. An entry that is
+/// not 32 bytes of hex cannot match and is skipped, as the providers' SDKs
+/// do.
+pub(crate) fn any_hex_mac_matches(
+    header: &[u8],
+    separator: u8,
+    key: &[u8],
+    secrets: &Secrets,
+    signed: [&[u8]; 3],
+) -> bool {
+    let mut matched = subtle::Choice::from(0);
+    for secret in secrets {
+        let expected = hmac_sha256(secret.expose(), signed);
+        let entries = key_values(header, separator).filter(|(k, _)| *k == key);
+        for (_, value) in entries {
+            if let Ok(Some(candidate)) = decode_hex::<32>(value) {
+                matched |= mac_matches(secret, &expected, &candidate);
+            }
+        }
+    }
+    matched.into()
+}
+
 /// Decodes a hex signature of `N` bytes (either case); see [`decode_base64`].
 pub(crate) fn decode_hex<const N: usize>(value: &[u8]) -> Result<Option<[u8; N]>, ()> {
     if !value.iter().all(u8::is_ascii_hexdigit) || !value.len().is_multiple_of(2) {

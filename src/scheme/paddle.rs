@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::scheme::{
-    decode_hex, hmac_sha256, json_string, mac_matches, plain_secret, static_pointer, Delivery,
-    EventName, JsonPointer, Message, Request, Scheme, Signer,
+    any_hex_mac_matches, hmac_sha256, json_string, key_values, only_value, plain_secret,
+    static_pointer, Delivery, EventName, JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::{SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -82,16 +82,6 @@ impl Paddle {
     }
 }
 
-/// The `key=value` parts of a `Paddle-Signature` value, trimmed; parts
-/// without `=` are skipped.
-fn parts(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-    header.split(|b| *b == b';').filter_map(|part| {
-        let part = part.trim_ascii();
-        let eq = part.iter().position(|b| *b == b'=')?;
-        Some((&part[..eq], &part[eq + 1..]))
-    })
-}
-
 impl Scheme for Paddle {
     fn name(&self) -> &'static str {
         "paddle"
@@ -110,29 +100,15 @@ impl Scheme for Paddle {
         let header = request.require(SIGNATURE)?;
         let malformed = || VerifyError::malformed(SIGNATURE);
 
-        let mut timestamps = parts(header).filter(|(key, _)| *key == b"ts");
-        let raw_timestamp = match (timestamps.next(), timestamps.next()) {
-            (Some((_, value)), None) => value,
-            _ => return Err(malformed()),
-        };
+        let raw_timestamp = only_value(header, b';', b"ts").ok_or_else(malformed)?;
         let timestamp = parse_timestamp(raw_timestamp).ok_or_else(malformed)?;
-        let h1 = || parts(header).filter(|(key, value)| *key == b"h1" && !value.is_empty());
-        if h1().next().is_none() {
+        if !key_values(header, b';').any(|(key, value)| key == b"h1" && !value.is_empty()) {
             return Err(malformed());
         }
         self.tolerance.check(timestamp, now)?;
 
-        let mut matched = subtle::Choice::from(0);
-        for secret in secrets {
-            let expected = hmac_sha256(secret.expose(), [raw_timestamp, b":", request.body()]);
-            // An `h1` that is not 32 bytes of hex cannot match.
-            for (_, value) in h1() {
-                if let Ok(Some(candidate)) = decode_hex::<32>(value) {
-                    matched |= mac_matches(secret, &expected, &candidate);
-                }
-            }
-        }
-        if !bool::from(matched) {
+        let signed = [raw_timestamp, b":", request.body()];
+        if !any_hex_mac_matches(header, b';', b"h1", secrets, signed) {
             return Err(VerifyError::InvalidSignature);
         }
         static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();

@@ -3,8 +3,8 @@
 use std::sync::OnceLock;
 
 use crate::scheme::{
-    decode_hex, hmac_sha256, json_string, mac_matches, plain_secret, static_pointer, Delivery,
-    JsonPointer, Message, Request, Scheme, Signer,
+    any_hex_mac_matches, hmac_sha256, json_string, only_value, plain_secret, static_pointer,
+    Delivery, JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::{SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -87,16 +87,6 @@ impl Stripe {
     }
 }
 
-/// The `key=value` elements of a `Stripe-Signature` value, trimmed; elements
-/// without `=` are skipped.
-fn elements(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-    header.split(|b| *b == b',').filter_map(|element| {
-        let element = element.trim_ascii();
-        let eq = element.iter().position(|b| *b == b'=')?;
-        Some((&element[..eq], &element[eq + 1..]))
-    })
-}
-
 impl Scheme for Stripe {
     fn name(&self) -> &'static str {
         "stripe"
@@ -115,29 +105,13 @@ impl Scheme for Stripe {
         let header = request.require(SIGNATURE)?;
         let malformed = || VerifyError::malformed(SIGNATURE);
 
-        let mut timestamps = elements(header).filter(|(key, _)| *key == b"t");
-        let raw_timestamp = match (timestamps.next(), timestamps.next()) {
-            (Some((_, value)), None) => value,
-            _ => return Err(malformed()),
-        };
+        let raw_timestamp = only_value(header, b',', b"t").ok_or_else(malformed)?;
         let timestamp = parse_timestamp(raw_timestamp).ok_or_else(malformed)?;
         self.tolerance.check(timestamp, now)?;
 
-        // A `v1` that is not 32 bytes of hex cannot match; it is skipped like
-        // Stripe's SDKs compare it and move on.
-        let candidates = || {
-            elements(header)
-                .filter(|(key, _)| *key == b"v1")
-                .filter_map(|(_, value)| decode_hex::<32>(value).ok().flatten())
-        };
-        let mut matched = subtle::Choice::from(0);
-        for secret in secrets {
-            let expected = hmac_sha256(secret.expose(), [raw_timestamp, b".", request.body()]);
-            for candidate in candidates() {
-                matched |= mac_matches(secret, &expected, &candidate);
-            }
-        }
-        if !bool::from(matched) {
+        // Any `v1` may match; `v0` and other schemes are ignored.
+        let signed = [raw_timestamp, b".", request.body()];
+        if !any_hex_mac_matches(header, b',', b"v1", secrets, signed) {
             return Err(VerifyError::InvalidSignature);
         }
         static ID: OnceLock<JsonPointer> = OnceLock::new();
