@@ -395,16 +395,18 @@ impl Ack {
     }
 }
 
+/// An acknowledgement's body, as serde writes it.
+#[derive(Serialize)]
+struct Body<'a> {
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'a str>,
+}
+
 /// `{"status":..,"id":..,"event":..}` (id and event when known).
 fn ack_body(status: &str, id: Option<&str>, event: Option<&str>) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        status: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        event: Option<&'a str>,
-    }
     // Text JSON writes as it is (no quote, backslash or control character)
     // is copied; anything else goes through serde_json's escaping.
     let plain = |text: &str| text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
@@ -448,14 +450,6 @@ mod tests {
 
     #[test]
     fn ack_bodies_are_the_json_serde_writes() {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            status: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            id: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            event: Option<&'a str>,
-        }
         for (id, event) in [
             (Some("msg_1"), Some("order_paid")),
             (None, Some("issues.opened")),

@@ -33,32 +33,7 @@ fn case_for(name: &str) -> &'static Case {
 /// `webhook sign` for the route `name` of a server at `base`.
 fn sign(name: &str, base: &str, id: &str, timestamp: i64) -> Vec<(String, String)> {
     let case = case_for(name);
-    sign_case(case, &format!("{base}/webhooks/{name}"), id, timestamp)
-}
-
-fn sign_case(case: &Case, url: &str, id: &str, timestamp: i64) -> Vec<(String, String)> {
-    let ts = timestamp.to_string();
-    let run = webhook(
-        &[
-            "sign",
-            "--scheme",
-            case.scheme,
-            "--secret",
-            case.signing_secret,
-            "--id",
-            id,
-            "--timestamp",
-            &ts,
-            "--event",
-            case.event,
-            "--url",
-            url,
-            "-",
-        ],
-        case.body.as_bytes(),
-    );
-    run.assert_exit(0, case.what);
-    run.headers()
+    support::sign(case, &format!("{base}/webhooks/{name}"), id, timestamp)
 }
 
 /// Status and JSON body of `headers` + `body` sent to the app built from
@@ -131,7 +106,7 @@ async fn the_standard_route_takes_v1a_signatures_from_a_public_key() {
         .find(|c| c.verifying_secret.starts_with("whpk_"))
         .unwrap();
     let settings = Settings::demo(8080).set("STANDARD_WEBHOOK_SECRET", case.verifying_secret);
-    let headers = sign_case(case, "", "msg_v1a", now());
+    let headers = support::sign(case, "", "msg_v1a", now());
     assert!(headers
         .iter()
         .any(|(n, v)| n == "webhook-signature" && v.starts_with("v1a,")));

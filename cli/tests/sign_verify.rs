@@ -8,29 +8,7 @@ use support::{now, webhook, Case, CASES, URL};
 
 /// `webhook sign` for `case` with `timestamp`; the headers it printed.
 fn sign(case: &Case, id: &str, timestamp: i64) -> Vec<(String, String)> {
-    let ts = timestamp.to_string();
-    let run = webhook(
-        &[
-            "sign",
-            "--scheme",
-            case.scheme,
-            "--secret",
-            case.signing_secret,
-            "--id",
-            id,
-            "--timestamp",
-            &ts,
-            "--event",
-            case.event,
-            "--url",
-            URL,
-            "-",
-        ],
-        case.body.as_bytes(),
-    );
-    run.assert_exit(0, case.what);
-    assert!(run.stderr.is_empty(), "{}: {run:?}", case.what);
-    run.headers()
+    support::sign(case, URL, id, timestamp)
 }
 
 /// `webhook verify` for `case` with `headers`, `body` and `extra` arguments.

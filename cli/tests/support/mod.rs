@@ -58,6 +58,35 @@ pub fn webhook(args: &[&str], stdin: &[u8]) -> Run {
     }
 }
 
+/// `webhook sign` for `case` to `url` with `id` and `timestamp`; the
+/// headers it printed.
+#[allow(dead_code)] // not every test binary signs
+pub fn sign(case: &Case, url: &str, id: &str, timestamp: i64) -> Vec<(String, String)> {
+    let ts = timestamp.to_string();
+    let run = webhook(
+        &[
+            "sign",
+            "--scheme",
+            case.scheme,
+            "--secret",
+            case.signing_secret,
+            "--id",
+            id,
+            "--timestamp",
+            &ts,
+            "--event",
+            case.event,
+            "--url",
+            url,
+            "-",
+        ],
+        case.body.as_bytes(),
+    );
+    run.assert_exit(0, case.what);
+    assert!(run.stderr.is_empty(), "{}: {run:?}", case.what);
+    run.headers()
+}
+
 /// The current time, unix seconds.
 pub fn now() -> i64 {
     let secs = std::time::SystemTime::now()
