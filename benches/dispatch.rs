@@ -27,41 +27,9 @@ use criterion::{BatchSize, Criterion, Throughput};
 use futures_util::FutureExt as _;
 use serde::Deserialize;
 
-/// The 1 KiB event the load test sends too.
-const BODY: &[u8] = include_bytes!("order_paid_1k.json");
-
-/// The whole order.
-#[derive(Deserialize)]
-struct OrderPaid {
-    data: Order,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)] // read by serde; the bench only keeps it alive
-struct Order {
-    order_id: String,
-    amount_cents: u64,
-    currency: String,
-    customer: Customer,
-    items: Vec<Item>,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct Customer {
-    id: String,
-    email: String,
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct Item {
-    sku: String,
-    name: String,
-    quantity: u32,
-    price_cents: u64,
-}
+#[path = "support/order.rs"]
+mod order;
+use order::{OrderPaid, BODY};
 
 /// The quickstart's payload: two fields of `data`.
 #[derive(Deserialize)]

@@ -25,45 +25,11 @@ use actix_webhook::scheme::{Request, Scheme, StandardWebhooks};
 use actix_webhook::{webhook, Ack, Event, WebhookRouter};
 use futures_util::FutureExt as _;
 use hmac::Mac as _;
-use serde::Deserialize;
+#[path = "support/order.rs"]
+mod order;
+use order::{OrderPaid, BODY};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// The 1 KiB event of `benches/dispatch.rs` and the load test.
-const BODY: &[u8] = include_bytes!("order_paid_1k.json");
-
-#[derive(Deserialize)]
-#[allow(dead_code)] // read by serde only
-struct OrderPaid {
-    data: Order,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct Order {
-    order_id: String,
-    amount_cents: u64,
-    currency: String,
-    customer: Customer,
-    items: Vec<Item>,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct Customer {
-    id: String,
-    email: String,
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct Item {
-    sku: String,
-    name: String,
-    quantity: u32,
-    price_cents: u64,
-}
 
 #[webhook(event = "order_paid")]
 async fn order_paid(event: Event<OrderPaid>) -> Ack {
