@@ -421,6 +421,10 @@ impl WebhookRouter {
                 match tenants.secrets(tenant).await {
                     Ok(Some(secrets)) => (Some(tenant), secrets),
                     Ok(None) => return Err(fail(Rejection::UnknownTenant)),
+                    Err(error) if error.is_bad_secret() => {
+                        tracing::error!(target: "actix_webhook::tenant", %error, tenant, "the tenant's secret is not usable");
+                        return Err(fail(Rejection::NotConfigured));
+                    }
                     Err(error) => {
                         tracing::error!(target: "actix_webhook::tenant", %error, tenant, "resolving secrets failed");
                         return Err(fail(Rejection::Unavailable {

@@ -10,7 +10,7 @@
 //! // Standard Webhooks / Svix secrets are base64 after a `whsec_` prefix.
 //! let current = Secret::from_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
 //! // Other providers use the string as it is, e.g. a GitHub webhook secret.
-//! let previous = Secret::new("It's a Secret to Everybody");
+//! let previous = Secret::new("It's a Secret to Everybody")?;
 //! assert_eq!(format!("{current:?}"), "Secret([REDACTED])");
 //!
 //! // During a rotation both are accepted.
@@ -30,6 +30,11 @@ const STANDARD_PREFIX: &str = "whsec_";
 
 /// One signing key (or, for ed25519 schemes, one public key), as raw bytes.
 ///
+/// Never empty: anyone can compute a MAC under an empty key, so every way to
+/// build a `Secret` refuses one. An environment variable read with
+/// `unwrap_or_default()` therefore fails at start-up instead of accepting
+/// forgeries.
+///
 /// Cloning is cheap (the bytes are shared); the bytes are zeroed when the last
 /// clone is dropped. `Debug` never prints them.
 #[derive(Clone)]
@@ -44,10 +49,18 @@ impl Secret {
     /// Note that a Stripe secret (`whsec_...`) is used whole, while a Standard
     /// Webhooks secret with the same prefix must go through
     /// [`Secret::from_standard`].
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self {
-            bytes: Arc::new(Zeroizing::new(bytes.into())),
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] when `bytes` is empty.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, SecretError> {
+        let bytes = Zeroizing::new(bytes.into());
+        if bytes.is_empty() {
+            return Err(SecretError::Empty);
         }
+        Ok(Self {
+            bytes: Arc::new(bytes),
+        })
     }
 
     /// Parses a Standard Webhooks / Svix secret: base64 after an optional
@@ -67,10 +80,7 @@ impl Secret {
                 .decode(encoded)
                 .map_err(|_| SecretError::InvalidBase64)?,
         );
-        if decoded.is_empty() {
-            return Err(SecretError::Empty);
-        }
-        Ok(Self::new(decoded.to_vec()))
+        Self::new(decoded.to_vec())
     }
 
     /// The secret's bytes, for implementing a [`Scheme`](crate::scheme::Scheme).
@@ -78,6 +88,15 @@ impl Secret {
     /// Keep them out of logs, errors and responses.
     pub fn expose(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// An empty secret, which no public path can build: for checking that
+    /// the matching routine refuses one all the same.
+    #[cfg(test)]
+    pub(crate) fn empty_for_tests() -> Self {
+        Self {
+            bytes: Arc::default(),
+        }
     }
 }
 
@@ -87,20 +106,26 @@ impl fmt::Debug for Secret {
     }
 }
 
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self::new(value.as_bytes())
+impl TryFrom<&str> for Secret {
+    type Error = SecretError;
+
+    fn try_from(value: &str) -> Result<Self, SecretError> {
+        Self::new(value)
     }
 }
 
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self::new(value.into_bytes())
+impl TryFrom<String> for Secret {
+    type Error = SecretError;
+
+    fn try_from(value: String) -> Result<Self, SecretError> {
+        Self::new(value)
     }
 }
 
-impl From<Vec<u8>> for Secret {
-    fn from(value: Vec<u8>) -> Self {
+impl TryFrom<Vec<u8>> for Secret {
+    type Error = SecretError;
+
+    fn try_from(value: Vec<u8>) -> Result<Self, SecretError> {
         Self::new(value)
     }
 }
@@ -121,10 +146,10 @@ impl Secrets {
     ///
     /// # Errors
     ///
-    /// [`SecretError::Empty`] when `secrets` yields nothing or an empty secret.
+    /// [`SecretError::Empty`] when `secrets` yields nothing.
     pub fn new(secrets: impl IntoIterator<Item = Secret>) -> Result<Self, SecretError> {
         let list: Arc<[Secret]> = secrets.into_iter().collect();
-        if list.is_empty() || list.iter().any(|s| s.expose().is_empty()) {
+        if list.is_empty() {
             return Err(SecretError::Empty);
         }
         Ok(Self { list })
@@ -179,7 +204,8 @@ impl fmt::Debug for Secrets {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecretError {
-    /// The secret (or the set of secrets) is empty.
+    /// The secret has no bytes (anyone could sign with it), or a set has no
+    /// secret.
     #[error("the secret is empty")]
     Empty,
     /// A Standard Webhooks secret is not base64 after its `whsec_` prefix.
@@ -216,8 +242,8 @@ mod tests {
 
     #[test]
     fn debug_redacts() {
-        let s = Secret::new("hunter2-very-secret");
-        let set = Secrets::new([s.clone(), Secret::new("other")]).unwrap();
+        let s = Secret::new("hunter2-very-secret").unwrap();
+        let set = Secrets::new([s.clone(), Secret::new("other").unwrap()]).unwrap();
         assert!(!format!("{s:?}{set:?}").contains("hunter2"));
         assert_eq!(format!("{set:?}"), "Secrets([REDACTED; 2])");
     }
@@ -225,9 +251,29 @@ mod tests {
     #[test]
     fn empty_sets_are_refused() {
         assert_eq!(Secrets::new([]).unwrap_err(), SecretError::Empty);
+    }
+
+    #[test]
+    fn empty_secrets_cannot_be_built() {
+        // Every public path to a `Secret`, hence to a `Secrets`.
+        assert_eq!(Secret::new("").unwrap_err(), SecretError::Empty);
+        assert_eq!(Secret::new(Vec::new()).unwrap_err(), SecretError::Empty);
+        assert_eq!(Secret::try_from("").unwrap_err(), SecretError::Empty);
         assert_eq!(
-            Secrets::new([Secret::new("")]).unwrap_err(),
+            Secret::try_from(String::new()).unwrap_err(),
             SecretError::Empty
         );
+        assert_eq!(Secret::try_from(vec![]).unwrap_err(), SecretError::Empty);
+        assert_eq!(Secret::from_standard("").unwrap_err(), SecretError::Empty);
+        assert_eq!(
+            Secret::from_standard("whsec_").unwrap_err(),
+            SecretError::Empty
+        );
+        // `whsec_` followed by base64 of nothing.
+        assert_eq!(
+            Secret::from_standard("whsec_=").unwrap_err(),
+            SecretError::InvalidBase64
+        );
+        assert_eq!(Secret::new([0u8]).unwrap().expose(), [0]);
     }
 }

@@ -10,7 +10,11 @@
 //!
 //! async fn lookup(tenant: String) -> Result<Option<Secrets>, ResolveError> {
 //!     // e.g. a database query; `Ok(None)` for an unknown tenant (404).
-//!     Ok((tenant == "acme").then(|| Secret::new("acme's secret").into()))
+//!     if tenant != "acme" {
+//!         return Ok(None);
+//!     }
+//!     // An empty secret is an error (500 `not_configured`), never a match.
+//!     Ok(Some(Secret::new("acme's secret")?.into()))
 //! }
 //!
 //! # async fn run() -> std::io::Result<()> {
@@ -32,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::LocalBoxFuture;
 
-use crate::secret::Secrets;
+use crate::secret::{SecretError, Secrets};
 
 /// How long a resolved tenant is cached by default.
 const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -41,7 +45,9 @@ const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
 const CACHE_CAPACITY: usize = 1024;
 
 /// The resolver could not answer (database down, ...). The router answers 503
-/// with `Retry-After`, so the sender retries.
+/// with `Retry-After`, so the sender retries; when the cause is a
+/// [`SecretError`] (the tenant's stored secret is empty or not valid), it
+/// answers 500 `not_configured` instead: the configuration needs fixing.
 #[derive(Debug, thiserror::Error)]
 #[error("resolving the tenant's secrets failed: {0}")]
 pub struct ResolveError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
@@ -50,6 +56,17 @@ impl ResolveError {
     /// Wraps any error.
     pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self(error.into())
+    }
+
+    /// Whether the tenant's secret itself is unusable.
+    pub(crate) fn is_bad_secret(&self) -> bool {
+        self.0.is::<SecretError>()
+    }
+}
+
+impl From<SecretError> for ResolveError {
+    fn from(error: SecretError) -> Self {
+        Self::new(error)
     }
 }
 

@@ -434,7 +434,7 @@ async fn the_standard_webhooks_reference_vector_verifies_over_http() {
 
     // Keying with the whole `whsec_...` string (as Stripe does) is not the
     // Standard Webhooks key: that signature does not verify.
-    let whole_string_key = StandardWebhooks::with_secrets(Secret::new(SECRET));
+    let whole_string_key = StandardWebhooks::with_secrets(Secret::new(SECRET).unwrap());
     let wrong = whole_string_key.signature(ID, TIMESTAMP, PAYLOAD.as_bytes());
     assert_ne!(wrong, SIGNATURE);
     let mut headers = headers;

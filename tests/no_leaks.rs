@@ -90,7 +90,7 @@ fn subjects() -> Vec<Subject> {
     ]
     .map(str::to_owned);
     let generic = |secret: &str| {
-        GenericHmac::new("X-Signature", Secret::new(secret))
+        GenericHmac::new("X-Signature", Secret::new(secret).unwrap())
             .prefix("sha256=")
             .timestamp_header("X-Timestamp", Tolerance::default())
             .id_header("X-Id")
@@ -196,9 +196,13 @@ fn subjects() -> Vec<Subject> {
         ),
         subject(
             "generic-base64",
-            GenericHmac::new("X-Signature", Secret::new("generic-b64-leak-check"))
+            GenericHmac::new(
+                "X-Signature",
+                Secret::new("generic-b64-leak-check").unwrap(),
+            )
+            .encoding(Encoding::Base64),
+            GenericHmac::new("X-Signature", Secret::new("another").unwrap())
                 .encoding(Encoding::Base64),
-            GenericHmac::new("X-Signature", Secret::new("another")).encoding(Encoding::Base64),
             "X-Signature",
             &["generic-b64-leak-check"],
         ),
@@ -457,7 +461,11 @@ async fn failing_verifications_leak_nothing() {
     });
     assert!(leaked.is_err());
     // Sets of secrets and single secrets print no bytes.
-    let set = Secrets::new([Secret::new("rotating-new"), Secret::new("rotating-old")]).unwrap();
+    let set = Secrets::new([
+        Secret::new("rotating-new").unwrap(),
+        Secret::new("rotating-old").unwrap(),
+    ])
+    .unwrap();
     assert_clean(
         &format!("{set:?} {:?}", set.primary()),
         &["rotating".to_owned()],

@@ -164,7 +164,7 @@ fn subjects() -> Vec<Subject> {
         .body_hash_url(),
         subject(
             "generic (hex, id and timestamp signed)",
-            GenericHmac::new("X-Signature", Secret::new("generic-secret"))
+            GenericHmac::new("X-Signature", Secret::new("generic-secret").unwrap())
                 .prefix("sha256=")
                 .timestamp_header("X-Timestamp", Tolerance::default())
                 .id_header("X-Id")
@@ -176,7 +176,7 @@ fn subjects() -> Vec<Subject> {
         .timestamp(Ts::Header("X-Timestamp")),
         subject(
             "generic (base64, body only)",
-            GenericHmac::new("X-Signature", Secret::new("generic-secret"))
+            GenericHmac::new("X-Signature", Secret::new("generic-secret").unwrap())
                 .encoding(Encoding::Base64),
             "X-Signature",
             Enc::Base64,

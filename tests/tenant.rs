@@ -18,7 +18,7 @@ const NOW: i64 = 1_700_000_000;
 async fn any(_event: Event<Value>) {}
 
 fn secret_of(tenant: &str) -> Secret {
-    Secret::new(format!("secret of {tenant}"))
+    Secret::new(format!("secret of {tenant}")).unwrap()
 }
 
 fn delivery(tenant_path: &str, signer: &Secret, id: &str) -> test::TestRequest {

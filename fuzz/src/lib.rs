@@ -111,7 +111,7 @@ pub fn presets() -> Vec<Preset> {
         preset(
             "generic-hex",
             Box::new(
-                GenericHmac::new("X-Signature", Secret::new("generic-secret"))
+                GenericHmac::new("X-Signature", Secret::new("generic-secret").unwrap())
                     .prefix("sha256=")
                     .timestamp_header("X-Timestamp", Tolerance::default())
                     .id_header("X-Id")
@@ -126,7 +126,7 @@ pub fn presets() -> Vec<Preset> {
         preset(
             "generic-base64",
             Box::new(
-                GenericHmac::new("X-Signature", Secret::new("generic-secret"))
+                GenericHmac::new("X-Signature", Secret::new("generic-secret").unwrap())
                     .encoding(Encoding::Base64),
             ),
             true,

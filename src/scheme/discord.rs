@@ -112,7 +112,7 @@ impl Discord {
     pub fn with_signing_key(secret_key: &str) -> Result<Self, SecretError> {
         let bytes = zeroize::Zeroizing::new(hex::decode(secret_key).map_err(|_| ed25519::INVALID)?);
         let key = ed25519::signing_key(&bytes)?;
-        let public = Secret::new(key.verifying_key().to_bytes().to_vec());
+        let public = Secret::new(key.verifying_key().to_bytes().to_vec())?;
         Ok(Self {
             signing_key: Some(Arc::new(key)),
             ..Self::with_public_key_secrets(public)
@@ -183,7 +183,10 @@ impl Scheme for Discord {
         }
         static ID: OnceLock<JsonPointer> = OnceLock::new();
         let id = json_string(request.body(), static_pointer(&ID, "/id"));
-        Ok(Delivery::new(id, Some(timestamp)))
+        Ok(
+            Delivery::new(id, Some(timestamp))
+                .fingerprint_if_no_id([raw_timestamp, request.body()]),
+        )
     }
 
     /// Answers PING (`"type": 1`) with PONG.

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use crate::scheme::{
-    decode_base64, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName, JsonPointer,
-    Message, Request, Scheme, Signer,
+    any_mac_matches, decode_base64, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName,
+    JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -71,6 +71,21 @@ impl SignedContent {
     fn needs(&self, part: &Part) -> bool {
         self.parts.contains(part)
     }
+
+    /// The signed content's pieces, placeholders filled in.
+    fn fill<'a>(
+        &'a self,
+        id: &'a [u8],
+        timestamp: &'a [u8],
+        body: &'a [u8],
+    ) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
+        self.parts.iter().map(move |part| match part {
+            Part::Literal(text) => &**text,
+            Part::Id => id,
+            Part::Timestamp => timestamp,
+            Part::Body => body,
+        })
+    }
 }
 
 impl Default for SignedContent {
@@ -116,11 +131,12 @@ pub struct TemplateError(String);
 /// use actix_webhook::scheme::{Encoding, EventName, GenericHmac};
 /// use actix_webhook::Secret;
 ///
-/// let github = GenericHmac::new("X-Hub-Signature-256", Secret::new("It's a Secret to Everybody"))
+/// let github = GenericHmac::new("X-Hub-Signature-256", Secret::new("It's a Secret to Everybody")?)
 ///     .prefix("sha256=")
 ///     .encoding(Encoding::Hex)
 ///     .id_header("X-GitHub-Delivery")
 ///     .event_name(EventName::Header("X-GitHub-Event"));
+/// # Ok::<(), actix_webhook::SecretError>(())
 /// ```
 ///
 /// A sender that signs `timestamp.body` in base64:
@@ -129,11 +145,11 @@ pub struct TemplateError(String);
 /// use actix_webhook::scheme::{Encoding, GenericHmac, SignedContent};
 /// use actix_webhook::{verify::Tolerance, Secret};
 ///
-/// let acme = GenericHmac::new("Acme-Signature", Secret::new("s3cr3t"))
+/// let acme = GenericHmac::new("Acme-Signature", Secret::new("s3cr3t")?)
 ///     .encoding(Encoding::Base64)
 ///     .timestamp_header("Acme-Timestamp", Tolerance::default())
 ///     .signed_content(SignedContent::new("{timestamp}.{body}")?);
-/// # Ok::<(), actix_webhook::scheme::TemplateError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct GenericHmac {
@@ -236,15 +252,7 @@ impl GenericHmac {
     }
 
     fn mac(&self, key: &[u8], id: &[u8], timestamp: &[u8], body: &[u8]) -> [u8; 32] {
-        hmac_sha256(
-            key,
-            self.content.parts.iter().map(|part| match part {
-                Part::Literal(text) => &**text,
-                Part::Id => id,
-                Part::Timestamp => timestamp,
-                Part::Body => body,
-            }),
-        )
+        hmac_sha256(key, self.content.fill(id, timestamp, body))
     }
 }
 
@@ -299,23 +307,25 @@ impl Scheme for GenericHmac {
             None => None,
         };
 
-        let mut matched = subtle::Choice::from(0);
-        for secret in secrets {
-            let expected = self.mac(
-                secret.expose(),
-                id.as_deref().unwrap_or_default().as_bytes(),
-                raw_timestamp,
-                request.body(),
-            );
-            if let Some(candidate) = &candidate {
-                matched |= subtle::ConstantTimeEq::ct_eq(&expected[..], &candidate[..]);
-            }
+        let signed = self.content.fill(
+            id.as_deref().unwrap_or_default().as_bytes(),
+            raw_timestamp,
+            request.body(),
+        );
+        if !any_mac_matches(secrets, candidate.into_iter(), |key| {
+            hmac_sha256(key, signed.clone())
+        }) {
+            return Err(VerifyError::InvalidSignature);
         }
-        if bool::from(matched) {
-            Ok(Delivery::new(id, timestamp))
-        } else {
-            Err(VerifyError::InvalidSignature)
-        }
+        // An id outside the signed content is anyone's to change: a repeat
+        // is then recognised by what was signed.
+        let fingerprint = (!self.content.needs(&Part::Id))
+            .then(|| Delivery::default().fingerprint_of(signed).fingerprint)
+            .flatten();
+        Ok(Delivery {
+            fingerprint,
+            ..Delivery::new(id, timestamp)
+        })
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
@@ -355,7 +365,7 @@ mod tests {
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 
     fn github() -> GenericHmac {
-        GenericHmac::new("X-Hub-Signature-256", Secret::new(GITHUB_SECRET))
+        GenericHmac::new("X-Hub-Signature-256", Secret::new(GITHUB_SECRET).unwrap())
             .prefix("sha256=")
             .id_header("X-GitHub-Delivery")
             .event_name(EventName::Header("X-GitHub-Event"))
@@ -417,7 +427,7 @@ mod tests {
 
     #[test]
     fn templates_with_timestamp() {
-        let scheme = GenericHmac::new("Sig", Secret::new("k"))
+        let scheme = GenericHmac::new("Sig", Secret::new("k").unwrap())
             .encoding(Encoding::Base64)
             .timestamp_header("Ts", Tolerance::default())
             .signed_content(SignedContent::new("v0:{timestamp}:{body}").unwrap());

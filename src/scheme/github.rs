@@ -2,10 +2,10 @@
 //! webhooks.
 
 use crate::scheme::{
-    decode_hex, hmac_sha256, mac_matches, optional_utf8, plain_secret, Delivery, EventName,
-    JsonPointer, Message, Request, Scheme, Signer,
+    any_mac_matches, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName, JsonPointer,
+    Message, Request, Scheme, Signer,
 };
-use crate::secret::{SecretError, Secrets};
+use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
 
 const SIGNATURE: &str = "X-Hub-Signature-256";
@@ -56,7 +56,7 @@ impl GitHub {
     ///
     /// [`SecretError::Empty`] for an empty secret.
     pub fn new(secret: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(plain_secret(secret)?))
+        Ok(Self::with_secrets(Secret::new(secret)?))
     }
 
     /// The scheme with several secrets, newest first.
@@ -102,14 +102,9 @@ pub(crate) fn verify_hub_signature(
         .filter(|hex| !hex.is_empty())
         .ok_or_else(|| VerifyError::malformed(SIGNATURE))?;
     let candidate = decode_hex::<32>(hex).map_err(|()| VerifyError::malformed(SIGNATURE))?;
-    let mut matched = subtle::Choice::from(0);
-    for secret in secrets {
-        let expected = hmac_sha256(secret.expose(), [request.body()]);
-        if let Some(candidate) = &candidate {
-            matched |= mac_matches(secret, &expected, candidate);
-        }
-    }
-    if bool::from(matched) {
+    if any_mac_matches(secrets, candidate.into_iter(), |key| {
+        hmac_sha256(key, [request.body()])
+    }) {
         Ok(())
     } else {
         Err(VerifyError::InvalidSignature)
@@ -132,8 +127,9 @@ impl Scheme for GitHub {
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
         verify_hub_signature(request, secrets)?;
+        // The delivery id is not signed: a repeat is recognised by its body.
         let id = optional_utf8(request, DELIVERY)?;
-        Ok(Delivery::new(id, None))
+        Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
@@ -196,7 +192,10 @@ mod tests {
         let scheme = GitHub::new(SECRET).unwrap();
         assert_eq!(scheme.signature(BODY), SIGNATURE_VALUE);
         let delivery = check(&scheme, &headers(SIGNATURE_VALUE), BODY).unwrap();
-        assert_eq!(delivery, Delivery::new(Some("d-1".into()), None));
+        assert_eq!(
+            delivery,
+            Delivery::new(Some("d-1".into()), None).fingerprint_of([BODY])
+        );
         // Upper-case hex is the same signature.
         let upper = format!("sha256={}", SIGNATURE_VALUE[7..].to_uppercase());
         assert!(check(&scheme, &headers(&upper), BODY).is_ok());
@@ -274,7 +273,7 @@ mod tests {
     #[test]
     fn several_secrets_are_accepted() {
         let scheme = GitHub::with_secrets(
-            Secrets::new([Secret::new("newer"), Secret::new(SECRET)]).unwrap(),
+            Secrets::new([Secret::new("newer").unwrap(), Secret::new(SECRET).unwrap()]).unwrap(),
         );
         assert!(check(&scheme, &headers(SIGNATURE_VALUE), BODY).is_ok());
         let newer = GitHub::new("newer").unwrap().signature(BODY);
@@ -289,7 +288,7 @@ mod tests {
     #[test]
     fn empty_secrets_match_nothing() {
         assert_eq!(GitHub::new("").unwrap_err(), SecretError::Empty);
-        let scheme = GitHub::with_secrets(Secret::new(""));
+        let scheme = GitHub::with_secrets(Secret::empty_for_tests());
         let forged = format!("sha256={}", hex::encode(hmac_sha256(b"", [BODY])));
         assert_eq!(
             check(&scheme, &headers(&forged), BODY),

@@ -1,8 +1,8 @@
 //! [GitLab](https://docs.gitlab.com/user/project/integrations/webhooks/) webhooks.
 
 use crate::scheme::{
-    optional_utf8, plain_secret, token_matches, Delivery, EventName, Header, Message, Request,
-    Scheme, Signer, StandardWebhooks,
+    optional_utf8, token_matches, Delivery, EventName, Header, Message, Request, Scheme, Signer,
+    StandardWebhooks,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -52,7 +52,7 @@ enum Form {
 /// // Moving from the token to the signing token: accept either.
 /// let both = GitLab::with_secrets(Secrets::new([
 ///     Secret::from_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?,
-///     Secret::new("my-secret-token"),
+///     Secret::new("my-secret-token")?,
 /// ])?);
 /// # Ok::<(), actix_webhook::SecretError>(())
 /// ```
@@ -71,7 +71,7 @@ impl GitLab {
     ///
     /// [`SecretError::Empty`] for an empty token.
     pub fn new(token: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(plain_secret(token)?))
+        Ok(Self::with_secrets(Secret::new(token)?))
     }
 
     /// The scheme with one `whsec_<base64>` signing token; it signs the
@@ -143,7 +143,8 @@ impl Scheme for GitLab {
             Some(id) => Some(id),
             None => id_header(request, EVENT_UUID)?,
         };
-        Ok(Delivery::new(id, None))
+        // The token signs nothing: a repeat is recognised by its body.
+        Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
@@ -226,7 +227,10 @@ mod tests {
     fn token_form() {
         let scheme = GitLab::new("s3cret-token").unwrap();
         let delivery = verify(&scheme, &token_headers("s3cret-token"), b"{}", 0).unwrap();
-        assert_eq!(delivery, Delivery::new(Some("uuid-1".into()), None));
+        assert_eq!(
+            delivery,
+            Delivery::new(Some("uuid-1".into()), None).fingerprint_of([&b"{}"[..]])
+        );
         let mut with_key = token_headers("s3cret-token");
         with_key.push((IDEMPOTENCY_KEY.into(), "idem-1".into()));
         assert_eq!(
@@ -321,7 +325,7 @@ mod tests {
         let scheme = GitLab::with_secrets(
             Secrets::new([
                 Secret::from_standard(SIGNING_TOKEN).unwrap(),
-                Secret::new("legacy-token"),
+                Secret::new("legacy-token").unwrap(),
             ])
             .unwrap(),
         );
@@ -333,7 +337,11 @@ mod tests {
         );
         // A token-form signer puts the first secret in the header.
         let token = GitLab::with_secrets(
-            Secrets::new([Secret::new("new-token"), Secret::new("legacy-token")]).unwrap(),
+            Secrets::new([
+                Secret::new("new-token").unwrap(),
+                Secret::new("legacy-token").unwrap(),
+            ])
+            .unwrap(),
         );
         let signed = token.sign(&Message {
             id: "u-1",
@@ -353,7 +361,7 @@ mod tests {
     #[test]
     fn empty_tokens_match_nothing() {
         assert_eq!(GitLab::new("").unwrap_err(), SecretError::Empty);
-        let scheme = GitLab::with_secrets(Secret::new(""));
+        let scheme = GitLab::with_secrets(Secret::empty_for_tests());
         assert_eq!(
             verify(&scheme, &token_headers(""), b"{}", 0),
             Err(VerifyError::InvalidSignature)

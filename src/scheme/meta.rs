@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use crate::scheme::github::{hub_signature, verify_hub_signature};
 use crate::scheme::{
-    plain_secret, query_pairs, static_pointer, token_matches, Delivery, JsonPointer, Message,
-    Reply, Request, Scheme, Signer,
+    query_pairs, static_pointer, token_matches, Delivery, JsonPointer, Message, Reply, Request,
+    Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -68,7 +68,7 @@ impl Meta {
     ///
     /// [`SecretError::Empty`] for an empty secret.
     pub fn new(app_secret: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(plain_secret(app_secret)?))
+        Ok(Self::with_secrets(Secret::new(app_secret)?))
     }
 
     /// The scheme with several app secrets, newest first.
@@ -81,10 +81,10 @@ impl Meta {
 
     /// The verify token entered with the callback URL in the app dashboard.
     /// Without one, every subscription handshake gets 403; an empty token
-    /// matches nothing.
+    /// is no token (every handshake gets 403).
     #[must_use]
     pub fn verify_token(mut self, token: &str) -> Self {
-        self.verify_token = Some(Secret::new(token));
+        self.verify_token = Secret::new(token).ok();
         self
     }
 
@@ -112,7 +112,8 @@ impl Scheme for Meta {
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
         verify_hub_signature(request, secrets)?;
-        Ok(Delivery::new(None, None))
+        // No id and no timestamp: a repeat is recognised by its body.
+        Ok(Delivery::new(None, None).fingerprint_of([request.body()]))
     }
 
     /// `object`, then `.` and `entry[0].changes[0].field` when present.
@@ -220,7 +221,7 @@ mod tests {
         assert_eq!(scheme.signature(GITHUB_BODY), GITHUB_SIGNATURE);
         assert_eq!(
             verify(&scheme, GITHUB_SIGNATURE, GITHUB_BODY),
-            Ok(Delivery::new(None, None))
+            Ok(Delivery::new(None, None).fingerprint_of([GITHUB_BODY]))
         );
         let scheme = Meta::new(APP_SECRET).unwrap();
         assert_eq!(scheme.signature(WHATSAPP), WHATSAPP_SIGNATURE);
@@ -251,7 +252,11 @@ mod tests {
     #[test]
     fn round_trip_tampering_and_rotation() {
         let scheme = Meta::with_secrets(
-            Secrets::new([Secret::new("new-secret"), Secret::new(APP_SECRET)]).unwrap(),
+            Secrets::new([
+                Secret::new("new-secret").unwrap(),
+                Secret::new(APP_SECRET).unwrap(),
+            ])
+            .unwrap(),
         );
         let message = Message {
             id: "",

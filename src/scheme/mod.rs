@@ -33,7 +33,9 @@
 
 use std::fmt;
 
-use crate::secret::{Secret, SecretError, Secrets};
+#[cfg(any(test, doc))]
+use crate::secret::Secret;
+use crate::secret::Secrets;
 use crate::verify::VerifyError;
 
 #[cfg(feature = "ed25519")]
@@ -212,20 +214,65 @@ impl<N: AsRef<str>, V: AsRef<[u8]>> Headers for Vec<(N, V)> {
 }
 
 /// What a verified request says about its delivery.
+///
+/// The router handles a delivery once by claiming its [`fingerprint`] when
+/// it has one, else its [`id`]. A scheme gives a fingerprint whenever the id
+/// is not signed or absent (GitHub, Shopify, GitLab, Meta, Twilio, Slack
+/// forms): an attacker holding one captured delivery could otherwise send it
+/// again under fresh ids and have it handled each time.
+///
+/// [`fingerprint`]: Delivery::fingerprint
+/// [`id`]: Delivery::id
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Delivery {
-    /// The sender's id for this delivery, the same on every retry; used to
-    /// handle it once.
+    /// The sender's id for this delivery, the same on every retry.
     pub id: Option<String>,
     /// When the sender signed it, unix seconds.
     pub timestamp: Option<i64>,
+    /// SHA-256 of the content the sender signed, when the id is not signed
+    /// (or absent): what recognises a repeat, whatever id it carries. Keyed
+    /// by no secret, so it stays the same across a rotation.
+    pub fingerprint: Option<[u8; 32]>,
 }
 
 impl Delivery {
     /// A delivery with an id and a timestamp, when the scheme has them.
+    ///
+    /// Use this form only when the sender signs the id; otherwise add a
+    /// [`fingerprint`](Self::fingerprint_of).
     pub fn new(id: Option<String>, timestamp: Option<i64>) -> Self {
-        Self { id, timestamp }
+        Self {
+            id,
+            timestamp,
+            fingerprint: None,
+        }
+    }
+
+    /// The same delivery recognised by the SHA-256 of `signed`, the content
+    /// the sender signed, fed piece by piece (no copy of the body is built).
+    #[must_use]
+    pub fn fingerprint_of<'a>(mut self, signed: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        use sha2::Digest as _;
+        let mut digest = sha2::Sha256::new();
+        for part in signed {
+            digest.update(part);
+        }
+        self.fingerprint = Some(digest.finalize().into());
+        self
+    }
+
+    /// Fingerprinted by `signed` when the (signed) id is absent, as when a
+    /// Stripe body has no `id`.
+    pub(crate) fn fingerprint_if_no_id<'a>(
+        self,
+        signed: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Self {
+        if self.id.is_some() {
+            self
+        } else {
+            self.fingerprint_of(signed)
+        }
     }
 }
 
@@ -457,7 +504,10 @@ pub(crate) fn decode_base64<const N: usize>(value: &[u8]) -> Result<Option<[u8; 
 /// The `key=value` entries of a signature header that lists them separated
 /// by `separator` (Stripe's `t=..,v1=..`, Paddle's `ts=..;h1=..`), trimmed;
 /// entries without `=` are skipped.
-pub(crate) fn key_values(header: &[u8], separator: u8) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub(crate) fn key_values(
+    header: &[u8],
+    separator: u8,
+) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
     header.split(move |b| *b == separator).filter_map(|entry| {
         let entry = entry.trim_ascii();
         let eq = entry.iter().position(|b| *b == b'=')?;
@@ -486,17 +536,10 @@ pub(crate) fn any_hex_mac_matches(
     secrets: &Secrets,
     signed: [&[u8]; 3],
 ) -> bool {
-    let mut matched = subtle::Choice::from(0);
-    for secret in secrets {
-        let expected = hmac_sha256(secret.expose(), signed);
-        let entries = key_values(header, separator).filter(|(k, _)| *k == key);
-        for (_, value) in entries {
-            if let Ok(Some(candidate)) = decode_hex::<32>(value) {
-                matched |= mac_matches(secret, &expected, &candidate);
-            }
-        }
-    }
-    matched.into()
+    let candidates = key_values(header, separator)
+        .filter(move |(k, _)| *k == key)
+        .filter_map(|(_, value)| decode_hex::<32>(value).ok().flatten());
+    any_mac_matches(secrets, candidates, |secret| hmac_sha256(secret, signed))
 }
 
 /// Decodes a hex signature of `N` bytes (either case); see [`decode_base64`].
@@ -534,10 +577,29 @@ pub(crate) fn hmac_sha1<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]
     mac.finalize().into_bytes().into()
 }
 
-/// Whether `candidate` equals `expected` under `secret`, in constant time.
-/// An empty secret never matches: its MAC is anyone's to compute.
-pub(crate) fn mac_matches(secret: &Secret, expected: &[u8], candidate: &[u8]) -> subtle::Choice {
-    ct_eq_words(expected, candidate) & subtle::Choice::from(u8::from(!secret.expose().is_empty()))
+/// Whether any of `candidates` is the MAC that `mac` computes under any of
+/// `secrets`. Every preset compares through this one routine.
+///
+/// Every secret is tried against every candidate and the results are
+/// combined without branching, so the timing shows neither which secret or
+/// candidate matched nor where a candidate differs. A secret with no bytes
+/// never matches: its MAC is anyone's to compute. [`Secret`] cannot hold
+/// one; this holds even so.
+pub(crate) fn any_mac_matches<const N: usize>(
+    secrets: &Secrets,
+    candidates: impl Iterator<Item = [u8; N]> + Clone,
+    mac: impl Fn(&[u8]) -> [u8; N],
+) -> bool {
+    let mut matched = subtle::Choice::from(0);
+    for secret in secrets {
+        let key = secret.expose();
+        let usable = subtle::Choice::from(u8::from(!key.is_empty()));
+        let expected = mac(key);
+        for candidate in candidates.clone() {
+            matched |= ct_eq_words(&expected, &candidate) & usable;
+        }
+    }
+    matched.into()
 }
 
 /// `a == b` in constant time (for a given length), with `subtle` comparing
@@ -559,28 +621,13 @@ fn ct_eq_words(a: &[u8], b: &[u8]) -> subtle::Choice {
 
 /// Whether `token` equals one of `secrets`, comparing SHA-256 digests in
 /// constant time over every secret, so neither the content nor the length of
-/// a secret shows in the timing. Empty secrets never match.
+/// a secret shows in the timing.
 pub(crate) fn token_matches(token: &[u8], secrets: &Secrets) -> bool {
     use sha2::Digest as _;
-    let sent = sha2::Sha256::digest(token);
-    let mut matched = subtle::Choice::from(0);
-    for secret in secrets {
-        let expected = sha2::Sha256::digest(secret.expose());
-        matched |= mac_matches(secret, &expected, &sent);
-    }
-    bool::from(matched)
-}
-
-/// A secret for a `&str` constructor: the string's bytes.
-///
-/// # Errors
-///
-/// [`SecretError::Empty`] for an empty string, which anyone could sign with.
-pub(crate) fn plain_secret(secret: &str) -> Result<Secret, SecretError> {
-    if secret.is_empty() {
-        return Err(SecretError::Empty);
-    }
-    Ok(Secret::new(secret))
+    let sent: [u8; 32] = sha2::Sha256::digest(token).into();
+    any_mac_matches(secrets, std::iter::once(sent), |key| {
+        sha2::Sha256::digest(key).into()
+    })
 }
 
 /// A pointer parsed once, for schemes that read fixed fields of the body.
@@ -633,7 +680,7 @@ pub(crate) mod ed25519 {
     /// [`SecretError::InvalidKey`] when `bytes` is not a usable public key.
     pub(crate) fn public_key_secret(bytes: &[u8]) -> Result<Secret, SecretError> {
         verifying_key(bytes).ok_or(INVALID)?;
-        Ok(Secret::new(bytes))
+        Secret::new(bytes)
     }
 
     /// A signing key from a 32-byte seed, or a 64-byte seed and public key
@@ -863,8 +910,26 @@ mod tests {
             }
             assert!(!bool::from(ct_eq_words(&a, &a[..len.saturating_sub(1)])) || len == 0);
         }
-        let secret = Secret::new("k");
-        assert!(bool::from(mac_matches(&secret, b"same", b"same")));
+    }
+
+    #[test]
+    fn the_shared_matching_routine_never_matches_under_an_empty_key() {
+        let mac = |key: &[u8]| hmac_sha256(key, [&b"body"[..]]);
+        let real = Secrets::new([Secret::new("k").unwrap()]).unwrap();
+        let forged = mac(b"");
+        assert!(any_mac_matches(&real, std::iter::once(mac(b"k")), mac));
+        assert!(!any_mac_matches(&real, std::iter::once(forged), mac));
+        // Even a set smuggling in an empty secret (no public path builds
+        // one) refuses the MAC anyone can compute under it.
+        let smuggled =
+            Secrets::new([Secret::empty_for_tests(), Secret::new("k").unwrap()]).unwrap();
+        assert!(!any_mac_matches(&smuggled, std::iter::once(forged), mac));
+        assert!(any_mac_matches(&smuggled, std::iter::once(mac(b"k")), mac));
+        assert!(!token_matches(b"", &smuggled));
+        assert!(token_matches(b"k", &smuggled));
+        // Any candidate of several may match; none is no match.
+        assert!(any_mac_matches(&real, [forged, mac(b"k")].into_iter(), mac));
+        assert!(!any_mac_matches(&real, std::iter::empty(), mac));
     }
 
     #[test]
@@ -888,6 +953,5 @@ mod tests {
         let mut url_safe = text.into_bytes();
         url_safe[0] = b'-';
         assert_eq!(decode_base64::<32>(&url_safe), Err(()));
-        assert!(!bool::from(mac_matches(&Secret::new(""), b"same", b"same")));
     }
 }

@@ -5,10 +5,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::scheme::{
-    any_hex_mac_matches, hmac_sha256, json_string, key_values, only_value, plain_secret,
-    static_pointer, Delivery, EventName, JsonPointer, Message, Request, Scheme, Signer,
+    any_hex_mac_matches, hmac_sha256, json_string, key_values, only_value, static_pointer,
+    Delivery, EventName, JsonPointer, Message, Request, Scheme, Signer,
 };
-use crate::secret::{SecretError, Secrets};
+use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
 const SIGNATURE: &str = "Paddle-Signature";
@@ -54,7 +54,7 @@ impl Paddle {
     ///
     /// [`SecretError::Empty`] for an empty secret.
     pub fn new(secret_key: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(plain_secret(secret_key)?))
+        Ok(Self::with_secrets(Secret::new(secret_key)?))
     }
 
     /// The scheme with several secret keys, newest first.
@@ -113,7 +113,7 @@ impl Scheme for Paddle {
         }
         static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
         let id = json_string(request.body(), static_pointer(&EVENT_ID, "/event_id"));
-        Ok(Delivery::new(id, Some(timestamp)))
+        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
@@ -170,7 +170,11 @@ mod tests {
         // "Valid signature", and the SDK's time cases: +1 s, +5 s, +6 s, days.
         assert_eq!(
             verify(&scheme, HEADER, BODY, TS),
-            Ok(Delivery::new(None, Some(TS)))
+            Ok(Delivery::new(None, Some(TS)).fingerprint_of([
+                TS.to_string().as_bytes(),
+                b":",
+                BODY
+            ]))
         );
         assert!(verify(&scheme, HEADER, BODY, TS + 1).is_ok());
         assert!(verify(&scheme, HEADER, BODY, TS + 5).is_ok());
@@ -214,7 +218,11 @@ mod tests {
     #[test]
     fn round_trip_tampering_rotation_and_absurd_values() {
         let scheme = Paddle::with_secrets(
-            Secrets::new([Secret::new("pdl_new"), Secret::new(SECRET)]).unwrap(),
+            Secrets::new([
+                Secret::new("pdl_new").unwrap(),
+                Secret::new(SECRET).unwrap(),
+            ])
+            .unwrap(),
         );
         assert!(verify(&scheme, HEADER, BODY, TS).is_ok());
         let body = br#"{"event_id":"evt_01h","event_type":"transaction.completed","data":{}}"#;

@@ -2,10 +2,10 @@
 //! webhooks.
 
 use crate::scheme::{
-    decode_base64, hmac_sha256, mac_matches, optional_utf8, plain_secret, Delivery, EventName,
-    Message, Request, Scheme, Signer,
+    any_mac_matches, decode_base64, hmac_sha256, optional_utf8, Delivery, EventName, Message,
+    Request, Scheme, Signer,
 };
-use crate::secret::{SecretError, Secrets};
+use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
 
 const SIGNATURE: &str = "X-Shopify-Hmac-Sha256";
@@ -51,7 +51,7 @@ impl Shopify {
     ///
     /// [`SecretError::Empty`] for an empty secret.
     pub fn new(secret: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(plain_secret(secret)?))
+        Ok(Self::with_secrets(Secret::new(secret)?))
     }
 
     /// The scheme with several secrets, newest first (e.g. while the client
@@ -90,21 +90,17 @@ impl Scheme for Shopify {
         let value = request.require(SIGNATURE)?;
         let candidate =
             decode_base64::<32>(value).map_err(|()| VerifyError::malformed(SIGNATURE))?;
-        let mut matched = subtle::Choice::from(0);
-        for secret in secrets {
-            let expected = hmac_sha256(secret.expose(), [request.body()]);
-            if let Some(candidate) = &candidate {
-                matched |= mac_matches(secret, &expected, candidate);
-            }
-        }
-        if !bool::from(matched) {
+        if !any_mac_matches(secrets, candidate.into_iter(), |key| {
+            hmac_sha256(key, [request.body()])
+        }) {
             return Err(VerifyError::InvalidSignature);
         }
         let id = match optional_utf8(request, EVENT_ID)? {
             Some(id) => Some(id),
             None => optional_utf8(request, WEBHOOK_ID)?,
         };
-        Ok(Delivery::new(id, None))
+        // The ids are not signed: a repeat is recognised by its body.
+        Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
@@ -168,7 +164,7 @@ mod tests {
         // Without `X-Shopify-Event-Id`, the webhook id is the delivery id.
         assert_eq!(
             verify(&scheme, &headers(EXPECTED), BODY),
-            Ok(Delivery::new(Some("wh-1".into()), None))
+            Ok(Delivery::new(Some("wh-1".into()), None).fingerprint_of([BODY]))
         );
         let mut with_event_id = headers(EXPECTED);
         with_event_id.push((EVENT_ID.into(), "ev-1".into()));
@@ -183,7 +179,7 @@ mod tests {
     #[test]
     fn round_trip_tampering_rotation_and_absurd_values() {
         let scheme = Shopify::with_secrets(
-            Secrets::new([Secret::new("next"), Secret::new(SECRET)]).unwrap(),
+            Secrets::new([Secret::new("next").unwrap(), Secret::new(SECRET).unwrap()]).unwrap(),
         );
         assert!(verify(&scheme, &headers(EXPECTED), BODY).is_ok());
         let signed = scheme.sign(&Message {

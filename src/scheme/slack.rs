@@ -4,10 +4,10 @@
 use std::sync::OnceLock;
 
 use crate::scheme::{
-    decode_hex, hmac_sha256, json_string, mac_matches, plain_secret, static_pointer, Delivery,
-    Headers, JsonPointer, Message, Reply, Request, Scheme, Signer,
+    any_mac_matches, decode_hex, hmac_sha256, json_string, static_pointer, Delivery, Headers,
+    JsonPointer, Message, Reply, Request, Scheme, Signer,
 };
-use crate::secret::{SecretError, Secrets};
+use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
 const SIGNATURE: &str = "X-Slack-Signature";
@@ -68,7 +68,7 @@ impl Slack {
     ///
     /// [`SecretError::Empty`] for an empty secret.
     pub fn new(signing_secret: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(plain_secret(signing_secret)?))
+        Ok(Self::with_secrets(Secret::new(signing_secret)?))
     }
 
     /// The scheme with several signing secrets, newest first.
@@ -150,17 +150,10 @@ impl Scheme for Slack {
             parse_timestamp(raw_timestamp).ok_or_else(|| VerifyError::malformed(TIMESTAMP))?;
         self.tolerance.check(timestamp, now)?;
 
-        let mut matched = subtle::Choice::from(0);
-        for secret in secrets {
-            let expected = hmac_sha256(
-                secret.expose(),
-                [b"v0:", raw_timestamp, b":", request.body()],
-            );
-            if let Some(candidate) = &candidate {
-                matched |= mac_matches(secret, &expected, candidate);
-            }
-        }
-        if !bool::from(matched) {
+        let signed = [&b"v0:"[..], raw_timestamp, b":", request.body()];
+        if !any_mac_matches(secrets, candidate.into_iter(), |key| {
+            hmac_sha256(key, signed)
+        }) {
             return Err(VerifyError::InvalidSignature);
         }
         static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
@@ -169,7 +162,9 @@ impl Scheme for Slack {
         } else {
             None
         };
-        Ok(Delivery::new(id, Some(timestamp)))
+        // Forms (slash commands, interactivity) carry no `event_id`: a
+        // repeat is recognised by what was signed.
+        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
@@ -280,7 +275,13 @@ mod tests {
         assert_eq!(scheme.signature(TS, BODY), EXPECTED);
         assert_eq!(
             verify(&scheme, &headers(EXPECTED, TS), BODY, TS + 10),
-            Ok(Delivery::new(None, Some(TS)))
+            // A form has no `event_id`: recognised by what was signed.
+            Ok(Delivery::new(None, Some(TS)).fingerprint_of([
+                &b"v0:"[..],
+                TS.to_string().as_bytes(),
+                b":",
+                BODY
+            ]))
         );
         assert!(matches!(
             verify(&scheme, &headers(EXPECTED, TS), BODY, TS + 301),
@@ -291,7 +292,11 @@ mod tests {
     #[test]
     fn tampering_rotation_and_absurd_values() {
         let scheme = Slack::with_secrets(
-            Secrets::new([Secret::new("rotated-in"), Secret::new(SECRET)]).unwrap(),
+            Secrets::new([
+                Secret::new("rotated-in").unwrap(),
+                Secret::new(SECRET).unwrap(),
+            ])
+            .unwrap(),
         );
         assert!(verify(&scheme, &headers(EXPECTED, TS), BODY, TS).is_ok());
         let body = br#"{"type":"event_callback","event_id":"Ev01","event":{"type":"app_mention"}}"#;

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::scheme::{
-    decode_base64, hmac_sha256, mac_matches, utf8, Delivery, Message, Request, Scheme, Signer,
+    any_mac_matches, decode_base64, hmac_sha256, utf8, Delivery, Message, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -217,7 +217,7 @@ impl StandardWebhooks {
     pub fn with_signing_key(secret_key: &str) -> Result<Self, SecretError> {
         let bytes = zeroize::Zeroizing::new(decode_key(secret_key, SECRET_KEY_PREFIX)?);
         let key = crate::scheme::ed25519::signing_key(&bytes)?;
-        let public = Secret::new(key.verifying_key().to_bytes().to_vec());
+        let public = Secret::new(key.verifying_key().to_bytes().to_vec())?;
         Ok(Self {
             keys: Keys::Ed25519(Some(std::sync::Arc::new(key))),
             ..Self::with_secrets(public)
@@ -281,7 +281,7 @@ fn v1a_signature(key: &ed25519_dalek::SigningKey, id: &str, timestamp: i64, body
 
 /// The `version,value` entries of a `webhook-signature` value; entries
 /// without a comma are skipped.
-fn entries(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+fn entries(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + Clone + '_ {
     header.split(|b| *b == b' ').filter_map(|entry| {
         let comma = entry.iter().position(|b| *b == b',')?;
         Some((&entry[..comma], &entry[comma + 1..]))
@@ -289,7 +289,7 @@ fn entries(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
 }
 
 /// The decoded `v1` signatures of a `webhook-signature` value.
-fn v1_signatures(header: &[u8]) -> impl Iterator<Item = Result<Option<[u8; 32]>, ()>> + '_ {
+fn v1_signatures(header: &[u8]) -> impl Iterator<Item = Result<Option<[u8; 32]>, ()>> + Clone + '_ {
     entries(header)
         .filter(|(version, _)| *version == b"v1")
         .map(|(_, value)| decode_base64::<32>(value))
@@ -360,19 +360,17 @@ impl Scan {
         scan
     }
 
-    /// Whether any `v1` signature equals `expected` under `secret`, in
-    /// constant time over all of them.
-    fn matches(&self, header: &[u8], secret: &Secret, expected: &[u8; 32]) -> subtle::Choice {
-        let mut matched = subtle::Choice::from(0);
-        for candidate in &self.kept[..self.count.min(KEPT)] {
-            matched |= mac_matches(secret, expected, candidate);
-        }
-        if self.count > KEPT {
-            for candidate in v1_signatures(header).flatten().flatten().skip(KEPT) {
-                matched |= mac_matches(secret, expected, &candidate);
-            }
-        }
-        matched
+    /// The `v1` signatures of `header`: those kept, then the rest decoded
+    /// again.
+    fn candidates<'h>(&'h self, header: &'h [u8]) -> impl Iterator<Item = [u8; 32]> + Clone + 'h {
+        let rest = if self.count > KEPT { usize::MAX } else { 0 };
+        self.kept[..self.count.min(KEPT)].iter().copied().chain(
+            v1_signatures(header)
+                .flatten()
+                .flatten()
+                .skip(KEPT)
+                .take(rest),
+        )
     }
 }
 
@@ -430,11 +428,9 @@ impl Scheme for StandardWebhooks {
                 Err(VerifyError::InvalidSignature)
             };
         }
-        for secret in secrets {
-            let expected = hmac_sha256(secret.expose(), signed);
-            matched |= scan.matches(signature, secret, &expected);
-        }
-        if bool::from(matched) {
+        if any_mac_matches(secrets, scan.candidates(signature), |key| {
+            hmac_sha256(key, signed)
+        }) {
             Ok(Delivery::new(Some(id), Some(timestamp)))
         } else {
             Err(VerifyError::InvalidSignature)

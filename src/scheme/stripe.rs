@@ -3,10 +3,10 @@
 use std::sync::OnceLock;
 
 use crate::scheme::{
-    any_hex_mac_matches, hmac_sha256, json_string, only_value, plain_secret, static_pointer,
-    Delivery, JsonPointer, Message, Request, Scheme, Signer,
+    any_hex_mac_matches, hmac_sha256, json_string, only_value, static_pointer, Delivery,
+    JsonPointer, Message, Request, Scheme, Signer,
 };
-use crate::secret::{SecretError, Secrets};
+use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
 const SIGNATURE: &str = "Stripe-Signature";
@@ -58,7 +58,7 @@ impl Stripe {
     ///
     /// [`SecretError::Empty`] for an empty secret.
     pub fn new(secret: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(plain_secret(secret)?))
+        Ok(Self::with_secrets(Secret::new(secret)?))
     }
 
     /// The scheme with several secrets, newest first: during a roll of the
@@ -116,7 +116,7 @@ impl Scheme for Stripe {
         }
         static ID: OnceLock<JsonPointer> = OnceLock::new();
         let id = json_string(request.body(), static_pointer(&ID, "/id"));
-        Ok(Delivery::new(id, Some(timestamp)))
+        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
     }
 }
 
@@ -272,7 +272,11 @@ mod tests {
     #[test]
     fn round_trip_tampering_and_rotation() {
         let scheme = Stripe::with_secrets(
-            Secrets::new([Secret::new("whsec_new"), Secret::new("whsec_old")]).unwrap(),
+            Secrets::new([
+                Secret::new("whsec_new").unwrap(),
+                Secret::new("whsec_old").unwrap(),
+            ])
+            .unwrap(),
         );
         let body = br#"{"id":"evt_9","type":"charge.refunded"}"#;
         let message = Message {
@@ -331,7 +335,7 @@ mod tests {
             .tolerance(Tolerance::disabled())
             .verify(
                 &Request::new("POST", "/", &[(SIGNATURE, header.as_str())], body),
-                &Secrets::from(Secret::new("whsec_new")),
+                &Secrets::from(Secret::new("whsec_new").unwrap()),
                 i64::MAX
             )
             .is_ok());
@@ -339,7 +343,7 @@ mod tests {
         let plain = scheme.signature(2000, b"plain");
         assert_eq!(
             verify(&scheme, &plain, b"plain", 2000),
-            Ok(Delivery::new(None, Some(2000)))
+            Ok(Delivery::new(None, Some(2000)).fingerprint_of([&b"2000.plain"[..]]))
         );
         let headers = vec![(SIGNATURE.to_owned(), header)];
         assert_refuses_absurd_headers(&scheme, &headers, &[SIGNATURE], body, 2000);

@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 
 use crate::scheme::{
-    decode_base64, decode_hex, hmac_sha1, mac_matches, optional_utf8, plain_secret, query_pairs,
-    Delivery, Message, Request, Scheme, Signer,
+    any_mac_matches, decode_base64, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery,
+    Message, Request, Scheme, Signer,
 };
-use crate::secret::{SecretError, Secrets};
+use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
 
 const SIGNATURE: &str = "X-Twilio-Signature";
@@ -75,7 +75,7 @@ impl Twilio {
     ///
     /// [`SecretError::Empty`] for an empty token.
     pub fn new(auth_token: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(plain_secret(auth_token)?))
+        Ok(Self::with_secrets(Secret::new(auth_token)?))
     }
 
     /// The scheme with several auth tokens, newest first (the primary and
@@ -127,13 +127,18 @@ impl Twilio {
 
 /// HMAC-SHA1 of `url` followed by each (sorted) name and value.
 fn mac(key: &[u8], url: &str, params: &[(Cow<'_, str>, Cow<'_, str>)]) -> [u8; 20] {
-    hmac_sha1(
-        key,
-        std::iter::once(url.as_bytes()).chain(
-            params
-                .iter()
-                .flat_map(|(name, value)| [name.as_bytes(), value.as_bytes()]),
-        ),
+    hmac_sha1(key, signed_content(url, params))
+}
+
+/// What Twilio signs: `url`, then each (sorted) name and value.
+fn signed_content<'a>(
+    url: &'a str,
+    params: &'a [(Cow<'_, str>, Cow<'_, str>)],
+) -> impl Iterator<Item = &'a [u8]> {
+    std::iter::once(url.as_bytes()).chain(
+        params
+            .iter()
+            .flat_map(|(name, value)| [name.as_bytes(), value.as_bytes()]),
     )
 }
 
@@ -236,20 +241,21 @@ impl Scheme for Twilio {
             return Err(VerifyError::InvalidSignature);
         }
 
-        let mut matched = subtle::Choice::from(0);
-        for secret in secrets {
-            for url in url_variants(&url) {
-                let expected = mac(secret.expose(), &url, &params);
-                if let Some(candidate) = &candidate {
-                    matched |= mac_matches(secret, &expected, candidate);
-                }
-            }
-        }
-        if !bool::from(matched & body_ok) {
+        // The URL (with or without its port) is no secret: trying both
+        // forms shows nothing.
+        let matched = url_variants(&url).into_iter().fold(false, |matched, url| {
+            matched
+                | any_mac_matches(secrets, candidate.into_iter(), |key| {
+                    mac(key, &url, &params)
+                })
+        });
+        if !bool::from(subtle::Choice::from(u8::from(matched)) & body_ok) {
             return Err(VerifyError::InvalidSignature);
         }
+        // The idempotency token is not signed: a repeat is recognised by
+        // what was signed.
         let id = optional_utf8(request, IDEMPOTENCY_TOKEN)?;
-        Ok(Delivery::new(id, None))
+        Ok(Delivery::new(id, None).fingerprint_of(signed_content(&url, &params)))
     }
 
     /// `EventType`, else `StatusCallbackEvent`, from the form body (or the
@@ -376,8 +382,8 @@ mod tests {
             EXPECTED
         );
         assert_eq!(
-            check(&scheme, TARGET, EXPECTED, FORM_BODY),
-            Ok(Delivery::new(None, None))
+            check(&scheme, TARGET, EXPECTED, FORM_BODY).map(|d| (d.id, d.fingerprint.is_some())),
+            Ok((None, true))
         );
         // test_validation_adds_port_on_https.
         assert!(check(&scheme, TARGET, HTTPS_PORT_443, FORM_BODY).is_ok());
@@ -470,7 +476,11 @@ mod tests {
     #[test]
     fn round_trip_tampering_rotation_and_absurd_values() {
         let scheme = Twilio::with_secrets(
-            Secrets::new([Secret::new("secondary"), Secret::new(TOKEN)]).unwrap(),
+            Secrets::new([
+                Secret::new("secondary").unwrap(),
+                Secret::new(TOKEN).unwrap(),
+            ])
+            .unwrap(),
         )
         .public_url("https://mycompany.com");
         assert!(check(&scheme, TARGET, EXPECTED, FORM_BODY).is_ok());
@@ -488,8 +498,8 @@ mod tests {
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         assert_eq!(
-            verify(&scheme, "/sms", &headers, body),
-            Ok(Delivery::new(Some("idem-1".into()), None))
+            verify(&scheme, "/sms", &headers, body).map(|d| (d.id, d.fingerprint.is_some())),
+            Ok((Some("idem-1".into()), true))
         );
         let request = Request::new("POST", "/sms", &headers, body);
         assert_eq!(
