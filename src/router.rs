@@ -54,7 +54,7 @@ use crate::ack::{Ack, Rejection, DEFAULT_RETRY_AFTER};
 use crate::dedupe::{Claim, MemoryStore, Store, Token, DEFAULT_DONE_TTL, DEFAULT_LEASE};
 use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT};
 use crate::handler::{Failure, Handler, Incoming};
-use crate::scheme::{EventName, JsonPointer, Reply, Scheme};
+use crate::scheme::{EventName, EventNameError, JsonPointer, Reply, Scheme};
 use crate::tenant::Tenants;
 use crate::verify::{Clock, SystemClock};
 
@@ -361,7 +361,8 @@ impl WebhookRouter {
     /// lets `benches/dispatch.rs` measure that work without HTTP around it.
     #[doc(hidden)]
     pub async fn __dispatch(&self, req: &HttpRequest, body: &Bytes, id: &str) -> HttpResponse {
-        match self.dispatch(req, body, Some(id.into()), None, None).await {
+        let identity = Identity::new(&self.inner.namespace, None, Some(id.into()), None);
+        match self.dispatch(req, body, identity, None).await {
             Ok(answer) => answer.into_response().0,
             Err((rejection, _)) => rejection.error_response(),
         }
@@ -449,39 +450,44 @@ impl WebhookRouter {
         let delivery = scheme
             .verify(&view, secrets, inner.clock.now())
             .map_err(|e| fail(e.into()))?;
-        let id: Option<Arc<str>> = delivery.id.map(Into::into);
-        let span = tracing::Span::current();
-        if let Some(id) = &id {
-            span.record("id", &**id);
+        let identity = Identity::new(&inner.namespace, tenant, delivery.id, delivery.fingerprint);
+        if let Some(shown) = &identity.shown {
+            tracing::Span::current().record("id", &**shown);
         }
         if let Some(reply) = scheme.signed_reply(&view) {
             return Ok(Answer::Reply(reply));
         }
-        self.dispatch(req, &body, id, delivery.timestamp, tenant)
+        self.dispatch(req, &body, identity, delivery.timestamp)
             .await
     }
 
     /// The router's work for a verified delivery: finds the event name and
-    /// the handler, claims the id, runs the handler and settles the claim.
+    /// the handler, claims the delivery, runs the handler and settles the
+    /// claim.
     async fn dispatch(
         &self,
         req: &HttpRequest,
         body: &Bytes,
-        id: Option<Arc<str>>,
+        identity: Identity,
         timestamp: Option<i64>,
-        tenant: Option<&str>,
     ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
         let inner = &*self.inner;
         let scheme = &*inner.scheme;
         let view = request_view(req, body);
         let span = tracing::Span::current();
-        let with_id = |rejection: Rejection| (rejection, id.clone());
+        let Identity { id, shown, key } = identity;
+        let with_id = |rejection: Rejection| (rejection, shown.clone());
 
         let name = match &inner.event_name {
             Some(location) => location.find(&view),
             None => scheme.event_name(&view),
         }
-        .map_err(|e| with_id(Rejection::InvalidPayload(e)))?;
+        .map_err(|e| {
+            with_id(match e {
+                EventNameError::Header(e) => e.into(),
+                EventNameError::Payload(e) => Rejection::InvalidPayload(e),
+            })
+        })?;
         let name = name.unwrap_or_default();
         let (exact, handler) = inner.routes.find(&name);
         // A name routed exactly shares the route's copy.
@@ -489,39 +495,44 @@ impl WebhookRouter {
         span.record("event", &*name);
 
         let Some(handler) = handler else {
-            return Ok(Answer::Ack(inner.unhandled.clone(), id, Some(name)));
+            return Ok(Answer::Ack(inner.unhandled.clone(), shown, Some(name)));
         };
 
-        // Claim the id so the handler runs once; no id, no claim.
+        // Claim the delivery so the handler runs once; nothing to recognise
+        // it by, no claim.
         let claimed_at = Instant::now();
-        let claim = match &id {
-            Some(id) => {
-                let key = store_key(&inner.namespace, tenant, id);
-                match inner.store.claim(&key, inner.lease).await {
-                    Ok(Claim::Fresh(token)) => Some((key, token)),
-                    Ok(Claim::InFlight) => {
-                        return Err(with_id(Rejection::InFlight {
-                            retry_after: inner.retry_after,
-                        }))
-                    }
-                    Ok(Claim::Done) => {
-                        return Ok(Answer::Ack(Ack::duplicate(), Some(id.clone()), Some(name)))
-                    }
-                    Err(error) => {
-                        tracing::error!(target: "actix_webhook::store", %error, "claiming a delivery failed");
-                        return Err(with_id(Rejection::Unavailable {
-                            retry_after: inner.retry_after,
-                        }));
-                    }
+        let claim = match key {
+            Some(key) => match inner.store.claim(&key, inner.lease).await {
+                Ok(Claim::Fresh(token)) => Some((key, token)),
+                Ok(Claim::InFlight) => {
+                    return Err(with_id(Rejection::InFlight {
+                        retry_after: inner.retry_after,
+                    }))
                 }
-            }
+                Ok(Claim::Done) => return Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
+                Err(error) => {
+                    tracing::error!(target: "actix_webhook::store", %error, "claiming a delivery failed");
+                    if let Some(token) = error.pending_claim() {
+                        // Applied with its answer lost, perhaps: give it up as
+                        // soon as the store answers, or the sender's retry
+                        // would get 409 for a whole lease.
+                        let deadline = crate::dedupe::later(claimed_at, inner.lease);
+                        let settle =
+                            settle_later(inner.store.clone(), key, token.clone(), None, deadline);
+                        actix_web::rt::spawn(settle.in_current_span());
+                    }
+                    return Err(with_id(Rejection::Unavailable {
+                        retry_after: inner.retry_after,
+                    }));
+                }
+            },
             None => None,
         };
 
         let incoming = Incoming::new(
             req.clone(),
             body.clone(),
-            id.clone(),
+            id,
             name.clone(),
             timestamp,
             scheme.name(),
@@ -540,29 +551,25 @@ impl WebhookRouter {
             Err(_) => false,
         };
         if let Some((key, token)) = claim {
-            if settled {
-                if let Err(error) = inner.store.complete(&key, &token, inner.done_ttl).await {
-                    tracing::warn!(target: "actix_webhook::store", %error, "completing a claim failed; retrying until the lease runs out");
-                    let deadline = crate::dedupe::later(claimed_at, inner.lease);
-                    actix_web::rt::spawn(
-                        complete_later(inner.store.clone(), key, token, inner.done_ttl, deadline)
-                            .in_current_span(),
-                    );
-                }
-            } else if let Err(error) = inner.store.release(&key, &token).await {
-                // The lease runs out by itself; until then retries get 409.
-                tracing::warn!(target: "actix_webhook::store", %error, "releasing a claim failed");
+            let done_for = settled.then_some(inner.done_ttl);
+            if let Err(error) = settle(&*inner.store, &key, &token, done_for).await {
+                // Done, the handler must not run again once the lease runs
+                // out; released, the sender's retry must not wait for it.
+                tracing::warn!(target: "actix_webhook::store", %error, "settling a claim failed; retrying until the lease runs out");
+                let deadline = crate::dedupe::later(claimed_at, inner.lease);
+                let settle = settle_later(inner.store.clone(), key, token, done_for, deadline);
+                actix_web::rt::spawn(settle.in_current_span());
             }
         }
 
         match outcome {
-            Ok(ack) => Ok(Answer::Ack(ack, id, Some(name))),
+            Ok(ack) => Ok(Answer::Ack(ack, shown, Some(name))),
             Err(Failure::Rejected(rejection)) => Err(with_id(rejection)),
             Err(Failure::Error(message)) => {
                 tracing::error!(
                     target: "actix_webhook::handler",
                     handler = handler.name(),
-                    delivery_id = id.as_deref().unwrap_or("-"),
+                    delivery_id = shown.as_deref().unwrap_or("-"),
                     event = &*name,
                     error = %message,
                     "webhook handler failed"
@@ -573,38 +580,104 @@ impl WebhookRouter {
     }
 }
 
-/// Longest delivery id stored as it is; longer ones are stored as a digest.
-const MAX_STORED_ID: usize = 128;
+/// Longest delivery id stored, shown and logged as it is; longer ones are
+/// stored, shown and logged as their digest.
+const MAX_ID: usize = 128;
 
-/// What marks a digest in a store key; ids that start with it are hashed
-/// too, so a digest and an id can never be mistaken for each other.
+/// What marks a digest of an id; ids that start with it, or with
+/// [`CONTENT_PREFIX`], are hashed too, so a digest and an id can never be
+/// mistaken for each other.
 const DIGEST_PREFIX: &str = "sha256:";
 
-/// The store key of a delivery: `namespace:id`, or `namespace:tenant:id`.
-/// Built by hand: `format!` costs more than the rest of the claim.
-///
-/// An id over [`MAX_STORED_ID`] bytes is stored as `sha256:<hex>`: ids come
-/// from requests (GitHub's, Shopify's and Twilio's are not even signed), and
-/// the store bounds how many it keeps, not how long they are.
-fn store_key(namespace: &str, tenant: Option<&str>, id: &str) -> String {
-    let digest;
-    let id = if id.len() > MAX_STORED_ID || id.starts_with(DIGEST_PREFIX) {
-        use sha2::Digest as _;
-        digest = format!("{DIGEST_PREFIX}{}", hex::encode(sha2::Sha256::digest(id)));
-        digest.as_str()
-    } else {
-        id
-    };
-    let tenant_len = tenant.map_or(0, |tenant| tenant.len() + 1);
-    let mut key = String::with_capacity(namespace.len() + 1 + tenant_len + id.len());
-    key.push_str(namespace);
-    key.push(':');
-    if let Some(tenant) = tenant {
-        key.push_str(tenant);
-        key.push(':');
+/// What marks a delivery recognised by the digest of what its sender signed.
+const CONTENT_PREFIX: &str = "content-sha256:";
+
+/// How a verified delivery is known: the id as sent (for the handler), the
+/// id as shown in the answer and logs (bounded: unsigned ids are anyone's
+/// to make 100 KB long), and the key it is claimed under.
+struct Identity {
+    id: Option<Arc<str>>,
+    shown: Option<Arc<str>>,
+    key: Option<String>,
+}
+
+impl Identity {
+    fn new(
+        namespace: &str,
+        tenant: Option<&str>,
+        id: Option<String>,
+        fingerprint: Option<[u8; 32]>,
+    ) -> Self {
+        let id: Option<Arc<str>> = id.map(Into::into);
+        let shown = id.as_ref().map(|id| {
+            if id.len() > MAX_ID {
+                id_digest(id).into()
+            } else {
+                id.clone()
+            }
+        });
+        let key = match (fingerprint, &id) {
+            (Some(fingerprint), _) => Some(store_key(
+                namespace,
+                tenant,
+                &format!("{CONTENT_PREFIX}{}", hex::encode(fingerprint)),
+            )),
+            (None, Some(id)) => Some(store_key(namespace, tenant, &stored_id(id))),
+            (None, None) => None,
+        };
+        Self { id, shown, key }
     }
+}
+
+/// `sha256:<hex>` of `id`.
+fn id_digest(id: &str) -> String {
+    use sha2::Digest as _;
+    format!("{DIGEST_PREFIX}{}", hex::encode(sha2::Sha256::digest(id)))
+}
+
+/// An id as stored: itself, or its digest when it is long or could be
+/// taken for a digest. Ids come from requests (GitHub's, Shopify's and
+/// Twilio's are not even signed) and the store bounds how many it keeps, not
+/// how long they are.
+fn stored_id(id: &str) -> std::borrow::Cow<'_, str> {
+    if id.len() > MAX_ID || id.starts_with(DIGEST_PREFIX) || id.starts_with(CONTENT_PREFIX) {
+        id_digest(id).into()
+    } else {
+        id.into()
+    }
+}
+
+/// The store key of a delivery: `namespace:id`, or `namespace@tenant:id`.
+/// Namespace and tenant are escaped (`%`, `:` and `@` as `%25`, `%3A`,
+/// `%40`), so the first `:` ends them and no two (tenant, id) pairs share a
+/// key, whatever the names. Built by hand: `format!` costs more than the
+/// rest of the claim.
+fn store_key(namespace: &str, tenant: Option<&str>, id: &str) -> String {
+    let tenant_len = tenant.map_or(0, |tenant| tenant.len() + 1);
+    let mut key = String::with_capacity(namespace.len() + tenant_len + 1 + id.len());
+    push_escaped(&mut key, namespace);
+    if let Some(tenant) = tenant {
+        key.push('@');
+        push_escaped(&mut key, tenant);
+    }
+    key.push(':');
     key.push_str(id);
     key
+}
+
+fn push_escaped(key: &mut String, part: &str) {
+    if !part.contains(['%', ':', '@']) {
+        key.push_str(part);
+        return;
+    }
+    for c in part.chars() {
+        match c {
+            '%' => key.push_str("%25"),
+            ':' => key.push_str("%3A"),
+            '@' => key.push_str("%40"),
+            c => key.push(c),
+        }
+    }
 }
 
 /// What a delivery gets when it is not rejected.
@@ -626,28 +699,42 @@ impl Answer {
     }
 }
 
-/// Keeps trying to mark a handled delivery done while its claim still holds:
-/// the handler ran, so a store that was briefly unreachable must not let a
-/// retry run it again once the lease runs out.
-async fn complete_later(
+/// Marks a claim done for `done_for`, or releases it when `None`.
+async fn settle(
+    store: &dyn Store,
+    key: &str,
+    token: &Token,
+    done_for: Option<Duration>,
+) -> Result<(), crate::dedupe::StoreError> {
+    match done_for {
+        Some(ttl) => store.complete(key, token, ttl).await,
+        None => store.release(key, token).await,
+    }
+}
+
+/// Keeps trying to settle a claim while it still holds, for a store that
+/// was briefly unreachable: a handled delivery must not run again once the
+/// lease runs out, and a released one (or one whose claim's answer was lost)
+/// must not keep the sender's retries at 409 until then.
+async fn settle_later(
     store: Arc<dyn Store>,
     key: String,
     token: Token,
-    ttl: Duration,
+    done_for: Option<Duration>,
     deadline: Instant,
 ) {
     let mut pause = Duration::from_millis(50);
-    while Instant::now() + pause < deadline {
+    while crate::dedupe::later(Instant::now(), pause) < deadline {
         actix_web::rt::time::sleep(pause).await;
-        match store.complete(&key, &token, ttl).await {
-            Ok(()) => {
-                tracing::info!(target: "actix_webhook::store", "completed a claim after retrying");
-                return;
-            }
-            Err(_) => pause = (pause * 2).min(Duration::from_secs(2)),
+        if settle(&*store, &key, &token, done_for).await.is_ok() {
+            tracing::info!(target: "actix_webhook::store", "settled a claim after retrying");
+            return;
         }
+        pause = (pause * 2).min(Duration::from_secs(2));
     }
-    tracing::error!(target: "actix_webhook::store", "a handled delivery could not be marked done before its lease ran out; a retry may run it again");
+    if done_for.is_some() {
+        tracing::error!(target: "actix_webhook::store", "a handled delivery could not be marked done before its lease ran out; a retry may run it again");
+    }
 }
 
 /// A response whose body owns the request payload: while the payload is
@@ -721,23 +808,58 @@ impl fmt::Debug for WebhookRouter {
 mod tests {
     use super::*;
 
+    fn key(tenant: Option<&str>, id: &str) -> String {
+        Identity::new("webhook", tenant, Some(id.into()), None)
+            .key
+            .unwrap()
+    }
+
     #[test]
     fn long_ids_are_stored_as_digests() {
-        assert_eq!(store_key("webhook", None, "msg_1"), "webhook:msg_1");
-        assert_eq!(
-            store_key("webhook", Some("acme"), "msg_1"),
-            "webhook:acme:msg_1"
-        );
+        assert_eq!(key(None, "msg_1"), "webhook:msg_1");
+        assert_eq!(key(Some("acme"), "msg_1"), "webhook@acme:msg_1");
         let long = "i".repeat(100_000);
-        let key = store_key("webhook", None, &long);
-        assert_eq!(key.len(), "webhook:sha256:".len() + 64);
-        assert_eq!(key, store_key("webhook", None, &long));
-        assert_ne!(key, store_key("webhook", None, &long[1..]));
+        let long_key = key(None, &long);
+        assert_eq!(long_key.len(), "webhook:sha256:".len() + 64);
+        assert_eq!(long_key, key(None, &long));
+        assert_ne!(long_key, key(None, &long[1..]));
         // An id that looks like a digest is hashed as well: never equal to
-        // the digest of another id.
-        let looks_like = &key["webhook:".len()..];
-        assert_ne!(store_key("webhook", None, looks_like), key);
-        assert!(store_key("webhook", None, &"i".repeat(128)).ends_with(&"i".repeat(128)));
+        // the digest of another id, nor to a fingerprint.
+        let looks_like = &long_key["webhook:".len()..];
+        assert_ne!(key(None, looks_like), long_key);
+        let fingerprinted = Identity::new("webhook", None, None, Some([7; 32]))
+            .key
+            .unwrap();
+        assert_ne!(key(None, &fingerprinted["webhook:".len()..]), fingerprinted);
+        assert!(key(None, &"i".repeat(128)).ends_with(&"i".repeat(128)));
+        // Shown bounded too, as the digest the store uses.
+        let shown = Identity::new("webhook", None, Some(long), None)
+            .shown
+            .unwrap();
+        assert_eq!(&*shown, &long_key["webhook:".len()..]);
+    }
+
+    #[test]
+    fn keys_are_unambiguous_for_any_tenant_and_id() {
+        let names = [
+            "", "a", "acme", "acme:x", "x:evt_1", "evt_1", "a@b", "%3A", ":", "@", "%",
+        ];
+        let mut seen = std::collections::HashMap::new();
+        for tenant in names.iter().map(|t| Some(*t)).chain([None]) {
+            for id in names {
+                if let Some(other) = seen.insert(key(tenant, id), (tenant, id)) {
+                    panic!("{tenant:?}/{id:?} and {other:?} share a key");
+                }
+            }
+        }
+        // The review's example: tenant `acme` with id `x:evt_1` against
+        // tenant `acme:x` with id `evt_1`.
+        assert_ne!(key(Some("acme"), "x:evt_1"), key(Some("acme:x"), "evt_1"));
+        // Namespaces are escaped too.
+        assert_ne!(
+            Identity::new("a", Some("b"), Some("c".into()), None).key,
+            Identity::new("a@b", None, Some("c".into()), None).key
+        );
     }
 
     #[test]

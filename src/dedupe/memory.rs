@@ -26,9 +26,12 @@ type Hasher = foldhash::fast::RandomState;
 ///
 /// Holds at most `capacity` ids: when full, each new id pushes out the one
 /// claimed longest ago (whose time is up first when all have the same time to
-/// live); until then an id whose time is up stays until it is claimed anew.
-/// An id pushed out early can run again if the sender repeats it, so size it
-/// for the deliveries of your longest retry window.
+/// live) that is not in flight; until then an id whose time is up stays until
+/// it is claimed anew. A claim in flight is never pushed out (a retry during
+/// a slow handler must get 409, not run it concurrently): when every id held
+/// is in flight, a new claim fails and the router answers 503. An id pushed
+/// out early can run again if the sender repeats it, so size the store for
+/// the deliveries of your longest retry window.
 /// For several replicas use a shared store (Redis, feature `redis`).
 ///
 /// Ids are spread over 16 independently locked shards; one atomic count over
@@ -105,18 +108,18 @@ impl MemoryStore {
         (hash, (hash >> 32) as usize % SHARDS)
     }
 
-    fn claim_now(&self, key: &str, lease: Duration, now: Instant) -> Claim {
+    fn claim_now(&self, key: &str, lease: Duration, now: Instant) -> Result<Claim, StoreError> {
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
         let until = later(now, lease);
         let (hash, index) = self.locate(key);
         let mut shard = lock(&self.shards[index]);
         if let Some(entry) = shard.table.find_mut(hash, |e| *e.key == *key) {
             if entry.until > now {
-                return if entry.done {
+                return Ok(if entry.done {
                     Claim::Done
                 } else {
                     Claim::InFlight
-                };
+                });
             }
             // Its time is up: claimed anew, in the same place in the table.
             entry.generation = token;
@@ -127,10 +130,14 @@ impl MemoryStore {
             // pushes out one id, so concurrent claims cannot pass the
             // capacity together.
             if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
-                if shard.drop_oldest() {
-                    self.len.fetch_sub(1, Ordering::Relaxed);
-                } else {
-                    self.drop_oldest_elsewhere(index);
+                let made_room = shard.drop_oldest(now) || self.drop_oldest_elsewhere(index, now);
+                // One id pushed out for this one, or this one refused.
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                if !made_room {
+                    return Err(StoreError::new(
+                        "the memory store is full of deliveries in flight",
+                        None,
+                    ));
                 }
             }
             let entry = Entry {
@@ -145,13 +152,13 @@ impl MemoryStore {
         }
         shard.order.push_back((hash, token));
         shard.compact();
-        Claim::Fresh(Token::from_number(token))
+        Ok(Claim::Fresh(Token::from_number(token)))
     }
 
-    /// Pushes out the oldest id of another shard than `index`, skipping
-    /// shards that are busy: this shard's lock is held, so waiting could
-    /// deadlock.
-    fn drop_oldest_elsewhere(&self, index: usize) {
+    /// Pushes out the oldest id of another shard than `index` that is not
+    /// in flight, skipping shards that are busy: this shard's lock is held,
+    /// so waiting could deadlock. False when none could be pushed out.
+    fn drop_oldest_elsewhere(&self, index: usize, now: Instant) -> bool {
         for offset in 1..SHARDS {
             let other = &self.shards[(index + offset) % SHARDS];
             let mut other = match other.try_lock() {
@@ -159,11 +166,11 @@ impl MemoryStore {
                 Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
                 Err(TryLockError::WouldBlock) => continue,
             };
-            if other.drop_oldest() {
-                self.len.fetch_sub(1, Ordering::Relaxed);
-                return;
+            if other.drop_oldest(now) {
+                return true;
             }
         }
+        false
     }
 
     fn settle(&self, key: &str, token: &Token, done_for: Option<Duration>, now: Instant) {
@@ -193,14 +200,26 @@ impl MemoryStore {
 }
 
 impl Shard {
-    /// Drops the id claimed longest ago; false when the shard has none.
-    fn drop_oldest(&mut self) -> bool {
-        while let Some((hash, generation)) = self.order.pop_front() {
-            if let Ok(entry) = self.table.find_entry(hash, |e| e.generation == generation) {
+    /// Drops the id claimed longest ago that is not in flight at `now`;
+    /// false when the shard has none.
+    fn drop_oldest(&mut self, now: Instant) -> bool {
+        // Each record is looked at once at most: claims in flight go to the
+        // back, in the order they were met.
+        for _ in 0..self.order.len() {
+            let Some((hash, generation)) = self.order.pop_front() else {
+                break;
+            };
+            let Ok(entry) = self.table.find_entry(hash, |e| e.generation == generation) else {
+                // Claimed again or removed since: only bookkeeping.
+                continue;
+            };
+            let in_flight = !entry.get().done && entry.get().until > now;
+            if in_flight {
+                self.order.push_back((hash, generation));
+            } else {
                 entry.remove();
                 return true;
             }
-            // Otherwise claimed again or removed since: only bookkeeping.
         }
         false
     }
@@ -246,11 +265,7 @@ impl Store for MemoryStore {
         key: &'a str,
         lease: Duration,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        Box::pin(future::ready(Ok(self.claim_now(
-            key,
-            lease,
-            Instant::now(),
-        ))))
+        Box::pin(future::ready(self.claim_now(key, lease, Instant::now())))
     }
 
     fn complete<'a>(
@@ -280,6 +295,10 @@ mod tests {
     const LEASE: Duration = Duration::from_secs(60);
     const TTL: Duration = Duration::from_secs(3600);
 
+    fn claim(store: &MemoryStore, key: &str, lease: Duration, now: Instant) -> Claim {
+        store.claim_now(key, lease, now).expect("room in the store")
+    }
+
     fn fresh(claim: Claim) -> Token {
         match claim {
             Claim::Fresh(token) => token,
@@ -291,20 +310,20 @@ mod tests {
     fn claim_complete_release() {
         let store = MemoryStore::new(100);
         let now = Instant::now();
-        let token = fresh(store.claim_now("a", LEASE, now));
-        assert_eq!(store.claim_now("a", LEASE, now), Claim::InFlight);
+        let token = fresh(claim(&store, "a", LEASE, now));
+        assert_eq!(claim(&store, "a", LEASE, now), Claim::InFlight);
         store.settle("a", &token, None, now);
-        let token = fresh(store.claim_now("a", LEASE, now));
+        let token = fresh(claim(&store, "a", LEASE, now));
         store.settle("a", &Token::new("999999"), Some(TTL), now);
         assert_eq!(
-            store.claim_now("a", LEASE, now),
+            claim(&store, "a", LEASE, now),
             Claim::InFlight,
             "stale token ignored"
         );
         store.settle("a", &token, Some(TTL), now);
-        assert_eq!(store.claim_now("a", LEASE, now), Claim::Done);
+        assert_eq!(claim(&store, "a", LEASE, now), Claim::Done);
         // Forgotten after its time to live.
-        fresh(store.claim_now("a", LEASE, now + TTL + LEASE));
+        fresh(claim(&store, "a", LEASE, now + TTL + LEASE));
     }
 
     #[test]
@@ -321,36 +340,36 @@ mod tests {
     fn a_token_settles_only_its_own_key() {
         let store = MemoryStore::new(100);
         let now = Instant::now();
-        let a = fresh(store.claim_now("a", LEASE, now));
-        let b = fresh(store.claim_now("b", LEASE, now));
+        let a = fresh(claim(&store, "a", LEASE, now));
+        let b = fresh(claim(&store, "b", LEASE, now));
         store.settle("a", &b, Some(TTL), now);
         store.settle("b", &a, None, now);
-        assert_eq!(store.claim_now("a", LEASE, now), Claim::InFlight);
-        assert_eq!(store.claim_now("b", LEASE, now), Claim::InFlight);
+        assert_eq!(claim(&store, "a", LEASE, now), Claim::InFlight);
+        assert_eq!(claim(&store, "b", LEASE, now), Claim::InFlight);
         store.settle("a", &a, Some(TTL), now);
         store.settle("b", &b, None, now);
-        assert_eq!(store.claim_now("a", LEASE, now), Claim::Done);
-        fresh(store.claim_now("b", LEASE, now));
+        assert_eq!(claim(&store, "a", LEASE, now), Claim::Done);
+        fresh(claim(&store, "b", LEASE, now));
     }
 
     #[test]
     fn lease_runs_out() {
         let store = MemoryStore::new(100);
         let now = Instant::now();
-        let first = fresh(store.claim_now("a", LEASE, now));
+        let first = fresh(claim(&store, "a", LEASE, now));
         assert_eq!(
-            store.claim_now("a", LEASE, now + LEASE - Duration::from_millis(1)),
+            claim(&store, "a", LEASE, now + LEASE - Duration::from_millis(1)),
             Claim::InFlight
         );
-        let second = fresh(store.claim_now("a", LEASE, now + LEASE));
+        let second = fresh(claim(&store, "a", LEASE, now + LEASE));
         store.settle("a", &first, Some(TTL), now + LEASE);
         assert_eq!(
-            store.claim_now("a", LEASE, now + LEASE),
+            claim(&store, "a", LEASE, now + LEASE),
             Claim::InFlight,
             "the crashed holder cannot complete"
         );
         store.settle("a", &second, Some(TTL), now + LEASE);
-        assert_eq!(store.claim_now("a", LEASE, now + LEASE), Claim::Done);
+        assert_eq!(claim(&store, "a", LEASE, now + LEASE), Claim::Done);
     }
 
     #[test]
@@ -359,21 +378,21 @@ mod tests {
         let now = Instant::now();
         for i in 0..5_000 {
             let key = format!("k{i}");
-            let token = fresh(store.claim_now(&key, LEASE, now));
+            let token = fresh(claim(&store, &key, LEASE, now));
             store.settle(&key, &token, Some(TTL), now);
             assert_eq!(store.len(), (i + 1).min(1_000));
         }
         assert_eq!(store.len.load(Ordering::Relaxed), 1_000);
         // A release frees its place: the next claim pushes nothing out.
-        let token = fresh(store.claim_now("released", LEASE, now));
+        let token = fresh(claim(&store, "released", LEASE, now));
         store.settle("released", &token, None, now);
         assert_eq!(store.len(), 999);
-        assert_eq!(store.claim_now("k4999", LEASE, now), Claim::Done);
-        fresh(store.claim_now("another", LEASE, now));
+        assert_eq!(claim(&store, "k4999", LEASE, now), Claim::Done);
+        fresh(claim(&store, "another", LEASE, now));
         assert_eq!(store.len(), 1_000);
-        assert_eq!(store.claim_now("k4999", LEASE, now), Claim::Done);
+        assert_eq!(claim(&store, "k4999", LEASE, now), Claim::Done);
         // A claim once every id's time is up still fits.
-        fresh(store.claim_now("late", LEASE, now + TTL + LEASE));
+        fresh(claim(&store, "late", LEASE, now + TTL + LEASE));
         assert!(store.len() <= 1_000);
         assert_eq!(store.len.load(Ordering::Relaxed), store.len());
     }
@@ -384,11 +403,39 @@ mod tests {
         let now = Instant::now();
         for i in 0..100 {
             let key = format!("k{i}");
-            let token = fresh(store.claim_now(&key, LEASE, now));
+            let token = fresh(claim(&store, &key, LEASE, now));
             store.settle(&key, &token, Some(TTL), now);
             assert_eq!(store.len(), 1);
-            assert_eq!(store.claim_now(&key, LEASE, now), Claim::Done);
+            assert_eq!(claim(&store, &key, LEASE, now), Claim::Done);
         }
+    }
+
+    #[test]
+    fn claims_in_flight_are_never_pushed_out() {
+        let store = MemoryStore::new(3);
+        let now = Instant::now();
+        let slow = fresh(claim(&store, "slow", LEASE, now));
+        for i in 0..100 {
+            let key = format!("k{i}");
+            let token = fresh(claim(&store, &key, LEASE, now));
+            store.settle(&key, &token, Some(TTL), now);
+            // The oldest claim, still in flight, holds its place.
+            assert_eq!(claim(&store, "slow", LEASE, now), Claim::InFlight, "{i}");
+            assert_eq!(store.len(), (i + 2).min(3));
+        }
+        // A store full of claims in flight refuses a new one.
+        let busy = fresh(claim(&store, "busy", LEASE, now));
+        let _ = fresh(claim(&store, "busier", LEASE, now));
+        assert!(store.claim_now("one too many", LEASE, now).is_err());
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.len.load(Ordering::Relaxed), 3);
+        // Settling one makes room again; a lease that ran out is not in
+        // flight any more.
+        store.settle("busy", &busy, Some(TTL), now);
+        fresh(claim(&store, "one too many", LEASE, now));
+        assert_eq!(claim(&store, "slow", LEASE, now), Claim::InFlight);
+        fresh(claim(&store, "after the leases", LEASE, now + LEASE));
+        store.settle("slow", &slow, Some(TTL), now);
     }
 
     #[test]
@@ -397,7 +444,7 @@ mod tests {
         let now = Instant::now();
         for i in 0..20_000 {
             let key = format!("k{i}");
-            let token = fresh(store.claim_now(&key, LEASE, now));
+            let token = fresh(claim(&store, &key, LEASE, now));
             store.settle(&key, &token, Some(TTL), now);
         }
         assert!(
@@ -408,7 +455,7 @@ mod tests {
         );
         assert!(store.len() >= store.capacity() / 2);
         // The newest are remembered.
-        assert_eq!(store.claim_now("k19999", LEASE, now), Claim::Done);
+        assert_eq!(claim(&store, "k19999", LEASE, now), Claim::Done);
         let total_queue: usize = store.shards.iter().map(|s| lock(s).order.len()).sum();
         assert!(total_queue <= store.capacity() * 5);
     }

@@ -130,6 +130,7 @@ pub struct StoreError {
     message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    pending_claim: Option<Token>,
 }
 
 impl StoreError {
@@ -141,21 +142,42 @@ impl StoreError {
         Self {
             message: message.into(),
             source,
+            pending_claim: None,
         }
+    }
+
+    /// Says that a failed [`Store::claim`] may have been applied under
+    /// `token` all the same (the command went out, its reply was lost). The
+    /// router then releases it with that token as soon as the store answers
+    /// again: otherwise the sender's retry would get 409 for a whole lease.
+    #[must_use]
+    pub fn with_pending_claim(mut self, token: Token) -> Self {
+        self.pending_claim = Some(token);
+        self
+    }
+
+    /// The token of a claim that may have been applied, if any.
+    pub fn pending_claim(&self) -> Option<&Token> {
+        self.pending_claim.as_ref()
     }
 }
 
 /// Where delivery ids are claimed. Implement it to keep them elsewhere; the
 /// semantics are those of [`MemoryStore`].
 ///
-/// Keys arrive namespaced by the router (`<namespace>:<delivery id>`).
+/// Keys arrive namespaced by the router: `<namespace>:<delivery id>`, with
+/// `@<tenant>` after the namespace for per-tenant routers (both escaped, so
+/// no two deliveries share a key), and `content-sha256:<hex>` in place of
+/// the id for deliveries recognised by what was signed.
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Claims `key` for `lease`, unless it is held (and the lease has not run
     /// out) or done.
     ///
     /// # Errors
     ///
-    /// [`StoreError`] when the store cannot be reached.
+    /// [`StoreError`] when the store cannot be reached, or has no room left.
+    /// When the claim may have been applied though its answer was lost,
+    /// attach its token with [`StoreError::with_pending_claim`].
     fn claim<'a>(
         &'a self,
         key: &'a str,

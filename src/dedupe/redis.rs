@@ -230,10 +230,12 @@ impl RedisStore {
         let token = new_token()?;
         let value = format!("{IN_FLIGHT}{token}");
         let lease = expiry_ms(lease).to_string();
-        match self
+        let answer = self
             .run(&self.scripts.claim, key, &[&value, &lease])
-            .await?
-        {
+            .await
+            // The script may have run with its answer lost on the way back.
+            .map_err(|error| error.with_pending_claim(Token::new(token.clone())))?;
+        match answer {
             0 => Ok(Claim::Fresh(Token::new(token))),
             1 => Ok(Claim::InFlight),
             2 => Ok(Claim::Done),

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::scheme::{
     any_mac_matches, decode_base64, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName,
-    JsonPointer, Message, Request, Scheme, Signer,
+    EventNameError, JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -328,7 +328,7 @@ impl Scheme for GenericHmac {
         })
     }
 
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         self.event_name.find(request)
     }
 }

@@ -2,8 +2,8 @@
 //! webhooks.
 
 use crate::scheme::{
-    any_mac_matches, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName, JsonPointer,
-    Message, Request, Scheme, Signer,
+    any_mac_matches, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName, EventNameError,
+    JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -132,7 +132,7 @@ impl Scheme for GitHub {
         Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         self.event_name.find(request)
     }
 }

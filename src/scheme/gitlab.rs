@@ -1,8 +1,8 @@
 //! [GitLab](https://docs.gitlab.com/user/project/integrations/webhooks/) webhooks.
 
 use crate::scheme::{
-    optional_utf8, token_matches, Delivery, EventName, Header, Message, Request, Scheme, Signer,
-    StandardWebhooks,
+    optional_utf8, token_matches, Delivery, EventName, EventNameError, Header, Message, Request,
+    Scheme, Signer, StandardWebhooks,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -147,7 +147,7 @@ impl Scheme for GitLab {
         Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         EventName::Header(EVENT).find(request)
     }
 }

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use crate::scheme::github::{hub_signature, verify_hub_signature};
 use crate::scheme::{
-    query_pairs, static_pointer, token_matches, Delivery, JsonPointer, Message, Reply, Request,
-    Scheme, Signer,
+    query_pairs, static_pointer, token_matches, Delivery, EventNameError, JsonPointer, Message,
+    Reply, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -117,7 +117,7 @@ impl Scheme for Meta {
     }
 
     /// `object`, then `.` and `entry[0].changes[0].field` when present.
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         static OBJECT: OnceLock<JsonPointer> = OnceLock::new();
         static FIELD: OnceLock<JsonPointer> = OnceLock::new();
         let Some(mut name) = static_pointer(&OBJECT, "/object").string_in(request.body())? else {

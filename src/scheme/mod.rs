@@ -290,30 +290,30 @@ pub enum EventName {
 }
 
 impl EventName {
-    /// The event name of `request`, `Ok(None)` when it has none.
+    /// The event name of `request`, `Ok(None)` when the body has none.
     ///
     /// A name in the body is read without reading the body past it (senders
     /// put it first); a handler's typed parse reads the rest.
     ///
     /// # Errors
     ///
-    /// The parse error when the name is in the body and the body is not JSON
-    /// up to it.
-    pub fn find(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
-        let header = |name: &str| {
-            request
-                .header(name)
-                .one()
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .map(str::to_owned)
+    /// [`EventNameError::Header`] when the name's header is absent, repeated,
+    /// empty or not UTF-8: the header is unsigned, so the crate never guesses
+    /// which copy routes the delivery. [`EventNameError::Payload`] when the
+    /// name is in the body and the body is not JSON up to it.
+    pub fn find(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
+        let header = |name: &'static str| -> Result<String, VerifyError> {
+            let value = request.require(name)?;
+            match std::str::from_utf8(value) {
+                Ok(text) if !text.is_empty() => Ok(text.to_owned()),
+                _ => Err(VerifyError::malformed(name)),
+            }
         };
         match self {
-            Self::Header(name) => Ok(header(name)),
-            Self::Json(pointer) => pointer.string_in_prefix(request.body()),
+            Self::Header(name) => Ok(Some(header(name)?)),
+            Self::Json(pointer) => Ok(pointer.string_in_prefix(request.body())?),
             Self::HeaderAndJson(name, pointer) => {
-                let Some(mut event) = header(name) else {
-                    return Ok(None);
-                };
+                let mut event = header(name)?;
                 // A body that is not JSON still has the header's name.
                 if let Ok(Some(action)) = pointer.string_in_prefix(request.body()) {
                     event.push('.');
@@ -323,6 +323,20 @@ impl EventName {
             }
         }
     }
+}
+
+/// Why a request's event name cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventNameError {
+    /// The header naming the event is absent, repeated, empty or not UTF-8
+    /// (answered like any bad header: 401 `missing_signature` or
+    /// `malformed_signature`).
+    #[error(transparent)]
+    Header(#[from] VerifyError),
+    /// The body is not JSON up to the event name (400 `invalid_payload`).
+    #[error(transparent)]
+    Payload(#[from] serde_json::Error),
 }
 
 /// An answer a scheme gives by itself, without a handler: Slack's
@@ -373,8 +387,8 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
     ///
     /// # Errors
     ///
-    /// The parse error when the name is in the body and the body is not JSON.
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    /// As [`EventName::find`].
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         static TYPE: std::sync::OnceLock<EventName> = std::sync::OnceLock::new();
         TYPE.get_or_init(|| EventName::Json(JsonPointer::new("/type").expect("valid pointer")))
             .find(request)
@@ -411,7 +425,7 @@ impl<S: Scheme + ?Sized> Scheme for std::sync::Arc<S> {
     ) -> Result<Delivery, VerifyError> {
         (**self).verify(request, secrets, now)
     }
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         (**self).event_name(request)
     }
     fn unsigned_reply(&self, request: &Request<'_>, secrets: &Secrets) -> Option<Reply> {

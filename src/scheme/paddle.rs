@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::scheme::{
     any_hex_mac_matches, hmac_sha256, json_string, key_values, only_value, static_pointer,
-    Delivery, EventName, JsonPointer, Message, Request, Scheme, Signer,
+    Delivery, EventName, EventNameError, JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -116,7 +116,7 @@ impl Scheme for Paddle {
         Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
     }
 
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         static EVENT_TYPE: OnceLock<JsonPointer> = OnceLock::new();
         EventName::Json(static_pointer(&EVENT_TYPE, "/event_type").clone()).find(request)
     }

@@ -2,8 +2,8 @@
 //! webhooks.
 
 use crate::scheme::{
-    any_mac_matches, decode_base64, hmac_sha256, optional_utf8, Delivery, EventName, Message,
-    Request, Scheme, Signer,
+    any_mac_matches, decode_base64, hmac_sha256, optional_utf8, Delivery, EventName,
+    EventNameError, Message, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -103,7 +103,7 @@ impl Scheme for Shopify {
         Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         EventName::Header(TOPIC).find(request)
     }
 }

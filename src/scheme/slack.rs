@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use crate::scheme::{
-    any_mac_matches, decode_hex, hmac_sha256, json_string, static_pointer, Delivery, Headers,
-    JsonPointer, Message, Reply, Request, Scheme, Signer,
+    any_mac_matches, decode_hex, hmac_sha256, json_string, static_pointer, Delivery,
+    EventNameError, Headers, JsonPointer, Message, Reply, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -167,7 +167,7 @@ impl Scheme for Slack {
         Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
     }
 
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         static TYPE: OnceLock<JsonPointer> = OnceLock::new();
         static INNER: OnceLock<JsonPointer> = OnceLock::new();
         let body = request.body();
@@ -176,7 +176,7 @@ impl Scheme for Slack {
             // A slash command or an interaction, form-encoded.
             for (name, value) in form_urlencoded::parse(body) {
                 match &*name {
-                    "payload" => return type_.string_in(value.as_bytes()),
+                    "payload" => return Ok(type_.string_in(value.as_bytes())?),
                     "command" => return Ok(Some(value.into_owned())),
                     _ => {}
                 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::scheme::{
     any_mac_matches, decode_base64, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery,
-    Message, Request, Scheme, Signer,
+    EventNameError, Message, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -260,7 +260,7 @@ impl Scheme for Twilio {
 
     /// `EventType`, else `StatusCallbackEvent`, from the form body (or the
     /// query string of a body-less request), else `twilio`.
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
+    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         let pairs: Vec<_> = if is_form(request) {
             form_urlencoded::parse(request.body()).collect()
         } else if request.body().is_empty() {
