@@ -855,14 +855,22 @@ fn cases() -> Vec<Case> {
         case(
             "GitHub: a 100,000-byte delivery id",
             "/github",
-            with(github(&long_id_body), "X-GitHub-Delivery", "d".repeat(100_000)),
+            with(
+                github(&long_id_body),
+                "X-GitHub-Delivery",
+                "d".repeat(100_000),
+            ),
             long_id_body.clone(),
             PROCESSED,
         ),
         case(
             "GitHub: the same 100,000-byte delivery id again",
             "/github",
-            with(github(&long_id_body), "X-GitHub-Delivery", "d".repeat(100_000)),
+            with(
+                github(&long_id_body),
+                "X-GitHub-Delivery",
+                "d".repeat(100_000),
+            ),
             long_id_body.clone(),
             Expect(200, "duplicate"),
         ),

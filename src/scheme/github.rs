@@ -40,7 +40,7 @@ const PREFIX: &[u8] = b"sha256=";
 /// assert_eq!(delivery.id.as_deref(), Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
 ///
 /// // During a rotation, accept both secrets.
-/// let rotating = GitHub::with_secrets(Secrets::new([Secret::new("new"), Secret::new("old")])?);
+/// let rotating = GitHub::with_secrets(Secrets::new([Secret::new("new")?, Secret::new("old")?])?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
