@@ -845,6 +845,60 @@ fn cases() -> Vec<Case> {
             body.clone(),
             Expect(200, "ignored"),
         ),
+        // Event headers are unsigned: a second copy, an empty value or bytes
+        // that are not UTF-8 must not pick a handler.
+        case(
+            "GitHub: the event header repeated",
+            "/github",
+            plus(github(&body), "X-GitHub-Event", "issues"),
+            body.clone(),
+            MALFORMED,
+        ),
+        case(
+            "GitHub: an event header that is not UTF-8",
+            "/github",
+            with(github(&body), "X-GitHub-Event", b"\xff\xfe"),
+            body.clone(),
+            MALFORMED,
+        ),
+        case(
+            "GitHub: an empty event header",
+            "/github",
+            with(github(&body), "X-GitHub-Event", ""),
+            body.clone(),
+            MALFORMED,
+        ),
+        case(
+            "GitHub: no event header",
+            "/github",
+            github(&body)
+                .into_iter()
+                .filter(|(name, _)| name != "X-GitHub-Event")
+                .collect(),
+            body.clone(),
+            MISSING,
+        ),
+        case(
+            "Shopify: the topic header repeated",
+            "/shopify",
+            vec![
+                h(
+                    "X-Shopify-Hmac-Sha256",
+                    Shopify::new(SHOPIFY_SECRET).unwrap().signature(&body),
+                ),
+                h("X-Shopify-Topic", "orders/paid"),
+                h("X-Shopify-Topic", "orders/cancelled"),
+            ],
+            body.clone(),
+            MALFORMED,
+        ),
+        case(
+            "GitLab: the event header repeated",
+            "/gitlab",
+            plus(gitlab(GITLAB_TOKEN), "X-Gitlab-Event", "Tag Push Hook"),
+            body.clone(),
+            MALFORMED,
+        ),
         case(
             "GitHub: the delivery id header repeated",
             "/github",
