@@ -205,8 +205,9 @@ impl<V> Answers<V> {
         // the order grows past twice the cache.
         if self.order.len() > self.capacity.saturating_mul(2) {
             let entries = &self.entries;
-            self.order
-                .retain(|(name, generation)| entries.get(name).map(|a| a.generation) == Some(*generation));
+            self.order.retain(|(name, generation)| {
+                entries.get(name).map(|a| a.generation) == Some(*generation)
+            });
         }
     }
 
