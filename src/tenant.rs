@@ -322,3 +322,43 @@ impl fmt::Debug for Tenants {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_push_out_the_oldest_and_stay_bounded() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        let mut answers = Answers::new(3);
+        for name in ["a", "b", "c"] {
+            answers.insert(name, (), later);
+        }
+        // Refreshing `a` makes it the newest: `b` goes first.
+        answers.insert("a", (), later);
+        answers.insert("d", (), later);
+        assert!(answers.fresh("b", now).is_none());
+        for name in ["a", "c", "d"] {
+            assert!(answers.fresh(name, now).is_some(), "{name}");
+        }
+        // Records of removed or refreshed answers are skipped: the oldest
+        // live answer goes.
+        answers.remove("c");
+        answers.insert("e", (), later);
+        answers.insert("f", (), later);
+        assert_eq!(answers.entries.len(), 3);
+        assert!(answers.fresh("a", now).is_none());
+        for name in ["d", "e", "f"] {
+            assert!(answers.fresh(name, now).is_some(), "{name}");
+        }
+
+        // Refreshes do not grow the order past twice the cache.
+        for _ in 0..1_000 {
+            answers.insert("f", (), later);
+            assert!(answers.order.len() <= 2 * 3 + 1);
+        }
+        assert_eq!(answers.entries.len(), 3);
+        assert!(answers.fresh("f", later).is_none(), "stale at `until`");
+    }
+}
