@@ -520,3 +520,56 @@ async fn an_oversized_chunked_body_is_refused_and_not_drained() {
     );
     handle.stop(false).await;
 }
+
+#[actix_web::test]
+async fn duration_max_in_any_setting_is_served_as_usual() {
+    // "For ever" must not overflow `now + duration` on the request path.
+    type Setting = fn(WebhookRouter) -> WebhookRouter;
+    let settings: [(&str, Setting); 5] = [
+        ("lease", |r| r.lease(Duration::MAX)),
+        ("remember_for", |r| r.remember_for(Duration::MAX)),
+        ("retry_after", |r| r.retry_after(Duration::MAX)),
+        ("body_timeout", |r| r.body_timeout(Duration::MAX)),
+        ("all together", |r| {
+            r.lease(Duration::MAX)
+                .remember_for(Duration::MAX)
+                .retry_after(Duration::MAX)
+                .body_timeout(Duration::MAX)
+        }),
+    ];
+    let body = json!({"type":"order.paid","order_id":"o1","amount_cents":5});
+    for (setting, set) in settings {
+        let log = web::Data::new(Log::default());
+        let app = app!(set(router()), log);
+
+        let (status, _, first, _) = send!(app, delivery("m1", &body));
+        assert_eq!(status, StatusCode::OK, "{setting}");
+        assert_eq!(first["status"], "processed", "{setting}");
+        let (status, _, again, _) = send!(app, delivery("m1", &body));
+        assert_eq!(status, StatusCode::OK, "{setting}");
+        assert_eq!(again["status"], "duplicate", "{setting}");
+
+        // A concurrent repeat gets 409 with a `Retry-After` in seconds.
+        let slow_call =
+            || test::call_service(&app, delivery("s1", &json!({"type":"slow"})).to_request());
+        let (a, b) = futures_util::future::join(slow_call(), slow_call()).await;
+        let mut statuses = [a.status(), b.status()];
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "{setting}"
+        );
+        let conflict = if a.status() == StatusCode::CONFLICT {
+            a
+        } else {
+            b
+        };
+        let retry_after = conflict.headers().get("retry-after").unwrap();
+        assert!(
+            retry_after.to_str().unwrap().parse::<u64>().unwrap() >= 1,
+            "{setting}"
+        );
+        assert_eq!(log.take(), ["order_paid o1 5", "slow"], "{setting}");
+    }
+}
