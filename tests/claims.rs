@@ -3,7 +3,7 @@
 //! after the store applied a claim, and ids too long to echo.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Service, ServiceResponse};
@@ -20,6 +20,10 @@ use actix_webhook::verify::FixedClock;
 use actix_webhook::{webhook, Event, Secret, Secrets, WebhookRouter};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
+
+#[path = "support/capture.rs"]
+mod capture;
+use capture::Capture;
 
 const NOW: i64 = 1_700_000_000;
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -425,31 +429,7 @@ async fn a_claim_whose_answer_was_lost_is_released() {
 /// An unsigned id of 120 KB is echoed and logged as its 71-byte digest.
 #[actix_web::test]
 async fn long_unsigned_ids_are_echoed_and_logged_bounded() {
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-        type Writer = Capture;
-        fn make_writer(&'a self) -> Capture {
-            self.clone()
-        }
-    }
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::start();
 
     let github = GitHub::new("github secret").unwrap();
     #[webhook(event = "*")]
@@ -469,7 +449,7 @@ async fn long_unsigned_ids_are_echoed_and_logged_bounded() {
     .await;
     let long_id = "d".repeat(120_000);
     for (path, status) in [("/github", 200), ("/failing", 500)] {
-        capture.0.lock().unwrap().clear();
+        capture.clear();
         let req = TestDelivery::new(&br#"{"action":"opened"}"#[..])
             .id(&long_id)
             .event("issues")
@@ -485,7 +465,7 @@ async fn long_unsigned_ids_are_echoed_and_logged_bounded() {
             let shown = json["id"].as_str().unwrap();
             assert!(shown.starts_with("sha256:") && shown.len() == 71, "{shown}");
         }
-        let logged = capture.0.lock().unwrap().len();
+        let logged = capture.text().len();
         assert!(logged < 8_000, "{path}: {logged} bytes of log");
     }
 }

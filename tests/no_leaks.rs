@@ -5,7 +5,7 @@
 //! configs, routers and errors contains a secret, a key, or the signature
 //! the receiver expected.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix_web::http::header::HeaderValue;
 use actix_web::{test as actix_test, web, App, HttpResponse};
@@ -18,32 +18,13 @@ use actix_webhook::{
     webhook, Ack, Event, Rejection, Secret, Secrets, Verified, WebhookConfig, WebhookRouter,
 };
 use base64::Engine as _;
-use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::fmt::MakeWriter;
+
+#[path = "support/capture.rs"]
+mod capture;
+use capture::Capture;
 
 const NOW: i64 = 1_700_000_000;
 const URL: &str = "https://example.com";
-
-/// Where `tracing` output goes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 trait Both: Scheme + Signer {}
 impl<T: Scheme + Signer> Both for T {}
@@ -351,14 +332,7 @@ fn assert_clean(text: &str, forbidden: &[String], context: &str) {
 
 #[actix_web::test]
 async fn failing_verifications_leak_nothing() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(FmtSpan::FULL)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::start();
 
     let subjects = subjects();
     let mut checked = 0;
@@ -437,7 +411,7 @@ async fn failing_verifications_leak_nothing() {
                 );
             }
         }
-        let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let logged = capture.text();
         assert!(
             logged.contains("webhook rejected") && logged.contains("code=\"invalid_signature\""),
             "{}: nothing logged",
