@@ -118,10 +118,7 @@ async fn a_genuine_form_at_the_bound_verifies_and_one_more_is_refused() {
 
     let at_bound = form(MAX_PARAMS);
     let headers = signed(&scheme, &url, &at_bound);
-    assert_eq!(
-        post(&app, &headers, at_bound).await,
-        (StatusCode::OK, None)
-    );
+    assert_eq!(post(&app, &headers, at_bound).await, (StatusCode::OK, None));
 
     let over = form(MAX_PARAMS + 1);
     let headers = signed(&scheme, &url, &over);
@@ -131,10 +128,7 @@ async fn a_genuine_form_at_the_bound_verifies_and_one_more_is_refused() {
     );
 
     let roomier = service(scheme.max_params(MAX_PARAMS + 1)).await;
-    assert_eq!(
-        post(&roomier, &headers, over).await,
-        (StatusCode::OK, None)
-    );
+    assert_eq!(post(&roomier, &headers, over).await, (StatusCode::OK, None));
 }
 
 /// Without a public URL, `Host` is part of the URL signed. A `Host` carrying

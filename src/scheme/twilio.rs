@@ -17,7 +17,8 @@ const CONTENT_TYPE: &str = "Content-Type";
 const FORM: &str = "application/x-www-form-urlencoded";
 const BODY_SHA256: &str = "bodySHA256";
 /// What a `malformed_signature` names when a form has more parameters than
-/// the bound: the body cannot carry a signature this scheme will check.
+/// the bound, or one that is not UTF-8: the body cannot carry a signature
+/// this scheme will check.
 const FORM_PARAMETERS: &str = "form parameters";
 /// Form parameters checked by default; Twilio's callbacks send well under
 /// 100.
@@ -57,7 +58,10 @@ const DEFAULT_EVENT: &str = "twilio";
 /// with more than [`Twilio::max_params`] parameters (1,000 by default) is
 /// refused with `malformed_signature` (401) after one pass over its bytes,
 /// without decoding or sorting anything. Its size is bounded by the body
-/// limit of the router or extractor (1 MiB by default).
+/// limit of the router or extractor (1 MiB by default). A form whose names
+/// or values are not UTF-8 once decoded is refused the same way: Twilio
+/// sends UTF-8, and U+FFFD in place of each bad byte would triple what is
+/// hashed.
 ///
 /// **Repeated parameters.** As Twilio's SDKs do (twilio-python's
 /// `RequestValidator.compute_signature`), each name's values are signed
@@ -190,15 +194,145 @@ fn is_authority(host: &[u8]) -> bool {
     name_ok && port_ok
 }
 
-/// How many parameters `form_urlencoded::parse` yields for `body`: its
-/// non-empty `&`-separated pieces. One pass over the bytes, nothing decoded.
+/// How many parameters [`parse_form`] yields for `body`: its non-empty
+/// `&`-separated pieces, i.e. the bytes other than `&` that start the body
+/// or follow a `&`. One pass, nothing decoded.
 fn param_count(body: &[u8]) -> usize {
-    let after_amp = body
-        .windows(2)
-        .filter(|pair| pair[0] == b'&' && pair[1] != b'&')
-        .count();
+    let next = body.get(1..).unwrap_or_default();
+    // Byte counters per block of 128 pairs (at most 128 < 256), which the
+    // compiler turns into wide compares: ten times the speed of a plain
+    // `filter().count()`.
+    let after_amp: usize = body
+        .chunks(128)
+        .zip(next.chunks(128))
+        .map(|(bytes, nexts)| {
+            let starts = bytes.iter().zip(nexts).fold(0u8, |n, (b, next)| {
+                n + u8::from((*b == b'&') & (*next != b'&'))
+            });
+            usize::from(starts)
+        })
+        .sum();
     after_amp.saturating_add(usize::from(body.first().is_some_and(|b| *b != b'&')))
 }
+
+/// The parameters of a form body, decoded exactly as
+/// `form_urlencoded::parse` decodes them (`&`-separated, empty pieces
+/// skipped, split at the first `=`, `+` as a space, `%XX` as a byte) but
+/// left as bytes, and faster on what Twilio sends: bytes are searched
+/// several at a time, and a name or value without `%` or `+` is borrowed.
+fn parse_form(body: &[u8]) -> impl Iterator<Item = (Cow<'_, [u8]>, Cow<'_, [u8]>)> {
+    let mut rest = body;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let (piece, tail) = match find_byte(rest, b'&') {
+            Some(amp) => (&rest[..amp], &rest[amp + 1..]),
+            None => (rest, &b""[..]),
+        };
+        rest = tail;
+        if piece.is_empty() {
+            continue;
+        }
+        let (name, value) = match find_byte(piece, b'=') {
+            Some(eq) => (&piece[..eq], &piece[eq + 1..]),
+            None => (piece, &b""[..]),
+        };
+        return Some((decode(name), decode(value)));
+    })
+}
+
+/// The parameters of a form body as text, with U+FFFD for bytes that are
+/// not UTF-8: exactly `form_urlencoded::parse`. For verified requests and
+/// the sender's side.
+fn lossy_form(body: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    parse_form(body).map(|(name, value)| (lossy(name), lossy(value)))
+}
+
+/// `bytes` as text, with U+FFFD for bytes that are not UTF-8.
+fn lossy(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
+    // `from_utf8` checks ASCII a word at a time; the lossy form does not.
+    match bytes {
+        Cow::Borrowed(bytes) => std::str::from_utf8(bytes)
+            .map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed),
+        Cow::Owned(bytes) => Cow::Owned(
+            String::from_utf8(bytes)
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()),
+        ),
+    }
+}
+
+/// `bytes` as text, `None` when they are not UTF-8.
+fn utf8(bytes: Cow<'_, [u8]>) -> Option<Cow<'_, str>> {
+    match bytes {
+        Cow::Borrowed(bytes) => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
+        Cow::Owned(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
+    }
+}
+
+/// Whether `chunk` holds `a` or `b`. Folding into a byte with no early exit
+/// lets the compiler compare many bytes at once (a `bool` fold or `any` is
+/// ten times slower).
+fn holds(chunk: &[u8], a: u8, b: u8) -> bool {
+    chunk.iter().fold(0u8, |seen, byte| {
+        seen | u8::from(*byte == a) | u8::from(*byte == b)
+    }) != 0
+}
+
+/// The index of the first `needle` in `haystack`, 32 bytes at a time.
+fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    let mut start = 0;
+    for chunk in haystack.chunks(32) {
+        if holds(chunk, needle, needle) {
+            return chunk.iter().position(|b| *b == needle).map(|i| start + i);
+        }
+        start += chunk.len();
+    }
+    None
+}
+
+/// A form name or value, decoded (see [`parse_form`]).
+fn decode(raw: &[u8]) -> Cow<'_, [u8]> {
+    if !raw.chunks(64).any(|chunk| holds(chunk, b'%', b'+')) {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&byte) = raw.get(i) {
+        if byte == b'%' {
+            let high = raw.get(i + 1).map_or(INVALID_HEX, |b| HEX[usize::from(*b)]);
+            let low = raw.get(i + 2).map_or(INVALID_HEX, |b| HEX[usize::from(*b)]);
+            if high != INVALID_HEX && low != INVALID_HEX {
+                out.push(high << 4 | low);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if byte == b'+' { b' ' } else { byte });
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// [`HEX`]'s mark for a byte that is not a hex digit.
+const INVALID_HEX: u8 = 0xff;
+
+/// The value of each byte as a hex digit, [`INVALID_HEX`] when it is not one.
+const HEX: [u8; 256] = {
+    let mut table = [INVALID_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// Sorts parameters by name, then value, and keeps each `(name, value)` pair
 /// once: twilio-python signs `sorted(set(names))`, and for each name
@@ -208,17 +342,21 @@ fn canonical_order(params: &mut Vec<(Cow<'_, str>, Cow<'_, str>)>) {
     params.dedup();
 }
 
-/// The decoded parameters of a form `body` in signing order, or `None` when
-/// it has more than `max`: counted before anything is decoded, so a body of
-/// half a million parameters costs one pass. A value that needs no decoding
-/// is borrowed, not copied.
+/// The decoded parameters of a form `body` in signing order, or `None`
+/// when it has more than `max` (counted before anything is decoded, so a
+/// body of half a million parameters costs one quick pass) or a name or
+/// value that is not UTF-8 once decoded (Twilio sends UTF-8; replacing each
+/// bad byte with U+FFFD, three bytes, would triple what is hashed). A name
+/// or value that needs no decoding is borrowed, not copied.
 fn form_params(body: &[u8], max: usize) -> Option<Vec<(Cow<'_, str>, Cow<'_, str>)>> {
     let count = param_count(body);
     if count > max {
         return None;
     }
     let mut params = Vec::with_capacity(count);
-    params.extend(form_urlencoded::parse(body));
+    for (name, value) in parse_form(body) {
+        params.push((utf8(name)?, utf8(value)?));
+    }
     canonical_order(&mut params);
     Some(params)
 }
@@ -354,7 +492,7 @@ impl Scheme for Twilio {
     /// query string of a body-less request), else `twilio`.
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, serde_json::Error> {
         let pairs: Vec<_> = if is_form(request) {
-            form_urlencoded::parse(request.body()).collect()
+            lossy_form(request.body()).collect()
         } else if request.body().is_empty() {
             query_pairs(request.path_and_query()).collect()
         } else {
@@ -373,14 +511,16 @@ impl Signer for Twilio {
     /// `X-Twilio-Signature` for a request to `message.url`, with a
     /// `Content-Type`: when the URL carries `bodySHA256` the body is sent as
     /// `application/json` and only the URL is signed; otherwise the body is
-    /// taken as form parameters (`application/x-www-form-urlencoded`). The id,
+    /// taken as form parameters (`application/x-www-form-urlencoded`; one
+    /// that is not UTF-8 once decoded is signed with U+FFFD in place of the
+    /// bad bytes, and refused by [`Scheme::verify`]). The id,
     /// when not empty, goes in `I-Twilio-Idempotency-Token`.
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
         let has_body_hash = query_pairs(message.url).any(|(name, _)| name == BODY_SHA256);
         let (content_type, params): (_, Vec<(Cow<'_, str>, Cow<'_, str>)>) = if has_body_hash {
             ("application/json", Vec::new())
         } else {
-            (FORM, form_urlencoded::parse(message.body).collect())
+            (FORM, lossy_form(message.body).collect())
         };
         let mut params = params;
         canonical_order(&mut params);
@@ -582,7 +722,46 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(body)
             );
+            assert_eq!(
+                param_count(body),
+                parse_form(body).count(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
+    }
+
+    #[test]
+    fn forms_decode_as_form_urlencoded_does() {
+        use proptest::prelude::*;
+        let expected = |body: &[u8]| -> Vec<(String, String)> {
+            form_urlencoded::parse(body)
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect()
+        };
+        let actual = |body: &[u8]| -> Vec<(String, String)> {
+            lossy_form(body)
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect()
+        };
+        for body in [
+            &b"a=1&b=%41%4a%4A%zz%4&c=%&d=%%41+x&=&e"[..],
+            b"%2B=+%2b&\xff=\xc3\x28&%ff%fe=%C3%A9&n=caf%C3%A9",
+            b"a==b&&&=c=",
+        ] {
+            assert_eq!(
+                actual(body),
+                expected(body),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Bytes from an alphabet dense in the characters that matter.
+        let alphabet = prop::sample::select(&b"&=%+aF09g\xff\xc3\xa9"[..]);
+        proptest!(|(body in prop::collection::vec(alphabet, 0..200))| {
+            prop_assert_eq!(actual(&body), expected(&body));
+            prop_assert_eq!(param_count(&body), expected(&body).len());
+        });
     }
 
     #[test]
@@ -607,6 +786,17 @@ mod tests {
         );
         assert_eq!(form_params(&six, 5), None);
         assert_eq!(form_params(&six, 6).map(|p| p.len()), Some(5));
+        // A name or value that is not UTF-8, raw or escaped, at any bound.
+        let roomy = scheme.clone().max_params(1_000);
+        for bad in [&b"a=\xff"[..], b"a=%FF", b"%C3=1", b"a=1&b=%e9t%C3%A9"] {
+            assert_eq!(
+                check(&roomy, TARGET, EXPECTED, bad),
+                Err(VerifyError::malformed(FORM_PARAMETERS)),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(form_params("a=%C3%A9&é=+".as_bytes(), 5).is_some());
         // A JSON body vouched for by `bodySHA256` has no parameters to count.
         let tight = Twilio::new(TOKEN)
             .unwrap()
