@@ -309,7 +309,7 @@ fn cases() -> Vec<Case> {
     // Twilio: forms at the parameter bound, plain (all 1 MiB hashed, twice:
     // with and without the default port) and escaped (every value decoded
     // into an allocation), each after a ~100 KiB query that is hashed with
-    // the URL; values that are not UTF-8; the review's 524,000-parameter
+    // the URL; raw values that are not UTF-8; the review's 524,000-parameter
     // form, now over the bound; a JSON body hashed for `bodySHA256`.
     let twilio = || {
         Twilio::new(HMAC_SECRET)
@@ -327,8 +327,8 @@ fn cases() -> Vec<Case> {
         let headers = signed_elsewhere(&twilio(), &url);
         cases.push(case("Twilio", what, twilio(), &query, headers, form));
     }
-    // Bytes that are not UTF-8: each would become U+FFFD (three bytes),
-    // tripling what is hashed, were they not refused.
+    // Bytes that are not UTF-8: signed as they are, where U+FFFD (three
+    // bytes) in place of each would triple what is hashed.
     let not_utf8: Vec<u8> = (0..TWILIO_MAX_PARAMS)
         .map(|i| {
             let mut param = format!("p{i:04}=").into_bytes();
