@@ -22,13 +22,13 @@ const FORM_PARAMETERS: &str = "form parameters";
 /// Form parameters checked by default; Twilio's callbacks send well under
 /// 100.
 const DEFAULT_MAX_PARAMS: usize = 1_000;
-
-/// A decoded form parameter, name and value, as signed.
-type Param<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 /// The form parameters that name an event, in order of preference.
 const EVENT_PARAMS: [&str; 2] = ["EventType", "StatusCallbackEvent"];
 /// The event name when the request names none.
 const DEFAULT_EVENT: &str = "twilio";
+
+/// A decoded form parameter, name and value, as signed.
+type Param<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
 /// Twilio's request validation ([docs](https://www.twilio.com/docs/usage/webhooks/webhooks-security)),
 /// following twilio-python's `RequestValidator`.
@@ -118,7 +118,9 @@ impl Twilio {
 
     /// The public origin Twilio calls, with any path prefix a proxy strips:
     /// `https://example.com` or `https://example.com/api`. A final `/` is
-    /// dropped; the request target is appended to it.
+    /// dropped; the request target is appended to it. Set it in production:
+    /// without it the URL is built from the `Host` header, which the client
+    /// chooses.
     #[must_use]
     pub fn public_url(mut self, url: &str) -> Self {
         self.public_url = Some(url.trim_end_matches('/').to_owned());
@@ -245,8 +247,8 @@ fn parse_form(body: &[u8]) -> impl Iterator<Item = Param<'_>> {
 }
 
 /// The parameters of a form body as text, with U+FFFD for bytes that are
-/// not UTF-8: exactly `form_urlencoded::parse`. For verified requests and
-/// the sender's side.
+/// not UTF-8: exactly `form_urlencoded::parse`. For the event name of a
+/// verified request.
 fn lossy_form(body: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
     parse_form(body).map(|(name, value)| (lossy(name), lossy(value)))
 }
