@@ -16,10 +16,19 @@ const HOST: &str = "Host";
 const CONTENT_TYPE: &str = "Content-Type";
 const FORM: &str = "application/x-www-form-urlencoded";
 const BODY_SHA256: &str = "bodySHA256";
+/// What a `malformed_signature` names when a form has more parameters than
+/// the bound: the body cannot carry a signature this scheme will check.
+const FORM_PARAMETERS: &str = "form parameters";
+/// Form parameters checked by default; Twilio's callbacks send well under
+/// 100.
+const DEFAULT_MAX_PARAMS: usize = 1_000;
 /// The form parameters that name an event, in order of preference.
 const EVENT_PARAMS: [&str; 2] = ["EventType", "StatusCallbackEvent"];
 /// The event name when the request names none.
 const DEFAULT_EVENT: &str = "twilio";
+
+/// A decoded form parameter, name and value, as signed.
+type Param<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
 /// Twilio's request validation ([docs](https://www.twilio.com/docs/usage/webhooks/webhooks-security)),
 /// following twilio-python's `RequestValidator`.
@@ -40,7 +49,25 @@ const DEFAULT_EVENT: &str = "twilio";
 /// base followed by the request target. Without it, the URL is
 /// `https://` + the `Host` header + the target, which fits a server reached
 /// directly over HTTPS; behind a proxy that changes the host, scheme or path,
-/// set `public_url`.
+/// set `public_url`. **Production should set `public_url`**: `Host` is
+/// whatever the client sent. A `Host` that is not a plain `host[:port]` (a
+/// DNS name or IPv4 address, or a bracketed IPv6 address, with an optional
+/// numeric port) is refused with `malformed_signature`, so it cannot smuggle
+/// a path or query into the signed URL (`Host: a.example/sms?next=`).
+///
+/// **Bounded work.** The parameters of a form body are decoded and sorted
+/// before the MAC can be computed, so their number is bounded first: a form
+/// with more than [`Twilio::max_params`] parameters (1,000 by default) is
+/// refused with `malformed_signature` (401) after one pass over its bytes,
+/// without decoding or sorting anything. Its size is bounded by the body
+/// limit of the router or extractor (1 MiB by default). Names and values
+/// are signed as the bytes they decode to: UTF-8 from Twilio, and bytes
+/// that are not UTF-8 as they are (U+FFFD in their place would let one bad
+/// byte stand for another, and triple what is hashed).
+///
+/// **Repeated parameters.** As Twilio's SDKs do (twilio-python's
+/// `RequestValidator.compute_signature`), each name's values are signed
+/// sorted, and a `name=value` pair sent twice is signed once.
 ///
 /// Twilio signs no timestamp. The delivery id is `I-Twilio-Idempotency-Token`
 /// when sent. The event name is the form's `EventType` (TaskRouter,
@@ -66,6 +93,7 @@ const DEFAULT_EVENT: &str = "twilio";
 pub struct Twilio {
     secrets: Secrets,
     public_url: Option<String>,
+    max_params: usize,
 }
 
 impl Twilio {
@@ -84,15 +112,27 @@ impl Twilio {
         Self {
             secrets: secrets.into(),
             public_url: None,
+            max_params: DEFAULT_MAX_PARAMS,
         }
     }
 
     /// The public origin Twilio calls, with any path prefix a proxy strips:
     /// `https://example.com` or `https://example.com/api`. A final `/` is
-    /// dropped; the request target is appended to it.
+    /// dropped; the request target is appended to it. Set it in production:
+    /// without it the URL is built from the `Host` header, which the client
+    /// chooses.
     #[must_use]
     pub fn public_url(mut self, url: &str) -> Self {
         self.public_url = Some(url.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The most form parameters a request may carry (default 1,000); a form
+    /// with more is refused with `malformed_signature` before any parameter
+    /// is decoded. Empty pieces (`a=1&&b=2`) are not parameters.
+    #[must_use]
+    pub fn max_params(mut self, max: usize) -> Self {
+        self.max_params = max;
         self
     }
 
@@ -102,11 +142,11 @@ impl Twilio {
     #[must_use]
     pub fn signature(&self, url: &str, params: &[(&str, &str)]) -> String {
         use base64::Engine as _;
-        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = params
+        let mut params: Vec<Param<'_>> = params
             .iter()
-            .map(|(n, v)| (Cow::Borrowed(*n), Cow::Borrowed(*v)))
+            .map(|(n, v)| (Cow::Borrowed(n.as_bytes()), Cow::Borrowed(v.as_bytes())))
             .collect();
-        params.sort_unstable();
+        canonical_order(&mut params);
         let mac = mac(self.secrets.primary().expose(), url, &params);
         base64::engine::general_purpose::STANDARD.encode(mac)
     }
@@ -117,7 +157,12 @@ impl Twilio {
             Some(base) => Cow::Borrowed(base.as_str()),
             None => {
                 let host = request.require(HOST)?;
-                let host = std::str::from_utf8(host).map_err(|_| VerifyError::malformed(HOST))?;
+                // Only `host[:port]`: anything else would move the path or
+                // query of the URL signed.
+                let host = std::str::from_utf8(host)
+                    .ok()
+                    .filter(|host| is_authority(host.as_bytes()))
+                    .ok_or_else(|| VerifyError::malformed(HOST))?;
                 Cow::Owned(format!("https://{host}"))
             }
         };
@@ -125,21 +170,118 @@ impl Twilio {
     }
 }
 
+/// Whether `host` is what a `Host` header may carry: a name of letters,
+/// digits, `-`, `.` and `_` (DNS names, IPv4 addresses) or a bracketed IPv6
+/// address, then optionally `:` and a port of at most five digits.
+fn is_authority(host: &[u8]) -> bool {
+    let (name_ok, rest) = if let Some(inner) = host.strip_prefix(b"[") {
+        let Some(close) = inner.iter().position(|b| *b == b']') else {
+            return false;
+        };
+        let ip = std::str::from_utf8(&inner[..close])
+            .ok()
+            .and_then(|ip| ip.parse::<std::net::Ipv6Addr>().ok());
+        (ip.is_some(), &inner[close + 1..])
+    } else {
+        let end = host.iter().position(|b| *b == b':').unwrap_or(host.len());
+        let name = &host[..end];
+        let ok = !name.is_empty()
+            && name
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        (ok, &host[end..])
+    };
+    let port_ok = match rest.strip_prefix(b":") {
+        None => rest.is_empty(),
+        Some(port) => (1..=5).contains(&port.len()) && port.iter().all(u8::is_ascii_digit),
+    };
+    name_ok && port_ok
+}
+
+/// How many parameters a form body holds: its non-empty `&`-separated
+/// pieces, counted without decoding anything.
+fn param_count(body: &[u8]) -> usize {
+    pieces(body).count()
+}
+
+/// The non-empty `&`-separated pieces of a form body.
+fn pieces(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    body.split(|b| *b == b'&').filter(|piece| !piece.is_empty())
+}
+
+/// The parameters of a form body, decoded as `form_urlencoded::parse`
+/// decodes them (split at the first `=`, `+` as a space, `%XX` as a byte)
+/// but left as bytes. A name or value with no `%` or `+` is borrowed.
+fn parse_form(body: &[u8]) -> impl Iterator<Item = Param<'_>> {
+    pieces(body).map(|piece| {
+        let (name, value) = match piece.iter().position(|b| *b == b'=') {
+            Some(eq) => (&piece[..eq], &piece[eq + 1..]),
+            None => (piece, &b""[..]),
+        };
+        (decode(name), decode(value))
+    })
+}
+
+/// A form name or value, decoded.
+fn decode(raw: &[u8]) -> Cow<'_, [u8]> {
+    if raw.contains(&b'+') {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        Cow::Owned(percent_encoding::percent_decode(&spaced).collect())
+    } else {
+        percent_encoding::percent_decode(raw).into()
+    }
+}
+
+/// The parameters of a form body as text, with U+FFFD for bytes that are
+/// not UTF-8, as `form_urlencoded::parse` gives them. For the event name of
+/// a verified request.
+fn lossy_form(body: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    parse_form(body).map(|(name, value)| (lossy(name), lossy(value)))
+}
+
+/// `bytes` as text, with U+FFFD for bytes that are not UTF-8.
+fn lossy(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
+    match bytes {
+        Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes),
+        Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+/// Sorts parameters by name, then value, and keeps each `(name, value)` pair
+/// once: twilio-python signs `sorted(set(names))`, and for each name
+/// `sorted(set(values))`.
+fn canonical_order(params: &mut Vec<Param<'_>>) {
+    params.sort_unstable();
+    params.dedup();
+}
+
+/// The decoded parameters of a form `body` in signing order, or `None`
+/// when it has more than `max`: counted before anything is decoded, so a
+/// body of half a million parameters costs one quick pass. A name or value
+/// that needs no decoding is borrowed, not copied.
+fn form_params(body: &[u8], max: usize) -> Option<Vec<Param<'_>>> {
+    let count = param_count(body);
+    if count > max {
+        return None;
+    }
+    let mut params = Vec::with_capacity(count);
+    params.extend(parse_form(body));
+    canonical_order(&mut params);
+    Some(params)
+}
+
 /// HMAC-SHA1 of `url` followed by each (sorted) name and value.
-fn mac(key: &[u8], url: &str, params: &[(Cow<'_, str>, Cow<'_, str>)]) -> [u8; 20] {
+fn mac(key: &[u8], url: &str, params: &[Param<'_>]) -> [u8; 20] {
     hmac_sha1(key, signed_content(url, params))
 }
 
 /// What Twilio signs: `url`, then each (sorted) name and value.
-fn signed_content<'a>(
-    url: &'a str,
-    params: &'a [(Cow<'_, str>, Cow<'_, str>)],
-) -> impl Iterator<Item = &'a [u8]> {
-    std::iter::once(url.as_bytes()).chain(
-        params
-            .iter()
-            .flat_map(|(name, value)| [name.as_bytes(), value.as_bytes()]),
-    )
+fn signed_content<'a>(url: &'a str, params: &'a [Param<'_>]) -> impl Iterator<Item = &'a [u8]> {
+    std::iter::once(url.as_bytes())
+        .chain(params.iter().flat_map(|(name, value)| [&**name, &**value]))
 }
 
 /// `url` without its port and with it (twilio-python's `remove_port` and
@@ -225,7 +367,7 @@ impl Scheme for Twilio {
         let body_hash = query_pairs(request.path_and_query())
             .find(|(name, _)| name == BODY_SHA256)
             .map(|(_, value)| value);
-        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+        let mut params: Vec<Param<'_>> = Vec::new();
         let mut body_ok = subtle::Choice::from(1);
         if let Some(expected) = body_hash {
             use sha2::Digest as _;
@@ -235,8 +377,8 @@ impl Scheme for Twilio {
                 Ok(None) | Err(()) => subtle::Choice::from(0),
             };
         } else if is_form(request) {
-            params = form_urlencoded::parse(body).collect();
-            params.sort_unstable();
+            params = form_params(body, self.max_params)
+                .ok_or_else(|| VerifyError::malformed(FORM_PARAMETERS))?;
         } else if !body.is_empty() {
             return Err(VerifyError::InvalidSignature);
         }
@@ -262,7 +404,7 @@ impl Scheme for Twilio {
     /// query string of a body-less request), else `twilio`.
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         let pairs: Vec<_> = if is_form(request) {
-            form_urlencoded::parse(request.body()).collect()
+            lossy_form(request.body()).collect()
         } else if request.body().is_empty() {
             query_pairs(request.path_and_query()).collect()
         } else {
@@ -285,13 +427,13 @@ impl Signer for Twilio {
     /// when not empty, goes in `I-Twilio-Idempotency-Token`.
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
         let has_body_hash = query_pairs(message.url).any(|(name, _)| name == BODY_SHA256);
-        let (content_type, params): (_, Vec<(Cow<'_, str>, Cow<'_, str>)>) = if has_body_hash {
+        let (content_type, params): (_, Vec<Param<'_>>) = if has_body_hash {
             ("application/json", Vec::new())
         } else {
-            (FORM, form_urlencoded::parse(message.body).collect())
+            (FORM, parse_form(message.body).collect())
         };
         let mut params = params;
-        params.sort_unstable();
+        canonical_order(&mut params);
         let mac = mac(self.secrets.primary().expose(), message.url, &params);
         let mut headers = vec![
             (SIGNATURE.to_owned(), {
@@ -424,6 +566,225 @@ mod tests {
     }
 
     #[test]
+    fn a_pair_sent_twice_is_signed_once_as_the_sdks_do() {
+        // twilio-python, tests/unit/test_request_validator.py,
+        // test_compute_signature_duplicate_multi_dict and
+        // test_compute_signature_duplicate_query_dict
+        // (https://github.com/twilio/twilio-python): token "12345", URI
+        // https://mycompany.com/myapp.php?foo=1&bar=2, parameters
+        // Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234, signature
+        // "IK+Dwps556ElfBT0I3Rgjkr1wJU=" (DUPLICATES). Its
+        // `compute_signature` signs `sorted(set(values))` for each name, so
+        // the same parameters with `Digits=1234` sent again, in any order,
+        // carry the same signature.
+        let scheme = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com");
+        for body in [
+            &b"Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234"[..],
+            b"Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234&Digits=1234",
+            b"Digits=1234&Digits=1234&Sid=CA123&Digits=5678&SidAccount=AC123&Sid=CA123",
+            b"Digits=1234&&Sid=CA123&Digits=5678&SidAccount=AC123&Digits=%31234",
+        ] {
+            assert_eq!(
+                check(&scheme, TARGET, DUPLICATES, body).map(|d| d.id),
+                Ok(None),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let twice = [
+            ("Sid", "CA123"),
+            ("Digits", "1234"),
+            ("SidAccount", "AC123"),
+            ("Digits", "5678"),
+            ("Digits", "1234"),
+        ];
+        assert_eq!(scheme.signature(url, &twice), DUPLICATES);
+        // Another value is another signature.
+        let other = b"Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234&Digits=1235";
+        assert_eq!(
+            check(&scheme, TARGET, DUPLICATES, other),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn parameters_are_counted_as_the_parser_yields_them() {
+        for body in [
+            &b""[..],
+            b"&",
+            b"&&&",
+            b"a",
+            b"a=1",
+            b"&a=1",
+            b"a=1&",
+            b"a=1&&b=2",
+            b"&&a&&b&&",
+            b"=&=",
+            b"a=%26&b=&",
+            b"\xff&\xfe",
+        ] {
+            assert_eq!(
+                param_count(body),
+                form_urlencoded::parse(body).count(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(
+                param_count(body),
+                parse_form(body).count(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn forms_decode_as_form_urlencoded_does() {
+        use proptest::prelude::*;
+        let expected = |body: &[u8]| -> Vec<(String, String)> {
+            form_urlencoded::parse(body)
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect()
+        };
+        let actual = |body: &[u8]| -> Vec<(String, String)> {
+            lossy_form(body)
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect()
+        };
+        for body in [
+            &b"a=1&b=%41%4a%4A%zz%4&c=%&d=%%41+x&=&e"[..],
+            b"%2B=+%2b&\xff=\xc3\x28&%ff%fe=%C3%A9&n=caf%C3%A9",
+            b"a==b&&&=c=",
+        ] {
+            assert_eq!(
+                actual(body),
+                expected(body),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Bytes from an alphabet dense in the characters that matter.
+        let alphabet = prop::sample::select(&b"&=%+aF09g\xff\xc3\xa9"[..]);
+        proptest!(|(body in prop::collection::vec(alphabet, 0..200))| {
+            prop_assert_eq!(actual(&body), expected(&body));
+            prop_assert_eq!(param_count(&body), expected(&body).len());
+        });
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_signed_as_they_are() {
+        let scheme = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com");
+        let url = "https://mycompany.com/sms";
+        let sign = |body: &[u8]| {
+            scheme.sign(&Message {
+                id: "",
+                timestamp: 0,
+                event: "",
+                url,
+                body,
+            })
+        };
+        let send = |headers: &[(String, String)], body: &[u8]| {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            verify(&scheme, "/sms", &headers, body)
+        };
+        let body = b"Body=caf\xe9&From=%FF%2B1";
+        let headers = sign(body);
+        assert!(send(&headers, body).is_ok());
+        // Another byte that is not UTF-8 either is another parameter: with
+        // U+FFFD in place of both, these would verify.
+        for other in [
+            &b"Body=caf\xe8&From=%FF%2B1"[..],
+            b"Body=caf\xe9&From=%FE%2B1",
+        ] {
+            assert_eq!(send(&headers, other), Err(VerifyError::InvalidSignature));
+        }
+        // Escaped or not, the same bytes are the same parameter.
+        assert!(send(&headers, b"Body=caf%E9&From=\xff%2b1").is_ok());
+    }
+
+    #[test]
+    fn forms_over_the_bound_are_refused_before_decoding() {
+        let scheme = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com")
+            .max_params(5);
+        // Five parameters (the published vector) and empty pieces verify.
+        assert!(check(&scheme, TARGET, EXPECTED, FORM_BODY).is_ok());
+        let mut spaced = b"&&".to_vec();
+        spaced.extend_from_slice(FORM_BODY);
+        spaced.extend_from_slice(b"&&");
+        assert!(check(&scheme, TARGET, EXPECTED, &spaced).is_ok());
+        // A sixth, even one repeating a pair, is refused whatever the
+        // signature says.
+        let mut six = FORM_BODY.to_vec();
+        six.extend_from_slice(b"&Digits=1234");
+        assert_eq!(
+            check(&scheme, TARGET, EXPECTED, &six),
+            Err(VerifyError::malformed(FORM_PARAMETERS))
+        );
+        assert_eq!(form_params(&six, 5), None);
+        assert_eq!(form_params(&six, 6).map(|p| p.len()), Some(5));
+        // A JSON body vouched for by `bodySHA256` has no parameters to count.
+        let tight = Twilio::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com")
+            .max_params(0);
+        let target = format!("{TARGET}&bodySHA256={JSON_HASH}");
+        let headers = [
+            (SIGNATURE, JSON_SIGNATURE),
+            (CONTENT_TYPE, "application/json"),
+        ];
+        assert!(verify(&tight, &target, &headers, JSON_BODY).is_ok());
+    }
+
+    #[test]
+    fn only_a_plain_host_and_port_is_taken_from_host() {
+        for good in [
+            "mycompany.com",
+            "mycompany.com:8443",
+            "a-b_c.example.",
+            "127.0.0.1:80",
+            "[::1]",
+            "[2001:db8::1]:443",
+            "[::ffff:192.0.2.1]",
+        ] {
+            assert!(is_authority(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "",
+            ":443",
+            "a.example:",
+            "a.example:123456",
+            "a.example:44x",
+            "a.example/sms?next=",
+            "a.example?x=1",
+            "a.example#x",
+            "user@a.example",
+            "a.example:443/x",
+            "a example",
+            "a%2eexample",
+            "a.example:1:2",
+            "[::1",
+            "[::1]x",
+            "[::1]:",
+            "[not-ip]",
+            "[fe80::1%25eth0]",
+            "é.example",
+        ] {
+            assert!(!is_authority(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
     fn host_header_without_public_url() {
         let scheme = Twilio::new(TOKEN).unwrap();
         let headers = [
@@ -443,6 +804,13 @@ mod tests {
         assert_eq!(
             verify(&scheme, TARGET, &other_host, FORM_BODY),
             Err(VerifyError::InvalidSignature)
+        );
+        // A signature for https://mycompany.com/myapp.php?foo=1&bar=2,
+        // replayed to `/php?foo=1&bar=2` with the rest of that URL in `Host`.
+        let smuggled = [headers[0], headers[1], (HOST, "mycompany.com/myapp.")];
+        assert_eq!(
+            verify(&scheme, "/php?foo=1&bar=2", &smuggled, FORM_BODY),
+            Err(VerifyError::malformed(HOST))
         );
     }
 
