@@ -198,16 +198,16 @@ fn cases() -> Vec<Case> {
         body.clone(),
     ));
 
-    // Standard Webhooks, ed25519: the most `v1a` entries it checks (8),
+    // Standard Webhooks, ed25519: the most `v1a` entries it checks (2),
     // each a signature verification over the whole body.
     let sw_v1a = StandardWebhooks::with_signing_key(SW_SIGNING_KEY).expect("key");
     let headers = signed_elsewhere(&sw_v1a, "");
     let entry = value_of(&headers, "webhook-signature").to_owned();
-    let eight = vec![entry; 8].join(" ");
-    let headers = replace(headers, "webhook-signature", eight);
+    let most = vec![entry; 2].join(" ");
+    let headers = replace(headers, "webhook-signature", most);
     cases.push(case(
         "StandardWebhooks v1a",
-        "1 MiB, 8 v1a entries",
+        "1 MiB, 2 v1a entries",
         sw_v1a,
         "/",
         headers,
