@@ -71,7 +71,10 @@ async fn order_paid(event: Event<Order>, log: web::Data<Log>) -> Ack {
 
 /// Sends `req` to `router` mounted at `/hooks`; status, content type, JSON
 /// body (or null) and what the handlers saw.
-async fn send(router: WebhookRouter, req: actix_test::TestRequest) -> (u16, String, Value, Vec<String>) {
+async fn send(
+    router: WebhookRouter,
+    req: actix_test::TestRequest,
+) -> (u16, String, Value, Vec<String>) {
     let log = web::Data::new(Log::default());
     let app = actix_test::init_service(
         App::new()
@@ -150,12 +153,18 @@ async fn slack_body_with_two_types_is_invalid_payload_not_a_handshake_or_an_even
         assert_invalid_payload(&send(bytes_router(), form(body)).await, body);
     }
     let (status, _, _, log) = send(bytes_router(), form("command=%2Fdeploy&text=x")).await;
-    assert_eq!((status, &log[..]), (200, &["/deploy 24 bytes".to_owned()][..]));
+    assert_eq!(
+        (status, &log[..]),
+        (200, &["/deploy 24 bytes".to_owned()][..])
+    );
 
     // Each once: the handshake is answered, the event routed.
     let handshake = r#"{"type":"url_verification","challenge":"c"}"#;
     let (status, _, json, log) = send(router(), signed(&slack, handshake)).await;
-    assert_eq!((status, &json), (200, &serde_json::json!({"challenge": "c"})));
+    assert_eq!(
+        (status, &json),
+        (200, &serde_json::json!({"challenge": "c"}))
+    );
     assert!(log.is_empty());
     let event = r#"{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}"#;
     let (status, _, json, log) = send(router(), signed(&slack, event)).await;
@@ -227,7 +236,10 @@ async fn a_repeated_delivery_id_or_action_is_invalid_payload() {
     let stripe = Stripe::new("whsec_stripe_review").unwrap();
     let body = r#"{"id":"evt_1","type":"order.shipped","id":"evt_2","data":{}}"#;
     let router = WebhookRouter::new(stripe.clone()).handler(any_value);
-    assert_invalid_payload(&send(router, signed(&stripe, body)).await, "stripe id twice");
+    assert_invalid_payload(
+        &send(router, signed(&stripe, body)).await,
+        "stripe id twice",
+    );
 
     // GitHub routes on `X-GitHub-Event` and the body's `action`.
     let github = GitHub::new("github-review").unwrap();

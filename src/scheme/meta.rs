@@ -212,11 +212,7 @@ mod tests {
         )
     }
 
-    fn handshake(
-        scheme: &Meta,
-        method: &str,
-        target: &str,
-    ) -> Option<Result<Reply, VerifyError>> {
+    fn handshake(scheme: &Meta, method: &str, target: &str) -> Option<Result<Reply, VerifyError>> {
         let headers: [(&str, &str); 0] = [];
         scheme.unsigned_reply(
             &Request::new(method, target, &headers, b""),

@@ -424,7 +424,10 @@ mod tests {
         assert_eq!(at("/missing", body), None);
         assert_eq!(at("/type/deeper", body), None);
         assert_eq!(at("/a~1b", r#"{"a/b":"esc"}"#).as_deref(), Some("esc"));
-        assert_eq!(at("/type", r#"{"typ\u0065":"esc"}"#).as_deref(), Some("esc"));
+        assert_eq!(
+            at("/type", r#"{"typ\u0065":"esc"}"#).as_deref(),
+            Some("esc")
+        );
         assert_eq!(at("/type", r#"{"type":{"a":1}}"#), None);
     }
 
@@ -478,11 +481,27 @@ mod tests {
         for (pointer, body, expected) in [
             ("/type", r#"{"type":"a","data":{"k":1,"k":2}}"#, "a"),
             ("/type", r#"{"data":[{"k":1,"k":2}],"type":"a"}"#, "a"),
-            ("/event/type", r#"{"other":{"type":"x","type":"y"},"event":{"type":"a"}}"#, "a"),
-            ("/event/type", r#"{"event":{"type":"a","item":{"type":"b","type":"c"}}}"#, "a"),
-            ("/entry/1/field", r#"{"entry":[{"field":"x","field":"y"},{"field":"a"}]}"#, "a"),
+            (
+                "/event/type",
+                r#"{"other":{"type":"x","type":"y"},"event":{"type":"a"}}"#,
+                "a",
+            ),
+            (
+                "/event/type",
+                r#"{"event":{"type":"a","item":{"type":"b","type":"c"}}}"#,
+                "a",
+            ),
+            (
+                "/entry/1/field",
+                r#"{"entry":[{"field":"x","field":"y"},{"field":"a"}]}"#,
+                "a",
+            ),
             // Neither is a key repeated across sibling objects.
-            ("/event/type", r#"{"type":"outer","event":{"type":"a"}}"#, "a"),
+            (
+                "/event/type",
+                r#"{"type":"outer","event":{"type":"a"}}"#,
+                "a",
+            ),
         ] {
             assert_eq!(
                 lookup(pointer, body),
@@ -492,7 +511,9 @@ mod tests {
         }
         // The raw lookup refuses the same way.
         let data = JsonPointer::new("/data").unwrap();
-        let error = data.raw_in(br#"{"data":{"a":1},"data":{"a":2}}"#).unwrap_err();
+        let error = data
+            .raw_in(br#"{"data":{"a":1},"data":{"a":2}}"#)
+            .unwrap_err();
         assert!(is_repeated_key(&error));
         // More keys than the linear search holds.
         let mut many: String = (0..1000).map(|i| format!(r#""k{i}":{i},"#)).collect();
@@ -509,7 +530,10 @@ mod tests {
     fn the_whole_body_is_read() {
         let first = |body: &[u8]| lookup("/type", std::str::from_utf8(body).unwrap());
         assert_eq!(first(br#"{"type":"x"}"#), Ok(Some("x".into())));
-        assert_eq!(first(b" {\n \"type\" :\t\"x\" , \"a\":[1]}\n"), Ok(Some("x".into())));
+        assert_eq!(
+            first(b" {\n \"type\" :\t\"x\" , \"a\":[1]}\n"),
+            Ok(Some("x".into()))
+        );
         // What follows the value is checked as what comes before it.
         assert!(first(br#"{"type":"x"} trailing"#).is_err());
         assert!(first(br#"{"type":"x","b":"#).is_err());
@@ -517,7 +541,10 @@ mod tests {
         assert!(first(b"not json").is_err());
         assert!(first(b"").is_err());
         assert_eq!(first(br#"{"kind":"x"}"#), Ok(None));
-        assert_eq!(first(br#"{"type":"caf\u00e9"}"#), Ok(Some("caf\u{e9}".into())));
+        assert_eq!(
+            first(br#"{"type":"caf\u00e9"}"#),
+            Ok(Some("caf\u{e9}".into()))
+        );
         let p = JsonPointer::new("/type").unwrap();
         assert!(p.string_in(b"{\"type\":\"\xff\"}").is_err());
         assert!(p.string_in(b"{\"type\":\"a\nb\"}").is_err());

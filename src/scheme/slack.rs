@@ -440,7 +440,8 @@ mod tests {
         let body = br#"{"type":"url_verification","challenge":"a","challenge":"b"}"#;
         assert_eq!(scheme.signed_reply(&request(body)), None);
         // The delivery id of a body that repeats it is not read.
-        let body = br#"{"type":"event_callback","event_id":"Ev1","event_id":"Ev2","event":{"type":"a"}}"#;
+        let body =
+            br#"{"type":"event_callback","event_id":"Ev1","event_id":"Ev2","event":{"type":"a"}}"#;
         let signed = scheme.sign(&Message {
             id: "",
             timestamp: TS,
