@@ -15,10 +15,10 @@ const MAX_POINTER_DEPTH: usize = 32;
 /// event name, a delivery id or the payload inside a body.
 ///
 /// Looking a value up reads the whole body once, skips the values it does
-/// not need, refuses a key repeated in an object on the way to the value
-/// (see [`string_in`](Self::string_in)). It allocates the string it
-/// returns and a list of the keys of each object on the way, borrowed from
-/// the body unless they have escapes.
+/// not need and refuses a key repeated in an object on the way to the value
+/// (see [`string_in`](Self::string_in)). It allocates the string it returns
+/// and a list of the keys of each object on the way, borrowed from the body
+/// unless they have escapes.
 ///
 /// ```
 /// use actix_webhook::scheme::JsonPointer;
