@@ -60,6 +60,10 @@ pub enum Rejection {
         /// The receiver's clock, unix seconds.
         now: i64,
     },
+    /// 403 `handshake_refused`: an unsigned handshake (Meta's subscription
+    /// challenge) with a wrong or missing verify token.
+    #[error("handshake refused")]
+    HandshakeRefused,
     /// 400 `invalid_payload`: the body is not JSON or not the handler's type.
     #[error("invalid payload: {0}")]
     InvalidPayload(#[source] serde_json::Error),
@@ -120,6 +124,7 @@ impl Rejection {
             | Self::MalformedSignature { .. }
             | Self::InvalidSignature
             | Self::TimestampOutOfTolerance { .. } => StatusCode::UNAUTHORIZED,
+            Self::HandshakeRefused => StatusCode::FORBIDDEN,
             Self::InvalidPayload(_) | Self::IncompleteBody => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -138,6 +143,7 @@ impl Rejection {
             Self::MalformedSignature { .. } => "malformed_signature",
             Self::InvalidSignature => "invalid_signature",
             Self::TimestampOutOfTolerance { .. } => "timestamp_out_of_tolerance",
+            Self::HandshakeRefused => "handshake_refused",
             Self::InvalidPayload(_) => "invalid_payload",
             Self::IncompleteBody => "incomplete_body",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -164,6 +170,7 @@ impl Rejection {
             Self::TimestampOutOfTolerance { .. } => {
                 "The timestamp is too far from the receiver's clock."
             }
+            Self::HandshakeRefused => "The subscription handshake was refused.",
             Self::InvalidPayload(_) => "The body is not valid for this event.",
             Self::IncompleteBody => "The body could not be read.",
             Self::PayloadTooLarge { .. } => "The body is larger than the receiver accepts.",
@@ -199,6 +206,7 @@ impl From<VerifyError> for Rejection {
             VerifyError::TimestampOutOfTolerance { timestamp, now } => {
                 Self::TimestampOutOfTolerance { timestamp, now }
             }
+            VerifyError::HandshakeRefused => Self::HandshakeRefused,
         }
     }
 }

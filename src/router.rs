@@ -439,7 +439,8 @@ impl WebhookRouter {
 
         if req.method() != Method::POST {
             return match scheme.unsigned_reply(&request_view(req, &[]), secrets) {
-                Some(reply) => Ok(Answer::Reply(reply)),
+                Some(Ok(reply)) => Ok(Answer::Reply(reply)),
+                Some(Err(refused)) => Err(fail(refused.into())),
                 None => Err(fail(Rejection::MethodNotAllowed)),
             };
         }

@@ -60,6 +60,10 @@ pub enum VerifyError {
         /// The receiver's clock, unix seconds.
         now: i64,
     },
+    /// An unsigned handshake (Meta's subscription challenge) with a wrong
+    /// or missing token, or a mode other than `subscribe`.
+    #[error("handshake refused")]
+    HandshakeRefused,
 }
 
 impl VerifyError {
@@ -70,6 +74,7 @@ impl VerifyError {
             Self::MalformedSignature { .. } => "malformed_signature",
             Self::InvalidSignature => "invalid_signature",
             Self::TimestampOutOfTolerance { .. } => "timestamp_out_of_tolerance",
+            Self::HandshakeRefused => "handshake_refused",
         }
     }
 

@@ -50,6 +50,7 @@ async fn each_rejection_has_its_status_code_and_problem_body() {
             "timestamp_out_of_tolerance",
             None,
         ),
+        (Rejection::HandshakeRefused, 403, "handshake_refused", None),
         (
             Rejection::InvalidPayload(invalid_json()),
             400,

@@ -1,5 +1,6 @@
 //! Where the event name and payload are found: `JsonPointer` on arbitrary
-//! pointers and bodies, checked against `serde_json::Value::pointer`;
+//! pointers and bodies, checked against `serde_json::Value::pointer` (or
+//! refusing a key repeated on the way, where `Value` keeps the last copy);
 //! `EventName` and every preset's `event_name` on arbitrary bodies and event
 //! headers.
 #![no_main]
@@ -40,12 +41,33 @@ fuzz_target!(|input: Input<'_>| {
         let found = pointer.string_in(input.body);
         let raw = pointer.raw_in(input.body);
         if let Ok(value) = &parsed {
-            // Valid JSON is read as JSON. Duplicate keys aside (the first
-            // counts here, the last in `Value`), both agree: compare on the
-            // re-serialised value, which has none.
-            assert!(found.is_ok() && raw.is_ok(), "{found:?} {raw:?}");
-            let canonical = serde_json::to_vec(value).unwrap();
             let expected = value.pointer(pointer.as_str());
+            // Valid JSON is read as JSON: the value `Value` holds, or a
+            // refusal because an object on the way repeats a key (`Value`
+            // keeps the last copy; the pointer never picks one).
+            match (&found, &raw) {
+                (Ok(found), Ok(raw)) => {
+                    assert_eq!(
+                        *found,
+                        expected_string(expected),
+                        "pointer {:?}",
+                        pointer.as_str()
+                    );
+                    assert_eq!(
+                        raw.is_some(),
+                        expected.is_some(),
+                        "pointer {:?}",
+                        pointer.as_str()
+                    );
+                }
+                (Err(found), Err(raw)) => {
+                    assert!(found.is_data() && raw.is_data(), "{found} {raw}")
+                }
+                _ => panic!("string_in and raw_in disagree: {found:?} {raw:?}"),
+            }
+            // Without repeated keys (the re-serialised value has none) the
+            // value is always found, and the raw text is its own.
+            let canonical = serde_json::to_vec(value).unwrap();
             assert_eq!(
                 pointer.string_in(&canonical).unwrap(),
                 expected_string(expected),
@@ -62,18 +84,23 @@ fuzz_target!(|input: Input<'_>| {
             let expected_raw = expected.map(|v| serde_json::to_string(v).unwrap());
             assert_eq!(raw, expected_raw, "pointer {:?}", pointer.as_str());
         }
-        // The router reads event names only up to their value (and takes a
-        // shortcut for a plain first member); on valid JSON it must find what
-        // the full parse finds.
+        // The router's event name reads the body as `string_in` does: the
+        // same value, or an error in the same cases.
         let request = Request::new("POST", "/", &[("X-Event", "e")], input.body);
         let routed = EventName::Json(pointer.clone()).find(&request);
-        if parsed.is_ok() {
-            assert_eq!(
-                routed.as_ref().ok(),
-                pointer.string_in(input.body).as_ref().ok(),
-                "pointer {:?}",
-                pointer.as_str()
-            );
+        assert_eq!(
+            routed.as_ref().ok(),
+            found.as_ref().ok(),
+            "pointer {:?}",
+            pointer.as_str()
+        );
+        // With the name in a header too, a repeated key is still refused
+        // (another body would only lose its action).
+        let both = EventName::HeaderAndJson("X-Event", pointer.clone()).find(&request);
+        match &found {
+            Err(error) if error.is_data() => assert!(both.is_err(), "{both:?}"),
+            Ok(Some(action)) => assert_eq!(both.ok().flatten(), Some(format!("e.{action}"))),
+            _ => assert_eq!(both.ok().flatten().as_deref(), Some("e")),
         }
         let headers = [
             ("X-Event", input.header),

@@ -34,7 +34,11 @@ const SIGNATURE: &str = "X-Hub-Signature-256";
 /// ([`Scheme::unsigned_reply`]): a `GET` with `hub.mode=subscribe`,
 /// `hub.verify_token` and `hub.challenge` gets 200 with the challenge as
 /// `text/plain` when the token equals the one set with
-/// [`Meta::verify_token`] (compared in constant time), and 403 otherwise.
+/// [`Meta::verify_token`] (compared in constant time), and otherwise
+/// [`VerifyError::HandshakeRefused`] (403 `handshake_refused`,
+/// problem+json). The method must be exactly `GET` (a lowercase `get` is
+/// another method): other requests are verified as deliveries (`POST`) or
+/// get 405.
 ///
 /// ```
 /// use actix_webhook::scheme::{Meta, Request, Scheme};
@@ -43,7 +47,8 @@ const SIGNATURE: &str = "X-Hub-Signature-256";
 ///
 /// let target = "/meta?hub.mode=subscribe&hub.verify_token=my-verify-token&hub.challenge=1158201444";
 /// let reply = scheme.unsigned_reply(&Request::new("GET", target, &[("a", "b")], b""), scheme.secrets());
-/// assert_eq!(reply.map(|r| (r.status, r.body)), Some((200, b"1158201444".to_vec())));
+/// let reply = reply.unwrap().unwrap();
+/// assert_eq!((reply.status, reply.body), (200, b"1158201444".to_vec()));
 /// # Ok::<(), actix_webhook::SecretError>(())
 /// ```
 #[derive(Clone)]
@@ -80,8 +85,8 @@ impl Meta {
     }
 
     /// The verify token entered with the callback URL in the app dashboard.
-    /// Without one, every subscription handshake gets 403; an empty token
-    /// is no token (every handshake gets 403).
+    /// Without one, every subscription handshake is refused (403
+    /// `handshake_refused`); an empty token is no token.
     #[must_use]
     pub fn verify_token(mut self, token: &str) -> Self {
         self.verify_token = Secret::new(token).ok();
@@ -133,8 +138,13 @@ impl Scheme for Meta {
     }
 
     /// Answers the subscription handshake: a `GET` carrying `hub.mode`.
-    fn unsigned_reply(&self, request: &Request<'_>, _secrets: &Secrets) -> Option<Reply> {
-        if !request.method().eq_ignore_ascii_case("GET") {
+    fn unsigned_reply(
+        &self,
+        request: &Request<'_>,
+        _secrets: &Secrets,
+    ) -> Option<Result<Reply, VerifyError>> {
+        // Methods are case-sensitive: `get` is another (extension) method.
+        if request.method() != "GET" {
             return None;
         }
         let (mut mode, mut token, mut challenge) = (None, None, None);
@@ -155,16 +165,12 @@ impl Scheme for Meta {
                 _ => false,
             };
         Some(match (accepted, challenge) {
-            (true, Some(challenge)) => Reply {
+            (true, Some(challenge)) => Ok(Reply {
                 status: 200,
                 content_type: "text/plain; charset=utf-8",
                 body: challenge.into_owned().into_bytes(),
-            },
-            _ => Reply {
-                status: 403,
-                content_type: "text/plain; charset=utf-8",
-                body: b"forbidden".to_vec(),
-            },
+            }),
+            _ => Err(VerifyError::HandshakeRefused),
         })
     }
 }
@@ -207,7 +213,7 @@ mod tests {
         )
     }
 
-    fn handshake(scheme: &Meta, method: &str, target: &str) -> Option<Reply> {
+    fn handshake(scheme: &Meta, method: &str, target: &str) -> Option<Result<Reply, VerifyError>> {
         let headers: [(&str, &str); 0] = [];
         scheme.unsigned_reply(
             &Request::new(method, target, &headers, b""),
@@ -295,6 +301,7 @@ mod tests {
             "GET",
             "/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=tok3n",
         )
+        .unwrap()
         .unwrap();
         assert_eq!(ok.status, 200);
         assert_eq!(ok.body, b"1158201444");
@@ -306,6 +313,7 @@ mod tests {
             "GET",
             "/meta?hub.mode=subscribe&hub.verify_token=tok%33n&hub.challenge=a%20b",
         )
+        .unwrap()
         .unwrap();
         assert_eq!((encoded.status, encoded.body), (200, b"a b".to_vec()));
 
@@ -318,8 +326,8 @@ mod tests {
             "/meta?hub.mode=subscribe&hub.verify_token=tok3n%FF&hub.challenge=1",
         ] {
             assert_eq!(
-                handshake(&scheme, "GET", target).unwrap().status,
-                403,
+                handshake(&scheme, "GET", target),
+                Some(Err(VerifyError::HandshakeRefused)),
                 "{target}"
             );
         }
@@ -330,10 +338,8 @@ mod tests {
                 &unconfigured,
                 "GET",
                 "/meta?hub.mode=subscribe&hub.verify_token=&hub.challenge=1"
-            )
-            .unwrap()
-            .status,
-            403
+            ),
+            Some(Err(VerifyError::HandshakeRefused))
         );
         let empty = Meta::new(APP_SECRET).unwrap().verify_token("");
         assert_eq!(
@@ -341,22 +347,24 @@ mod tests {
                 &empty,
                 "GET",
                 "/meta?hub.mode=subscribe&hub.verify_token=&hub.challenge=1"
-            )
-            .unwrap()
-            .status,
-            403
+            ),
+            Some(Err(VerifyError::HandshakeRefused))
         );
         // Not a handshake: verified as usual.
         assert_eq!(handshake(&scheme, "GET", "/meta"), None);
         assert_eq!(handshake(&scheme, "GET", "/meta?x=1"), None);
-        assert_eq!(
-            handshake(
-                &scheme,
-                "POST",
-                "/meta?hub.mode=subscribe&hub.verify_token=tok3n&hub.challenge=1"
-            ),
-            None
-        );
+        // Only `GET`, spelled exactly: methods are case-sensitive.
+        for method in ["POST", "get", "Get", "HEAD", "GET "] {
+            assert_eq!(
+                handshake(
+                    &scheme,
+                    method,
+                    "/meta?hub.mode=subscribe&hub.verify_token=tok3n&hub.challenge=1"
+                ),
+                None,
+                "{method}"
+            );
+        }
         assert!(!format!("{scheme:?}").contains("tok3n"));
     }
 }

@@ -292,15 +292,16 @@ pub enum EventName {
 impl EventName {
     /// The event name of `request`, `Ok(None)` when the body has none.
     ///
-    /// A name in the body is read without reading the body past it (senders
-    /// put it first); a handler's typed parse reads the rest.
+    /// A name in the body is read as [`JsonPointer::string_in`] reads it.
     ///
     /// # Errors
     ///
     /// [`EventNameError::Header`] when the name's header is absent, repeated,
     /// empty or not UTF-8: the header is unsigned, so the crate never guesses
     /// which copy routes the delivery. [`EventNameError::Payload`] when the
-    /// name is in the body and the body is not JSON up to it.
+    /// name is in the body and the body is not JSON, or repeats a key on the
+    /// way to the name (also for [`EventName::HeaderAndJson`], whose body may
+    /// otherwise be any bytes).
     pub fn find(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         let header = |name: &'static str| -> Result<String, VerifyError> {
             let value = request.require(name)?;
@@ -311,13 +312,18 @@ impl EventName {
         };
         match self {
             Self::Header(name) => Ok(Some(header(name)?)),
-            Self::Json(pointer) => Ok(pointer.string_in_prefix(request.body())?),
+            Self::Json(pointer) => Ok(pointer.string_in(request.body())?),
             Self::HeaderAndJson(name, pointer) => {
                 let mut event = header(name)?;
-                // A body that is not JSON still has the header's name.
-                if let Ok(Some(action)) = pointer.string_in_prefix(request.body()) {
-                    event.push('.');
-                    event.push_str(&action);
+                // A body that is not JSON still has the header's name; one
+                // that repeats the action would be routed on one of them.
+                match pointer.string_in(request.body()) {
+                    Ok(Some(action)) => {
+                        event.push('.');
+                        event.push_str(&action);
+                    }
+                    Err(error) if pointer::is_repeated_key(&error) => return Err(error.into()),
+                    Ok(None) | Err(_) => {}
                 }
                 Ok(Some(event))
             }
@@ -395,9 +401,16 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Answers a request that carries no signature to check, such as Meta's
-    /// `GET` subscription challenge. `None` (the default) means the request
-    /// is verified as usual.
-    fn unsigned_reply(&self, request: &Request<'_>, secrets: &Secrets) -> Option<Reply> {
+    /// `GET` subscription challenge: `Some(Ok(reply))` to answer it,
+    /// `Some(Err(error))` to refuse it (sent as any other rejection, e.g.
+    /// [`VerifyError::HandshakeRefused`]). `None` (the default) means it is
+    /// not such a request: a `POST` is verified as usual, any other method
+    /// gets 405.
+    fn unsigned_reply(
+        &self,
+        request: &Request<'_>,
+        secrets: &Secrets,
+    ) -> Option<Result<Reply, VerifyError>> {
         let _ = (request, secrets);
         None
     }
@@ -428,7 +441,11 @@ impl<S: Scheme + ?Sized> Scheme for std::sync::Arc<S> {
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         (**self).event_name(request)
     }
-    fn unsigned_reply(&self, request: &Request<'_>, secrets: &Secrets) -> Option<Reply> {
+    fn unsigned_reply(
+        &self,
+        request: &Request<'_>,
+        secrets: &Secrets,
+    ) -> Option<Result<Reply, VerifyError>> {
         (**self).unsigned_reply(request, secrets)
     }
     fn signed_reply(&self, request: &Request<'_>) -> Option<Reply> {
@@ -652,11 +669,11 @@ pub(crate) fn static_pointer(
     cell.get_or_init(|| JsonPointer::new(pointer).expect("valid pointer"))
 }
 
-/// The string at `pointer` in `body`, read up to it; `None` when the body is
-/// not JSON or has no such string. Used for delivery ids, which never fail a
-/// request.
+/// The string at `pointer` in `body`; `None` when the body is not JSON, has
+/// no such string or repeats a key on the way (the event name's read then
+/// refuses the body). Used for delivery ids, which never fail a request.
 pub(crate) fn json_string(body: &[u8], pointer: &JsonPointer) -> Option<String> {
-    pointer.string_in_prefix(body).ok().flatten()
+    pointer.string_in(body).ok().flatten()
 }
 
 /// The `key=value` parameters of a request target's query string, decoded.

@@ -173,15 +173,33 @@ impl Scheme for Slack {
         let body = request.body();
         let type_ = static_pointer(&TYPE, "/type");
         if !is_json(body) {
-            // A slash command or an interaction, form-encoded.
+            // A slash command or an interaction, form-encoded: the first of
+            // `payload` and `command` names it. Either one repeated is
+            // refused, as a repeated JSON key is: readers of the form would
+            // disagree on which counts.
+            let (mut payload_seen, mut command_seen) = (false, false);
+            let mut first = None;
             for (name, value) in form_urlencoded::parse(body) {
-                match &*name {
-                    "payload" => return Ok(type_.string_in(value.as_bytes())?),
-                    "command" => return Ok(Some(value.into_owned())),
-                    _ => {}
+                let seen = match &*name {
+                    "payload" => &mut payload_seen,
+                    "command" => &mut command_seen,
+                    _ => continue,
+                };
+                if std::mem::replace(seen, true) {
+                    return Err(<serde_json::Error as serde::de::Error>::custom(
+                        "a form field is repeated",
+                    )
+                    .into());
                 }
+                first.get_or_insert((name, value));
             }
-            return Ok(None);
+            return match first {
+                Some((name, payload)) if name == "payload" => {
+                    Ok(type_.string_in(payload.as_bytes())?)
+                }
+                Some((_, command)) => Ok(Some(command.into_owned())),
+                None => Ok(None),
+            };
         }
         match type_.string_in(body)? {
             Some(outer) if outer == "event_callback" => Ok(static_pointer(&INNER, "/event/type")
@@ -191,23 +209,25 @@ impl Scheme for Slack {
         }
     }
 
-    /// Answers `url_verification` with its challenge.
+    /// Answers `url_verification` with its challenge. Reads `type` as
+    /// [`event_name`](Scheme::event_name) does, so a body that repeats a
+    /// top-level key is neither answered here nor routed (400).
     fn signed_reply(&self, request: &Request<'_>) -> Option<Reply> {
-        #[derive(serde::Deserialize)]
-        struct Challenge<'a> {
-            #[serde(rename = "type")]
-            type_: &'a str,
-            challenge: std::borrow::Cow<'a, str>,
-        }
-        if !is_json(request.body()) {
+        static TYPE: OnceLock<JsonPointer> = OnceLock::new();
+        static CHALLENGE: OnceLock<JsonPointer> = OnceLock::new();
+        let body = request.body();
+        if !is_json(body) {
             return None;
         }
-        let parsed: Challenge<'_> = serde_json::from_slice(request.body()).ok()?;
-        if parsed.type_ != "url_verification" {
+        let type_ = static_pointer(&TYPE, "/type").string_in(body).ok()??;
+        if type_ != "url_verification" {
             return None;
         }
-        let body =
-            serde_json::to_vec(&serde_json::json!({ "challenge": parsed.challenge })).ok()?;
+        let challenge = static_pointer(&CHALLENGE, "/challenge")
+            .raw_in(body)
+            .ok()??;
+        let challenge: String = serde_json::from_str(challenge.get()).ok()?;
+        let body = serde_json::to_vec(&serde_json::json!({ "challenge": challenge })).ok()?;
         Some(Reply {
             status: 200,
             content_type: "application/json",
@@ -405,6 +425,63 @@ mod tests {
         ] {
             assert_eq!(scheme.signed_reply(&request(other)), None);
         }
+    }
+
+    #[test]
+    fn repeated_members_are_refused_not_read_one_way() {
+        let scheme = Slack::new(SECRET).unwrap();
+        let name = |body: &[u8]| {
+            scheme
+                .event_name(&request(body))
+                .map_err(|e| matches!(e, EventNameError::Payload(e) if e.is_data()))
+        };
+        // Which `type`, `event`, `event_id` or `challenge` counts depends on
+        // the reader: no answer, no route.
+        for body in [
+            &br#"{"type":"url_verification","type":"event_callback","challenge":"c","event":{"type":"app_mention"}}"#[..],
+            br#"{"type":"event_callback","type":"url_verification","challenge":"c"}"#,
+            br#"{"type":"url_verification","typ\u0065":"event_callback","challenge":"c"}"#,
+            br#"{"type":"event_callback","event":{"type":"a"},"event":{"type":"b"}}"#,
+            br#"{"type":"event_callback","event":{"type":"a","type":"b"}}"#,
+            br#"{"type":"event_callback","event_id":"Ev1","event":{"type":"a"},"event_id":"Ev2"}"#,
+            br#"{"type":"url_verification","challenge":"a","challenge":"b"}"#,
+        ] {
+            let text = String::from_utf8_lossy(body);
+            assert_eq!(name(body), Err(true), "{text}");
+            assert_eq!(scheme.signed_reply(&request(body)), None, "{text}");
+        }
+        // The delivery id of a body that repeats it is not read.
+        let body =
+            br#"{"type":"event_callback","event_id":"Ev1","event_id":"Ev2","event":{"type":"a"}}"#;
+        let signed = scheme.sign(&Message {
+            id: "",
+            timestamp: TS,
+            event: "",
+            url: "",
+            body,
+        });
+        assert_eq!(
+            verify(&scheme, &signed, body, TS).map(|d| d.id),
+            Ok(None)
+        );
+        // Form bodies: `payload` or `command` twice.
+        for body in [
+            &b"payload=%7B%22type%22%3A%22a%22%7D&payload=%7B%22type%22%3A%22b%22%7D"[..],
+            b"command=%2Fa&text=x&command=%2Fb",
+            b"command=%2Fa&payload=%7B%22type%22%3A%22a%22%7D&command=%2Fa",
+            b"payload=%7B%22type%22%3A%22a%22%2C%22type%22%3A%22b%22%7D",
+        ] {
+            assert_eq!(name(body), Err(true), "{}", String::from_utf8_lossy(body));
+        }
+        // Each once: the first of them names it, as before.
+        assert_eq!(
+            name(b"command=%2Fa&payload=%7B%22type%22%3A%22b%22%7D"),
+            Ok(Some("/a".to_owned()))
+        );
+        assert_eq!(
+            name(b"payload=%7B%22type%22%3A%22b%22%7D&command=%2Fa"),
+            Ok(Some("b".to_owned()))
+        );
     }
 
     #[test]
