@@ -370,7 +370,7 @@ fn cases() -> Vec<Case> {
         body.clone(),
     ));
 
-    let generic = GenericHmac::new("X-Signature", Secret::new(HMAC_SECRET))
+    let generic = GenericHmac::new("X-Signature", Secret::new(HMAC_SECRET).expect("secret"))
         .prefix("sha256=")
         .encoding(Encoding::Hex)
         .timestamp_header("X-Timestamp", Tolerance::default())
