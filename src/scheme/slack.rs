@@ -460,10 +460,7 @@ mod tests {
             url: "",
             body,
         });
-        assert_eq!(
-            verify(&scheme, &signed, body, TS).map(|d| d.id),
-            Ok(None)
-        );
+        assert_eq!(verify(&scheme, &signed, body, TS).map(|d| d.id), Ok(None));
         // Form bodies: `payload` or `command` twice.
         for body in [
             &b"payload=%7B%22type%22%3A%22a%22%7D&payload=%7B%22type%22%3A%22b%22%7D"[..],
