@@ -208,7 +208,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Verified<web::Json<T>> {
                 }),
                 Err(error) => {
                     let rejection = Rejection::InvalidPayload(error);
-                    rejection.log(delivery.id.as_deref());
+                    rejection.log(
+                        delivery
+                            .id
+                            .as_deref()
+                            .map(crate::router::shown_id)
+                            .as_deref(),
+                    );
                     Err(rejection)
                 }
             }

@@ -423,11 +423,18 @@ impl WebhookRouter {
                     Ok(Some(secrets)) => (Some(tenant), secrets),
                     Ok(None) => return Err(fail(Rejection::UnknownTenant)),
                     Err(error) if error.is_bad_secret() => {
-                        tracing::error!(target: "actix_webhook::tenant", %error, tenant, "the tenant's secret is not usable");
+                        tracing::error!(target: "actix_webhook::tenant", %error, tenant = shown(tenant), "the tenant's secret is not usable");
                         return Err(fail(Rejection::NotConfigured));
                     }
+                    Err(error) if error.is_busy() => {
+                        // Made-up names from anyone: a warning, not an error.
+                        tracing::warn!(target: "actix_webhook::tenant", tenant = shown(tenant), "every tenant lookup is taken");
+                        return Err(fail(Rejection::Unavailable {
+                            retry_after: inner.retry_after,
+                        }));
+                    }
                     Err(error) => {
-                        tracing::error!(target: "actix_webhook::tenant", %error, tenant, "resolving secrets failed");
+                        tracing::error!(target: "actix_webhook::tenant", %error, tenant = shown(tenant), "resolving secrets failed");
                         return Err(fail(Rejection::Unavailable {
                             retry_after: inner.retry_after,
                         }));
@@ -476,8 +483,7 @@ impl WebhookRouter {
         let scheme = &*inner.scheme;
         let view = request_view(req, body);
         let span = tracing::Span::current();
-        let Identity { id, shown, key } = identity;
-        let with_id = |rejection: Rejection| (rejection, shown.clone());
+        let with_id = |rejection: Rejection| (rejection, identity.shown.clone());
 
         let name = match &inner.event_name {
             Some(location) => location.find(&view),
@@ -496,8 +502,15 @@ impl WebhookRouter {
         span.record("event", &*name);
 
         let Some(handler) = handler else {
-            return Ok(Answer::Ack(inner.unhandled.clone(), shown, Some(name)));
+            return Ok(Answer::Ack(
+                inner.unhandled.clone(),
+                identity.shown,
+                Some(name),
+            ));
         };
+        let key = identity.key(&name);
+        let Identity { id, shown, .. } = identity;
+        let with_id = |rejection: Rejection| (rejection, shown.clone());
 
         // Claim the delivery so the handler runs once; nothing to recognise
         // it by, no claim.
@@ -595,11 +608,13 @@ const CONTENT_PREFIX: &str = "content-sha256:";
 
 /// How a verified delivery is known: the id as sent (for the handler), the
 /// id as shown in the answer and logs (bounded: unsigned ids are anyone's
-/// to make 100 KB long), and the key it is claimed under.
+/// to make 100 KB long), and what it is claimed by.
 struct Identity {
     id: Option<Arc<str>>,
     shown: Option<Arc<str>>,
-    key: Option<String>,
+    /// `namespace:` or `namespace@tenant:`, escaped.
+    scope: String,
+    fingerprint: Option<[u8; 32]>,
 }
 
 impl Identity {
@@ -610,23 +625,59 @@ impl Identity {
         fingerprint: Option<[u8; 32]>,
     ) -> Self {
         let id: Option<Arc<str>> = id.map(Into::into);
-        let shown = id.as_ref().map(|id| {
-            if id.len() > MAX_ID {
-                id_digest(id).into()
-            } else {
-                id.clone()
-            }
+        let shown = id.as_ref().map(|id| match shown_id(id) {
+            std::borrow::Cow::Borrowed(_) => id.clone(),
+            std::borrow::Cow::Owned(digest) => digest.into(),
         });
-        let key = match (fingerprint, &id) {
-            (Some(fingerprint), _) => Some(store_key(
-                namespace,
-                tenant,
-                &format!("{CONTENT_PREFIX}{}", hex::encode(fingerprint)),
-            )),
-            (None, Some(id)) => Some(store_key(namespace, tenant, &stored_id(id))),
-            (None, None) => None,
+        Self {
+            id,
+            shown,
+            scope: scope(namespace, tenant),
+            fingerprint,
+        }
+    }
+
+    /// The store key of the delivery routed as `event`; `None` when nothing
+    /// recognises it.
+    fn key(&self, event: &str) -> Option<String> {
+        let claimed = match (&self.fingerprint, &self.id) {
+            // What was signed, and the event it is routed as: one body sent
+            // as two events (Shopify's `orders/paid` and `orders/updated`)
+            // is two deliveries.
+            (Some(fingerprint), _) => {
+                use sha2::Digest as _;
+                let digest = sha2::Sha256::new()
+                    .chain_update(fingerprint)
+                    .chain_update(event)
+                    .finalize();
+                format!("{CONTENT_PREFIX}{}", hex::encode(digest)).into()
+            }
+            (None, Some(id)) => stored_id(id),
+            (None, None) => return None,
         };
-        Self { id, shown, key }
+        let mut key = String::with_capacity(self.scope.len() + claimed.len());
+        key.push_str(&self.scope);
+        key.push_str(&claimed);
+        Some(key)
+    }
+}
+
+/// The first [`MAX_ID`] bytes of a name from the request path, for logs.
+fn shown(name: &str) -> &str {
+    let mut end = name.len().min(MAX_ID);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// An id as answered and logged: itself, or its digest past [`MAX_ID`]
+/// bytes.
+pub(crate) fn shown_id(id: &str) -> std::borrow::Cow<'_, str> {
+    if id.len() > MAX_ID {
+        id_digest(id).into()
+    } else {
+        id.into()
     }
 }
 
@@ -648,22 +699,20 @@ fn stored_id(id: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The store key of a delivery: `namespace:id`, or `namespace@tenant:id`.
-/// Namespace and tenant are escaped (`%`, `:` and `@` as `%25`, `%3A`,
-/// `%40`), so the first `:` ends them and no two (tenant, id) pairs share a
-/// key, whatever the names. Built by hand: `format!` costs more than the
-/// rest of the claim.
-fn store_key(namespace: &str, tenant: Option<&str>, id: &str) -> String {
+/// Where a router's keys start: `namespace:`, or `namespace@tenant:` with
+/// the id (or fingerprint) after it. Namespace and tenant are escaped (`%`,
+/// `:` and `@` as `%25`, `%3A`, `%40`), so the first `:` ends them and no two
+/// (tenant, id) pairs share a key, whatever the names.
+fn scope(namespace: &str, tenant: Option<&str>) -> String {
     let tenant_len = tenant.map_or(0, |tenant| tenant.len() + 1);
-    let mut key = String::with_capacity(namespace.len() + tenant_len + 1 + id.len());
-    push_escaped(&mut key, namespace);
+    let mut scope = String::with_capacity(namespace.len() + tenant_len + 1);
+    push_escaped(&mut scope, namespace);
     if let Some(tenant) = tenant {
-        key.push('@');
-        push_escaped(&mut key, tenant);
+        scope.push('@');
+        push_escaped(&mut scope, tenant);
     }
-    key.push(':');
-    key.push_str(id);
-    key
+    scope.push(':');
+    scope
 }
 
 fn push_escaped(key: &mut String, part: &str) {
@@ -811,7 +860,7 @@ mod tests {
 
     fn key(tenant: Option<&str>, id: &str) -> String {
         Identity::new("webhook", tenant, Some(id.into()), None)
-            .key
+            .key("e")
             .unwrap()
     }
 
@@ -829,7 +878,7 @@ mod tests {
         let looks_like = &long_key["webhook:".len()..];
         assert_ne!(key(None, looks_like), long_key);
         let fingerprinted = Identity::new("webhook", None, None, Some([7; 32]))
-            .key
+            .key("e")
             .unwrap();
         assert_ne!(key(None, &fingerprinted["webhook:".len()..]), fingerprinted);
         assert!(key(None, &"i".repeat(128)).ends_with(&"i".repeat(128)));
@@ -858,8 +907,8 @@ mod tests {
         assert_ne!(key(Some("acme"), "x:evt_1"), key(Some("acme:x"), "evt_1"));
         // Namespaces are escaped too.
         assert_ne!(
-            Identity::new("a", Some("b"), Some("c".into()), None).key,
-            Identity::new("a@b", None, Some("c".into()), None).key
+            Identity::new("a", Some("b"), Some("c".into()), None).key("e"),
+            Identity::new("a@b", None, Some("c".into()), None).key("e")
         );
     }
 

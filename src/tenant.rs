@@ -74,7 +74,17 @@ impl ResolveError {
     pub(crate) fn is_bad_secret(&self) -> bool {
         self.0.is::<SecretError>()
     }
+
+    /// Whether the lookup was not tried: `max_lookups` were running.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.0.is::<Busy>()
+    }
 }
+
+/// Every lookup slot is taken ([`Tenants::max_lookups`]).
+#[derive(Debug, thiserror::Error)]
+#[error("too many tenant lookups at once")]
+struct Busy;
 
 impl From<SecretError> for ResolveError {
     fn from(error: SecretError) -> Self {
@@ -127,7 +137,8 @@ where
 /// workers together. Past that, a delivery for a tenant not in the cache is
 /// answered 503 `unavailable` with `Retry-After` without a lookup, so a flood
 /// of made-up names loads the resolver with at most that many lookups at a
-/// time, while cached tenants are served as usual.
+/// time, while cached tenants are served as usual: a known tenant whose
+/// answer went stale keeps it until a lookup is free.
 ///
 /// Cloning is cheap and clones share the cache.
 #[derive(Clone)]
@@ -183,6 +194,11 @@ impl<V> Answers<V> {
     }
 
     /// The answer for `name` while it is fresh.
+    /// The answer for `name`, fresh or not.
+    fn get(&self, name: &str) -> Option<&V> {
+        self.entries.get(name).map(|answer| &answer.value)
+    }
+
     fn fresh(&self, name: &str, now: Instant) -> Option<&V> {
         self.entries
             .get(name)
@@ -291,9 +307,14 @@ impl Tenants {
                 return Ok(None);
             }
         }
-        let _lookup = self
-            .start_lookup()
-            .ok_or_else(|| ResolveError::new("too many tenant lookups at once"))?;
+        let Some(_lookup) = self.start_lookup() else {
+            // A known tenant whose answer went stale keeps it while lookups
+            // are all taken (a flood of made-up names must not starve it).
+            if let Some(stale) = self.lock().known.get(tenant) {
+                return Ok(Some(stale.clone()));
+            }
+            return Err(ResolveError::new(Busy));
+        };
         let secrets = self.resolver.resolve(tenant.to_owned()).await?;
         if !self.ttl.is_zero() {
             // Saturates: `Duration::MAX` must not overflow the instant.

@@ -469,3 +469,72 @@ async fn long_unsigned_ids_are_echoed_and_logged_bounded() {
         assert!(logged < 8_000, "{path}: {logged} bytes of log");
     }
 }
+
+/// Without `public_url`, Twilio's signed URL comes from `Host`, and a port
+/// is tried with and without: `Host: example.com:1`, `:2`, ... all verify a
+/// delivery signed for `example.com`. They are one delivery.
+#[actix_web::test]
+async fn twilio_replays_under_other_host_ports_are_duplicates() {
+    let twilio = Twilio::new("twilio auth token").unwrap();
+    let runs = web::Data::new(Runs::default());
+    let app = test::init_service(
+        App::new()
+            .app_data(runs.clone())
+            .service(router(twilio.clone()).scope("/twilio")),
+    )
+    .await;
+    let delivery = || {
+        TestDelivery::new(&b"MessageSid=SM1&MessageStatus=delivered"[..])
+            .url("https://example.com/twilio")
+            .sign(&twilio)
+    };
+    let (status, json) = status_of(test::call_service(&app, delivery().to_request()).await).await;
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (StatusCode::OK, Some("processed")),
+        "{json}"
+    );
+    for port in ["1", "2", "80", "443", "0443", "65535", "99999"] {
+        let replay = delivery()
+            .insert_header(("Host", format!("example.com:{port}")))
+            .to_request();
+        let (status, json) = status_of(test::call_service(&app, replay).await).await;
+        assert_eq!(status, StatusCode::OK, "port {port}: {json}");
+        assert_eq!(json["status"], "duplicate", "port {port}: {json}");
+    }
+    assert_eq!(runs.0.load(Ordering::SeqCst), 1);
+}
+
+/// One body sent under two event names (Shopify's `orders/paid` and
+/// `orders/updated` for the same order) is two deliveries; each of them
+/// again is a duplicate.
+#[actix_web::test]
+async fn one_body_under_two_event_names_is_two_deliveries() {
+    let shopify = Shopify::new("shopify secret").unwrap();
+    let runs = web::Data::new(Runs::default());
+    let app = test::init_service(
+        App::new()
+            .app_data(runs.clone())
+            .service(router(shopify.clone()).scope("/shopify")),
+    )
+    .await;
+    let delivery = |topic: &str, id: &str| {
+        TestDelivery::new(&br#"{"id":820982911946154508,"financial_status":"paid"}"#[..])
+            .id(id)
+            .event(topic)
+            .uri("/shopify")
+            .sign(&shopify)
+            .to_request()
+    };
+    for (topic, id, expected) in [
+        ("orders/paid", "e1", "processed"),
+        ("orders/updated", "e2", "processed"),
+        ("orders/paid", "e3", "duplicate"),
+        ("orders/updated", "e4", "duplicate"),
+    ] {
+        let (status, json) = status_of(test::call_service(&app, delivery(topic, id)).await).await;
+        assert_eq!(status, StatusCode::OK, "{topic}: {json}");
+        assert_eq!(json["status"], expected, "{topic} {id}: {json}");
+    }
+    assert_eq!(runs.0.load(Ordering::SeqCst), 2);
+}

@@ -130,14 +130,26 @@ impl MemoryStore {
             // pushes out one id, so concurrent claims cannot pass the
             // capacity together.
             if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
-                let made_room = shard.drop_oldest(now) || self.drop_oldest_elsewhere(index, now);
-                // One id pushed out for this one, or this one refused.
-                self.len.fetch_sub(1, Ordering::Relaxed);
-                if !made_room {
-                    return Err(StoreError::new(
-                        "the memory store is full of deliveries in flight",
-                        None,
-                    ));
+                let room = if shard.drop_oldest(now) {
+                    Room::Made
+                } else {
+                    self.drop_oldest_elsewhere(index, now)
+                };
+                match room {
+                    // One id pushed out for this one.
+                    Room::Made => {
+                        self.len.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    // Shards busy right now may have room: over capacity by
+                    // the few claims racing, rather than a spurious 503.
+                    Room::Busy => {}
+                    Room::None => {
+                        self.len.fetch_sub(1, Ordering::Relaxed);
+                        return Err(StoreError::new(
+                            "the memory store is full of deliveries in flight",
+                            None,
+                        ));
+                    }
                 }
             }
             let entry = Entry {
@@ -157,20 +169,24 @@ impl MemoryStore {
 
     /// Pushes out the oldest id of another shard than `index` that is not
     /// in flight, skipping shards that are busy: this shard's lock is held,
-    /// so waiting could deadlock. False when none could be pushed out.
-    fn drop_oldest_elsewhere(&self, index: usize, now: Instant) -> bool {
+    /// so waiting could deadlock.
+    fn drop_oldest_elsewhere(&self, index: usize, now: Instant) -> Room {
+        let mut room = Room::None;
         for offset in 1..SHARDS {
             let other = &self.shards[(index + offset) % SHARDS];
             let mut other = match other.try_lock() {
                 Ok(guard) => guard,
                 Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-                Err(TryLockError::WouldBlock) => continue,
+                Err(TryLockError::WouldBlock) => {
+                    room = Room::Busy;
+                    continue;
+                }
             };
             if other.drop_oldest(now) {
-                return true;
+                return Room::Made;
             }
         }
-        false
+        room
     }
 
     fn settle(&self, key: &str, token: &Token, done_for: Option<Duration>, now: Instant) {
@@ -197,6 +213,16 @@ impl MemoryStore {
             }
         }
     }
+}
+
+/// Whether a full store made room for a new id.
+enum Room {
+    /// It pushed one out.
+    Made,
+    /// It could not look at every shard: some were busy.
+    Busy,
+    /// Every id it holds is in flight.
+    None,
 }
 
 impl Shard {

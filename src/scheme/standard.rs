@@ -410,7 +410,6 @@ impl Scheme for StandardWebhooks {
         self.tolerance.check(timestamp, now)?;
 
         let signed = [id.as_bytes(), b".", raw_timestamp, b".", request.body()];
-        let mut matched = subtle::Choice::from(0);
         #[cfg(feature = "ed25519")]
         if let Keys::Ed25519(_) = self.keys {
             if v1a_signatures(signature).count() > MAX_V1A_ENTRIES {
@@ -418,6 +417,7 @@ impl Scheme for StandardWebhooks {
             }
             // Public keys are public: no secret to hide in the timing, but
             // every key and entry is tried all the same.
+            let mut matched = subtle::Choice::from(0);
             for key in secrets {
                 for candidate in v1a_signatures(signature).flatten().flatten() {
                     let valid = crate::scheme::ed25519::verify(key.expose(), &candidate, signed);

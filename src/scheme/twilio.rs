@@ -452,7 +452,10 @@ impl Scheme for Twilio {
         // The idempotency token is not signed: a repeat is recognised by
         // what was signed.
         let id = optional_utf8(request, IDEMPOTENCY_TOKEN)?;
-        Ok(Delivery::new(id, None).fingerprint_of(signed_content(&url, &params)))
+        // Over the URL without its port: `Host: example.com:1`, `:2`, ... all
+        // verify a signature made for `example.com`.
+        let [portless, _] = url_variants(&url);
+        Ok(Delivery::new(id, None).fingerprint_of(signed_content(&portless, &params)))
     }
 
     /// `EventType`, else `StatusCallbackEvent`, from the form body (or the
