@@ -1,4 +1,4 @@
-//! [`WebhookRouter`]: verifies each delivery, claims its id, picks the handler
+//! [`WebhookRouter`]: verifies each delivery, claims it, picks the handler
 //! by event name and answers the sender.
 //!
 //! ```no_run
@@ -61,10 +61,13 @@ use crate::verify::{Clock, SystemClock};
 /// Routes verified deliveries to `#[webhook]` handlers by event name.
 ///
 /// For each request it: reads the body (413 past the limit), verifies it with
-/// the scheme (401), finds the event name, claims the delivery id in the
+/// the scheme (401), finds the event name, claims the delivery in the
 /// [`Store`](crate::dedupe::Store) (200 `duplicate` / 409 when taken, 503 when
-/// the store is down), runs the most specific handler and answers with its
-/// [`Ack`]. A handler error or panic is a 500 and releases the claim.
+/// the store is down or full of claims in flight), runs the most specific
+/// handler and answers with its [`Ack`]. A handler error or panic is a 500
+/// and releases the claim. A delivery is claimed by its id where the sender
+/// signs it, else by the [fingerprint](crate::scheme::Delivery::fingerprint)
+/// of what was signed together with its event name.
 ///
 /// Patterns, most specific first: an exact name (`order_paid`, or
 /// GitHub-style `issues.opened`), then the longest prefix (`order.*`), then

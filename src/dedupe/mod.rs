@@ -1,7 +1,8 @@
 //! Handling each delivery once: the [`Store`] where delivery ids are claimed,
 //! and its in-memory implementation [`MemoryStore`].
 //!
-//! Before a handler runs, the router claims the delivery id. A fresh claim
+//! Before a handler runs, the router claims the delivery (its signed id, or
+//! the fingerprint of what was signed and its event name). A fresh claim
 //! runs the handler; success marks the id done for a time to live (default
 //! 72 hours), so a repeat is answered `duplicate`; failure or a panic releases
 //! it, so the sender's retry runs the handler again. A claim is a lease

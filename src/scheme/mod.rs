@@ -340,7 +340,9 @@ pub enum EventNameError {
     /// `malformed_signature`).
     #[error(transparent)]
     Header(#[from] VerifyError),
-    /// The body is not JSON up to the event name (400 `invalid_payload`).
+    /// The body is not JSON, or repeats a key on the way to the event name;
+    /// or a Slack form repeats its `payload` or `command` (400
+    /// `invalid_payload`).
     #[error(transparent)]
     Payload(#[from] serde_json::Error),
 }
@@ -376,7 +378,10 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
     fn secrets(&self) -> &Secrets;
 
     /// Checks the signature and freshness of `request` against `secrets` at
-    /// `now` (unix seconds), and reads its delivery id and timestamp.
+    /// `now` (unix seconds), and reads its delivery id and timestamp. Where
+    /// the id is not signed, or absent, also give the delivery a
+    /// [fingerprint](Delivery::fingerprint_of) of what was signed, or a
+    /// captured delivery sent under fresh ids runs each time.
     ///
     /// # Errors
     ///
@@ -609,7 +614,8 @@ pub(crate) fn hmac_sha1<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]
 }
 
 /// Whether any of `candidates` is the MAC that `mac` computes under any of
-/// `secrets`. Every preset compares through this one routine.
+/// `secrets`. Every MAC and token comparison of the presets goes through
+/// this one routine (ed25519 signatures are checked against public keys).
 ///
 /// Every secret is tried against every candidate and the results are
 /// combined without branching, so the timing shows neither which secret or
