@@ -1,7 +1,7 @@
-//! Findings of the outside review that are not provider-specific, on a real
-//! actix service: a body that repeats a key the router reads is refused
-//! instead of being routed on one copy and parsed on another, and Meta's
-//! refused handshake is problem+json like every other refusal, for `GET` only.
+//! Every reader of a delivery sees the same thing, on a real actix service:
+//! a body that repeats a key the router reads is refused instead of being
+//! routed on one copy and parsed on another, and Meta's handshake is
+//! answered for `GET` only, its refusal problem+json like every other.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
