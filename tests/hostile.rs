@@ -21,6 +21,9 @@ use actix_webhook::{webhook, Ack, Event, Verified, WebhookConfig, WebhookRouter}
 use serde::Deserialize;
 use serde_json::Value;
 
+#[path = "support/serve.rs"]
+mod support;
+
 const NOW: i64 = 1_700_000_000;
 const LIMIT: usize = 256 << 10; // 256 KiB
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -1253,21 +1256,8 @@ fn hostile_requests_over_a_socket() {
 
 /// Binds the table's services on 127.0.0.1 in a thread of their own.
 fn serve() -> (SocketAddr, actix_web::dev::ServerHandle) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let routes = routes();
-            let server = HttpServer::new(move || App::new().configure(routes.clone()))
-                .workers(1)
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-            let addr = server.addrs()[0];
-            let server = server.run();
-            tx.send((addr, server.handle())).unwrap();
-            server.await
-        })
-    });
-    rx.recv_timeout(Duration::from_secs(30)).unwrap()
+    let routes = routes();
+    support::serve(move || App::new().configure(routes.clone()))
 }
 
 /// Sends `case` as raw HTTP/1.1 bytes and reads the answer to the end.

@@ -9,12 +9,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
-use actix_web::{test as actix_test, web, App, HttpServer};
+use actix_web::{test as actix_test, web, App};
 use actix_webhook::scheme::{GitHub, Meta, Scheme, Signer, Slack, StandardWebhooks, Stripe};
 use actix_webhook::testing::TestDelivery;
 use actix_webhook::{webhook, Ack, Event, WebhookRouter};
 use serde::Deserialize;
 use serde_json::Value;
+
+#[path = "support/serve.rs"]
+mod support;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -317,21 +320,8 @@ async fn meta_handshake_with_lowercase_get_is_not_answered() {
 /// the wire is not `GET` either.
 #[test]
 fn meta_handshake_with_lowercase_get_on_the_wire_is_not_answered() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let router = WebhookRouter::new(meta());
-            let server = HttpServer::new(move || App::new().service(router.scope("/hooks")))
-                .workers(1)
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-            let addr = server.addrs()[0];
-            let server = server.run();
-            tx.send((addr, server.handle())).unwrap();
-            server.await
-        })
-    });
-    let (addr, handle) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let router = WebhookRouter::new(meta());
+    let (addr, handle) = support::serve(move || App::new().service(router.scope("/hooks")));
     let exchange = |method: &str| {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream

@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{test as actix_test, web, App, HttpResponse, HttpServer};
+use actix_web::{test as actix_test, web, App, HttpResponse};
 use actix_webhook::scheme::{Message, Signer, Twilio};
 use actix_webhook::{webhook, Ack, Event, Verified, WebhookConfig, WebhookRouter};
 use serde_json::Value;
+
+#[path = "support/serve.rs"]
+mod support;
 
 const TOKEN: &str = "twilio-auth-token";
 const PUBLIC_URL: &str = "https://example.com";
@@ -211,21 +214,8 @@ fn a_smuggled_host_is_refused_over_a_socket() {
 
 /// Serves `/twilio` for `scheme` on a port of 127.0.0.1, in a thread.
 fn serve(scheme: Twilio) -> (SocketAddr, actix_web::dev::ServerHandle) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let router = WebhookRouter::new(scheme).handler(anything);
-            let server = HttpServer::new(move || App::new().service(router.scope("/twilio")))
-                .workers(1)
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-            let addr = server.addrs()[0];
-            let server = server.run();
-            tx.send((addr, server.handle())).unwrap();
-            server.await
-        })
-    });
-    rx.recv_timeout(Duration::from_secs(30)).unwrap()
+    let router = WebhookRouter::new(scheme).handler(anything);
+    support::serve(move || App::new().service(router.scope("/twilio")))
 }
 
 /// twilio-python's multi-value vector (tests/unit/test_request_validator.py,
