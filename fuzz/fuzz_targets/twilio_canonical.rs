@@ -39,6 +39,12 @@ fuzz_target!(|input: Input<'_>| {
         .query
         .map(|q| format!("?{}", clean(q, &['=', '&', '%', '+', '-', '_', '.'])))
         .unwrap_or_default();
+    // A `bodySHA256` in the query claims the body's hash, which an
+    // arbitrary one does not have: that form is the unit tests' (the
+    // signer here signs whatever URL it is given).
+    if query.contains("bodySHA256") {
+        return;
+    }
     let scheme_name = if input.https { "https" } else { "http" };
     let default_port = if input.https { 443 } else { 80 };
     let authority = match input.port {
