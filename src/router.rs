@@ -204,6 +204,22 @@ impl Routes {
     }
 }
 
+impl Inner {
+    /// Settles a claim made at `claimed_at` in the background, retrying
+    /// until its lease runs out (see [`settle_later`]).
+    fn settle_later(
+        &self,
+        key: String,
+        token: Token,
+        done_for: Option<Duration>,
+        claimed_at: Instant,
+    ) {
+        let deadline = crate::dedupe::later(claimed_at, self.lease);
+        let settle = settle_later(self.store.clone(), key, token, done_for, deadline);
+        actix_web::rt::spawn(settle.in_current_span());
+    }
+}
+
 impl WebhookRouter {
     /// A router verifying with `scheme`, with no handler yet, an in-memory
     /// store of 100,000 ids, and a 1 MiB body limit.
@@ -486,7 +502,8 @@ impl WebhookRouter {
         let scheme = &*inner.scheme;
         let view = request_view(req, body);
         let span = tracing::Span::current();
-        let with_id = |rejection: Rejection| (rejection, identity.shown.clone());
+        let Identity { id, shown, key } = identity;
+        let with_id = |rejection: Rejection| (rejection, shown.clone());
 
         let name = match &inner.event_name {
             Some(location) => location.find(&view),
@@ -505,20 +522,13 @@ impl WebhookRouter {
         span.record("event", &*name);
 
         let Some(handler) = handler else {
-            return Ok(Answer::Ack(
-                inner.unhandled.clone(),
-                identity.shown,
-                Some(name),
-            ));
+            return Ok(Answer::Ack(inner.unhandled.clone(), shown, Some(name)));
         };
-        let key = identity.key(&name);
-        let Identity { id, shown, .. } = identity;
-        let with_id = |rejection: Rejection| (rejection, shown.clone());
 
         // Claim the delivery so the handler runs once; nothing to recognise
         // it by, no claim.
         let claimed_at = Instant::now();
-        let claim = match key {
+        let claim = match key.map(|key| key.for_event(&name)) {
             Some(key) => match inner.store.claim(&key, inner.lease).await {
                 Ok(Claim::Fresh(token)) => Some((key, token)),
                 Ok(Claim::InFlight) => {
@@ -533,10 +543,7 @@ impl WebhookRouter {
                         // Applied with its answer lost, perhaps: give it up as
                         // soon as the store answers, or the sender's retry
                         // would get 409 for a whole lease.
-                        let deadline = crate::dedupe::later(claimed_at, inner.lease);
-                        let settle =
-                            settle_later(inner.store.clone(), key, token.clone(), None, deadline);
-                        actix_web::rt::spawn(settle.in_current_span());
+                        inner.settle_later(key, token.clone(), None, claimed_at);
                     }
                     return Err(with_id(Rejection::Unavailable {
                         retry_after: inner.retry_after,
@@ -573,9 +580,7 @@ impl WebhookRouter {
                 // Done, the handler must not run again once the lease runs
                 // out; released, the sender's retry must not wait for it.
                 tracing::warn!(target: "actix_webhook::store", %error, "settling a claim failed; retrying until the lease runs out");
-                let deadline = crate::dedupe::later(claimed_at, inner.lease);
-                let settle = settle_later(inner.store.clone(), key, token, done_for, deadline);
-                actix_web::rt::spawn(settle.in_current_span());
+                inner.settle_later(key, token, done_for, claimed_at);
             }
         }
 
@@ -615,9 +620,20 @@ const CONTENT_PREFIX: &str = "content-sha256:";
 struct Identity {
     id: Option<Arc<str>>,
     shown: Option<Arc<str>>,
-    /// `namespace:` or `namespace@tenant:`, escaped.
-    scope: String,
-    fingerprint: Option<[u8; 32]>,
+    key: Option<Key>,
+}
+
+/// The store key of a delivery, once its event name is known.
+enum Key {
+    /// `scope` + the signed id: the event name adds nothing.
+    Id(String),
+    /// What was signed, and the event it is routed as: one body sent as two
+    /// events (Shopify's `orders/paid` and `orders/updated`) is two
+    /// deliveries.
+    Fingerprint {
+        scope: String,
+        fingerprint: [u8; 32],
+    },
 }
 
 impl Identity {
@@ -632,36 +648,42 @@ impl Identity {
             std::borrow::Cow::Borrowed(_) => id.clone(),
             std::borrow::Cow::Owned(digest) => digest.into(),
         });
-        Self {
-            id,
-            shown,
-            scope: scope(namespace, tenant),
-            fingerprint,
-        }
+        let key = match (fingerprint, &id) {
+            (Some(fingerprint), _) => Some(Key::Fingerprint {
+                scope: scope(namespace, tenant, CONTENT_PREFIX.len() + 64),
+                fingerprint,
+            }),
+            (None, Some(id)) => {
+                let id = stored_id(id);
+                let mut key = scope(namespace, tenant, id.len());
+                key.push_str(&id);
+                Some(Key::Id(key))
+            }
+            (None, None) => None,
+        };
+        Self { id, shown, key }
     }
+}
 
-    /// The store key of the delivery routed as `event`; `None` when nothing
-    /// recognises it.
-    fn key(&self, event: &str) -> Option<String> {
-        let claimed = match (&self.fingerprint, &self.id) {
-            // What was signed, and the event it is routed as: one body sent
-            // as two events (Shopify's `orders/paid` and `orders/updated`)
-            // is two deliveries.
-            (Some(fingerprint), _) => {
+impl Key {
+    /// The key of the delivery routed as `event`.
+    fn for_event(self, event: &str) -> String {
+        match self {
+            Self::Id(key) => key,
+            Self::Fingerprint {
+                mut scope,
+                fingerprint,
+            } => {
                 use sha2::Digest as _;
                 let digest = sha2::Sha256::new()
                     .chain_update(fingerprint)
                     .chain_update(event)
                     .finalize();
-                format!("{CONTENT_PREFIX}{}", hex::encode(digest)).into()
+                scope.push_str(CONTENT_PREFIX);
+                scope.push_str(&hex::encode(digest));
+                scope
             }
-            (None, Some(id)) => stored_id(id),
-            (None, None) => return None,
-        };
-        let mut key = String::with_capacity(self.scope.len() + claimed.len());
-        key.push_str(&self.scope);
-        key.push_str(&claimed);
-        Some(key)
+        }
     }
 }
 
@@ -703,12 +725,14 @@ fn stored_id(id: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Where a router's keys start: `namespace:`, or `namespace@tenant:` with
-/// the id (or fingerprint) after it. Namespace and tenant are escaped (`%`,
-/// `:` and `@` as `%25`, `%3A`, `%40`), so the first `:` ends them and no two
-/// (tenant, id) pairs share a key, whatever the names.
-fn scope(namespace: &str, tenant: Option<&str>) -> String {
+/// the id (or fingerprint) after it, with room for `rest` more bytes.
+/// Namespace and tenant are escaped (`%`, `:` and `@` as `%25`, `%3A`,
+/// `%40`), so the first `:` ends them and no two (tenant, id) pairs share a
+/// key, whatever the names. Built by hand, in one allocation: `format!`
+/// costs more than the rest of the claim.
+fn scope(namespace: &str, tenant: Option<&str>, rest: usize) -> String {
     let tenant_len = tenant.map_or(0, |tenant| tenant.len() + 1);
-    let mut scope = String::with_capacity(namespace.len() + tenant_len + 1);
+    let mut scope = String::with_capacity(namespace.len() + tenant_len + 1 + rest);
     push_escaped(&mut scope, namespace);
     if let Some(tenant) = tenant {
         scope.push('@');
@@ -863,8 +887,9 @@ mod tests {
 
     fn key(tenant: Option<&str>, id: &str) -> String {
         Identity::new("webhook", tenant, Some(id.into()), None)
-            .key("e")
+            .key
             .unwrap()
+            .for_event("e")
     }
 
     #[test]
@@ -881,8 +906,9 @@ mod tests {
         let looks_like = &long_key["webhook:".len()..];
         assert_ne!(key(None, looks_like), long_key);
         let fingerprinted = Identity::new("webhook", None, None, Some([7; 32]))
-            .key("e")
-            .unwrap();
+            .key
+            .unwrap()
+            .for_event("e");
         assert_ne!(key(None, &fingerprinted["webhook:".len()..]), fingerprinted);
         assert!(key(None, &"i".repeat(128)).ends_with(&"i".repeat(128)));
         // Shown bounded too, as the digest the store uses.
@@ -910,8 +936,12 @@ mod tests {
         assert_ne!(key(Some("acme"), "x:evt_1"), key(Some("acme:x"), "evt_1"));
         // Namespaces are escaped too.
         assert_ne!(
-            Identity::new("a", Some("b"), Some("c".into()), None).key("e"),
-            Identity::new("a@b", None, Some("c".into()), None).key("e")
+            Identity::new("a", Some("b"), Some("c".into()), None)
+                .key
+                .map(|k| k.for_event("e")),
+            Identity::new("a@b", None, Some("c".into()), None)
+                .key
+                .map(|k| k.for_event("e"))
         );
     }
 

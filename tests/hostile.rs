@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use actix_web::http::Method;
-use actix_web::{test as actix_test, web, App, HttpResponse, HttpServer};
+use actix_web::{test as actix_test, web, App, HttpResponse};
 use actix_webhook::scheme::{
     Discord, GitHub, GitLab, Message, Meta, Paddle, Scheme, Shopify, Signer, Slack,
     StandardWebhooks, Stripe, Twilio,
@@ -1418,34 +1418,21 @@ async fn durations_past_any_clock_do_not_panic() {
 /// head).
 #[test]
 fn a_stalled_body_gets_408_and_the_connection_closes() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let timeout = Duration::from_millis(300);
-            let router = WebhookRouter::new(standard())
-                .clock(FixedClock(NOW))
-                .body_timeout(timeout)
-                .handler(order_paid);
-            let config = WebhookConfig::new(standard())
-                .clock(FixedClock(NOW))
-                .body_timeout(timeout);
-            let server = HttpServer::new(move || {
-                App::new().service(router.scope("/sw")).service(
-                    web::resource("/verified")
-                        .app_data(config.clone())
-                        .route(web::post().to(verified)),
-                )
-            })
-            .workers(1)
-            .bind(("127.0.0.1", 0))
-            .unwrap();
-            let addr = server.addrs()[0];
-            let server = server.run();
-            tx.send((addr, server.handle())).unwrap();
-            server.await
-        })
+    let timeout = Duration::from_millis(300);
+    let router = WebhookRouter::new(standard())
+        .clock(FixedClock(NOW))
+        .body_timeout(timeout)
+        .handler(order_paid);
+    let config = WebhookConfig::new(standard())
+        .clock(FixedClock(NOW))
+        .body_timeout(timeout);
+    let (addr, handle) = support::serve(move || {
+        App::new().service(router.scope("/sw")).service(
+            web::resource("/verified")
+                .app_data(config.clone())
+                .route(web::post().to(verified)),
+        )
     });
-    let (addr, handle) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
     for path in ["/sw", "/verified"] {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream

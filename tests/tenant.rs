@@ -176,54 +176,28 @@ async fn duration_max_in_any_setting_with_tenants() {
         let app = test::init_service(App::new().service(hooks.scope("/webhooks/{tenant}"))).await;
 
         // Uncached, then cached.
-        let ok = (StatusCode::OK, "processed".to_owned(), false);
-        let duplicate = (StatusCode::OK, "duplicate".to_owned(), false);
-        assert_eq!(
-            send!(app, delivery("acme", &secret_of("acme"), "m1")),
-            ok,
-            "{setting}"
+        let (ok, duplicate, unknown, unavailable) = (
+            (StatusCode::OK, "processed", false),
+            (StatusCode::OK, "duplicate", false),
+            (StatusCode::NOT_FOUND, "unknown_tenant", false),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", true),
         );
-        assert_eq!(
-            send!(app, delivery("acme", &secret_of("acme"), "m1")),
-            duplicate,
-            "{setting}"
-        );
-        assert_eq!(
-            send!(app, delivery("acme", &secret_of("acme"), "m2")),
-            ok,
-            "{setting}"
-        );
-        assert_eq!(
-            send!(app, delivery("globex", &secret_of("globex"), "m1")),
-            ok,
-            "{setting}"
-        );
-        assert_eq!(
-            send!(app, delivery("globex", &secret_of("globex"), "m1")),
-            duplicate,
-            "{setting}"
-        );
-        let unknown = (StatusCode::NOT_FOUND, "unknown_tenant".to_owned(), false);
-        assert_eq!(
-            send!(app, delivery("initech", &secret_of("initech"), "m1")),
-            unknown,
-            "{setting}"
-        );
-        assert_eq!(
-            send!(app, delivery("initech", &secret_of("initech"), "m2")),
-            unknown,
-            "{setting}"
-        );
-        let unavailable = (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable".to_owned(),
-            true,
-        );
-        assert_eq!(
-            send!(app, delivery("broken", &secret_of("broken"), "m1")),
-            unavailable,
-            "{setting}"
-        );
+        for (tenant, id, (status, code, retry_after)) in [
+            ("acme", "m1", ok),
+            ("acme", "m1", duplicate),
+            ("acme", "m2", ok),
+            ("globex", "m1", ok),
+            ("globex", "m1", duplicate),
+            ("initech", "m1", unknown),
+            ("initech", "m2", unknown),
+            ("broken", "m1", unavailable),
+        ] {
+            assert_eq!(
+                send!(app, delivery(tenant, &secret_of(tenant), id)),
+                (status, code.to_owned(), retry_after),
+                "{setting}: {tenant}/{id}"
+            );
+        }
         for tenant in ["acme", "globex", "initech", "broken"] {
             assert_eq!(lookups.of(tenant), 1, "{setting}: {tenant}");
         }

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use crate::scheme::{
-    any_mac_matches, decode_base64, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName,
-    EventNameError, JsonPointer, Message, Request, Scheme, Signer,
+    any_mac_matches, decode_base64, decode_hex, hmac_sha256, optional_utf8, sha256, Delivery,
+    EventName, EventNameError, JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -319,9 +319,7 @@ impl Scheme for GenericHmac {
         }
         // An id outside the signed content is anyone's to change: a repeat
         // is then recognised by what was signed.
-        let fingerprint = (!self.content.needs(&Part::Id))
-            .then(|| Delivery::default().fingerprint_of(signed).fingerprint)
-            .flatten();
+        let fingerprint = (!self.content.needs(&Part::Id)).then(|| sha256(signed));
         Ok(Delivery {
             fingerprint,
             ..Delivery::new(id, timestamp)

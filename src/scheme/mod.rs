@@ -253,12 +253,7 @@ impl Delivery {
     /// the sender signed, fed piece by piece (no copy of the body is built).
     #[must_use]
     pub fn fingerprint_of<'a>(mut self, signed: impl IntoIterator<Item = &'a [u8]>) -> Self {
-        use sha2::Digest as _;
-        let mut digest = sha2::Sha256::new();
-        for part in signed {
-            digest.update(part);
-        }
-        self.fingerprint = Some(digest.finalize().into());
+        self.fingerprint = Some(sha256(signed));
         self
     }
 
@@ -600,6 +595,16 @@ pub(crate) fn hmac_sha256<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u
         mac.update(part);
     }
     mac.finalize().into_bytes().into()
+}
+
+/// SHA-256 of `parts`, fed one by one.
+pub(crate) fn sha256<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut digest = sha2::Sha256::new();
+    for part in parts {
+        digest.update(part);
+    }
+    digest.finalize().into()
 }
 
 /// HMAC-SHA1 keyed with `key` over `parts`, fed one by one (Twilio).

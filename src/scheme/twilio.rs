@@ -440,11 +440,9 @@ impl Scheme for Twilio {
 
         // The URL (with or without its port) is no secret: trying both
         // forms shows nothing.
-        let matched = url_variants(&url).into_iter().fold(false, |matched, url| {
-            matched
-                | any_mac_matches(secrets, candidate.into_iter(), |key| {
-                    mac(key, &url, &params)
-                })
+        let variants = url_variants(&url);
+        let matched = variants.iter().fold(false, |matched, url| {
+            matched | any_mac_matches(secrets, candidate.into_iter(), |key| mac(key, url, &params))
         });
         if !bool::from(subtle::Choice::from(u8::from(matched)) & body_ok) {
             return Err(VerifyError::InvalidSignature);
@@ -454,8 +452,8 @@ impl Scheme for Twilio {
         let id = optional_utf8(request, IDEMPOTENCY_TOKEN)?;
         // Over the URL without its port: `Host: example.com:1`, `:2`, ... all
         // verify a signature made for `example.com`.
-        let [portless, _] = url_variants(&url);
-        Ok(Delivery::new(id, None).fingerprint_of(signed_content(&portless, &params)))
+        let [portless, _] = &variants;
+        Ok(Delivery::new(id, None).fingerprint_of(signed_content(portless, &params)))
     }
 
     /// `EventType`, else `StatusCallbackEvent`, from the form body (or the
