@@ -93,3 +93,9 @@ pub mod __private {
     pub use futures_util::future::LocalBoxFuture;
     pub use serde::de::DeserializeOwned;
 }
+
+// Every Rust block in the README is compiled (and run, unless `no_run`) with
+// the doc tests, so the README cannot show code that does not build.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
