@@ -23,6 +23,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 
+use crate::payload::PayloadError;
 use crate::verify::VerifyError;
 
 /// The `Retry-After` sent with 409 and 503 unless set otherwise.
@@ -64,9 +65,17 @@ pub enum Rejection {
     /// challenge) with a wrong or missing verify token.
     #[error("handshake refused")]
     HandshakeRefused,
-    /// 400 `invalid_payload`: the body is not JSON or not the handler's type.
+    /// 400 `invalid_payload`: the body is not JSON, lacks what routing
+    /// needs (an event name, an id the scheme reads from the body) or is not
+    /// the handler's type. The [`PayloadError`] (where and why, never the
+    /// body's values) is the answer's `detail`.
     #[error("invalid payload: {0}")]
-    InvalidPayload(#[source] serde_json::Error),
+    InvalidPayload(#[source] PayloadError),
+    /// 500 `invalid_payload`: the body is JSON that does not fit the
+    /// handler's type, answered so that the sender retries, as the router
+    /// does when told [`PayloadMismatch::Retry`](crate::PayloadMismatch::Retry).
+    #[error("the payload does not fit the handler's type: {0}")]
+    PayloadMismatch(#[source] PayloadError),
     /// 400 `incomplete_body`: the body could not be read to its end.
     #[error("the body could not be read")]
     IncompleteBody,
@@ -128,7 +137,9 @@ impl Rejection {
             Self::InvalidPayload(_) | Self::IncompleteBody => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::NotConfigured | Self::HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotConfigured | Self::HandlerFailed | Self::PayloadMismatch(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Self::UnknownTenant => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InFlight { .. } => StatusCode::CONFLICT,
@@ -144,7 +155,7 @@ impl Rejection {
             Self::InvalidSignature => "invalid_signature",
             Self::TimestampOutOfTolerance { .. } => "timestamp_out_of_tolerance",
             Self::HandshakeRefused => "handshake_refused",
-            Self::InvalidPayload(_) => "invalid_payload",
+            Self::InvalidPayload(_) | Self::PayloadMismatch(_) => "invalid_payload",
             Self::IncompleteBody => "incomplete_body",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::BodyTimeout { .. } => "body_timeout",
@@ -171,7 +182,9 @@ impl Rejection {
                 "The timestamp is too far from the receiver's clock."
             }
             Self::HandshakeRefused => "The subscription handshake was refused.",
-            Self::InvalidPayload(_) => "The body is not valid for this event.",
+            Self::InvalidPayload(_) | Self::PayloadMismatch(_) => {
+                "The body is not valid for this event."
+            }
             Self::IncompleteBody => "The body could not be read.",
             Self::PayloadTooLarge { .. } => "The body is larger than the receiver accepts.",
             Self::BodyTimeout { .. } => "The body did not arrive in time.",
@@ -189,7 +202,11 @@ impl Rejection {
     pub(crate) fn log(&self, delivery_id: Option<&str>) {
         let status = self.status().as_u16();
         let delivery_id = delivery_id.unwrap_or("-");
-        if self.status().is_server_error() {
+        if matches!(self, Self::InvalidPayload(e) if e.is_mismatch()) {
+            // A body that no longer fits its handler's type (a provider's
+            // schema change): the sender will not retry it.
+            tracing::warn!(target: "actix_webhook::rejection", code = self.code(), status, delivery_id, cause = %self, "webhook rejected");
+        } else if self.status().is_server_error() {
             tracing::error!(target: "actix_webhook::rejection", code = self.code(), status, delivery_id, cause = %self, "webhook rejected");
         } else {
             tracing::info!(target: "actix_webhook::rejection", code = self.code(), status, delivery_id, cause = %self, "webhook rejected");
@@ -217,7 +234,15 @@ impl ResponseError for Rejection {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = problem(self.status(), self.code(), self.detail());
+        let mut response = match self {
+            // Where and why, never the body's values.
+            Self::InvalidPayload(error) | Self::PayloadMismatch(error) => problem(
+                self.status(),
+                self.code(),
+                &format!("The body is not valid for this event: {error}."),
+            ),
+            _ => problem(self.status(), self.code(), self.detail()),
+        };
         match self {
             Self::InFlight { retry_after } | Self::Unavailable { retry_after } => {
                 set_retry_after(&mut response, *retry_after);

@@ -201,7 +201,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Verified<web::Json<T>> {
         let mut payload = payload.take();
         Box::pin(async move {
             let (body, delivery) = read_verified(&req, &mut payload).await?;
-            match serde_json::from_slice(&body) {
+            match crate::PayloadError::parse(&body) {
                 Ok(value) => Ok(Self {
                     inner: web::Json(value),
                     delivery,

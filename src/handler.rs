@@ -31,6 +31,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::ack::{Ack, Rejection};
+use crate::payload::PayloadError;
 use crate::scheme::JsonPointer;
 
 /// A verified delivery with its payload parsed as `T`.
@@ -170,11 +171,11 @@ impl Incoming {
         };
         let raw = pointer
             .raw_in(&self.meta.body)
-            .map_err(Rejection::InvalidPayload)?
+            .map_err(|e| Rejection::InvalidPayload(PayloadError::from_json(&e)))?
             .ok_or_else(|| {
-                Rejection::InvalidPayload(<serde_json::Error as serde::de::Error>::custom(
-                    format_args!("no value at `{pointer}`"),
-                ))
+                Rejection::InvalidPayload(PayloadError::missing(format_args!(
+                    "payload: no value at `{pointer}`"
+                )))
             })?;
         Ok(self.meta.body.slice_ref(raw.get().as_bytes()))
     }
@@ -206,7 +207,7 @@ pub trait FromDelivery: Sized {
 impl<T: DeserializeOwned> FromDelivery for Event<T> {
     fn from_delivery(incoming: Incoming) -> Result<Self, Rejection> {
         let bytes = incoming.payload_bytes()?;
-        let payload = serde_json::from_slice(&bytes).map_err(Rejection::InvalidPayload)?;
+        let payload = PayloadError::parse(&bytes).map_err(Rejection::InvalidPayload)?;
         Ok(Self {
             payload,
             meta: incoming.meta,

@@ -67,6 +67,7 @@ mod ack;
 pub mod dedupe;
 mod extract;
 mod handler;
+mod payload;
 mod router;
 pub mod scheme;
 mod secret;
@@ -78,7 +79,8 @@ pub use ack::{Ack, Rejection};
 pub use actix_webhook_macros::webhook;
 pub use extract::{Verified, WebhookConfig};
 pub use handler::Event;
-pub use router::WebhookRouter;
+pub use payload::PayloadError;
+pub use router::{PayloadMismatch, WebhookRouter};
 pub use secret::{Secret, SecretError, Secrets};
 pub use verify::VerifyError;
 

@@ -54,9 +54,25 @@ use crate::ack::{Ack, Rejection, DEFAULT_RETRY_AFTER};
 use crate::dedupe::{Claim, MemoryStore, Store, Token, DEFAULT_DONE_TTL, DEFAULT_LEASE};
 use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT};
 use crate::handler::{Failure, Handler, Incoming};
+use crate::payload::PayloadError;
 use crate::scheme::{EventName, EventNameError, JsonPointer, Reply, Scheme};
 use crate::tenant::Tenants;
 use crate::verify::{Clock, SystemClock};
+
+/// What the router answers when a delivery's JSON does not fit its
+/// handler's type: after a provider adds or changes a field, say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PayloadMismatch {
+    /// 400 `invalid_payload`: the sender gives up on the delivery. Right
+    /// when the body is the sender's mistake.
+    #[default]
+    Reject,
+    /// 500 `invalid_payload`: the sender retries on its own schedule (and
+    /// may disable an endpoint that keeps failing), so a delivery that no
+    /// longer fits waits for the fixed handler instead of being dropped.
+    Retry,
+}
 
 /// Routes verified deliveries to `#[webhook]` handlers by event name.
 ///
@@ -70,9 +86,16 @@ use crate::verify::{Clock, SystemClock};
 /// of what was signed together with its event name.
 ///
 /// Patterns, most specific first: an exact name (`order_paid`, or
-/// GitHub-style `issues.opened`), then the longest prefix (`order.*`), then
+/// GitHub-style `issues.opened`), then the longest prefix (`order.*`, or a
+/// bare name's actions: `issues` matches `issues` and every
+/// `issues.<action>`, as `on("issues")` does in `@octokit/webhooks`), then
 /// `*`, then the [fallback](Self::fallback). Events nothing matches get the
-/// [unhandled](Self::unhandled) answer, 200 `ignored` by default.
+/// [unhandled](Self::unhandled) answer, 200 `ignored` by default (see
+/// [`strict`](Self::strict)).
+///
+/// A body that does not fit the handler's type is 400 `invalid_payload`
+/// with the JSON path and reason in the answer and the log (see
+/// [`payload_mismatch`](Self::payload_mismatch) to have it retried).
 ///
 /// Build it once, outside `HttpServer::new(move || ...)`, and call
 /// [`scope`](Self::scope) in the factory: cloning is cheap (one `Arc`).
@@ -86,6 +109,8 @@ struct Inner {
     scheme: Arc<dyn Scheme>,
     routes: Routes,
     unhandled: Ack,
+    strict: bool,
+    payload_mismatch: PayloadMismatch,
     store: Arc<dyn Store>,
     namespace: Arc<str>,
     lease: Duration,
@@ -102,8 +127,9 @@ struct Inner {
 #[derive(Clone, Default)]
 struct Routes {
     exact: HashMap<Arc<str>, Arc<dyn Handler>, foldhash::fast::RandomState>,
-    /// `(prefix with its dot, handler)`, longest first.
-    prefixes: Vec<(Box<str>, Arc<dyn Handler>)>,
+    /// `(prefix with its dot, pattern as written, handler)`, longest first:
+    /// `order.*` gives `order.`, and so does the bare name `order`.
+    prefixes: Vec<(Box<str>, &'static str, Arc<dyn Handler>)>,
     any: Option<Arc<dyn Handler>>,
     fallback: Option<Arc<dyn Handler>>,
 }
@@ -111,8 +137,11 @@ struct Routes {
 /// An event pattern as the router uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pattern<'a> {
-    /// `order_paid`, `issues.opened`.
+    /// A name with a dot, `issues.opened`, `invoice.paid`: that name only.
     Exact(&'a str),
+    /// A bare name (no dot), `issues`: the name and its `issues.<action>`
+    /// forms, as GitHub names them.
+    Family(&'a str),
     /// `order.*`, kept as `order.`.
     Prefix(&'a str),
     /// `*`.
@@ -147,15 +176,17 @@ impl<'a> Pattern<'a> {
         }
         Ok(if prefix {
             Self::Prefix(&pattern[..pattern.len() - 1])
-        } else {
+        } else if name.contains('.') {
             Self::Exact(name)
+        } else {
+            Self::Family(name)
         })
     }
 }
 
 impl Routes {
     fn add(&mut self, handler: Arc<dyn Handler>) {
-        for pattern in handler.events() {
+        for &pattern in handler.events() {
             let parsed = Pattern::parse(pattern).unwrap_or_else(|why| {
                 panic!(
                     "handler `{}`: invalid event pattern `{pattern}`: {why}",
@@ -163,28 +194,57 @@ impl Routes {
                 )
             });
             let taken = match parsed {
-                Pattern::Exact(name) => self.exact.insert(name.into(), handler.clone()),
-                Pattern::Any => self.any.replace(handler.clone()),
-                Pattern::Prefix(prefix) => {
-                    let old = self
-                        .prefixes
-                        .iter()
-                        .position(|(p, _)| &**p == prefix)
-                        .map(|i| self.prefixes.remove(i).1);
-                    self.prefixes.push((prefix.into(), handler.clone()));
-                    self.prefixes
-                        .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-                    old
-                }
+                Pattern::Any => self.any.replace(handler.clone()).map(|h| (h, "*")),
+                Pattern::Exact(name) => self.add_exact(name, &handler),
+                Pattern::Family(name) => self
+                    .add_exact(name, &handler)
+                    .or_else(|| self.add_prefix(format!("{name}."), pattern, &handler)),
+                Pattern::Prefix(prefix) => self.add_prefix(prefix.into(), pattern, &handler),
             };
-            if let Some(previous) = taken {
+            if let Some((previous, as_pattern)) = taken {
+                let (as_, hint) = if as_pattern == pattern {
+                    (String::new(), "")
+                } else {
+                    (
+                        format!(" (as `{as_pattern}`)"),
+                        "; a bare name such as `issues` also matches `issues.<action>`",
+                    )
+                };
                 panic!(
-                    "event pattern `{pattern}` is handled twice: by `{}` and by `{}`",
+                    "event pattern `{pattern}` is handled twice: by `{}`{as_} and by `{}`{hint}",
                     previous.name(),
-                    handler.name()
+                    handler.name(),
                 );
             }
         }
+    }
+
+    /// Routes `name` to `handler`; the handler and pattern that had it.
+    fn add_exact(
+        &mut self,
+        name: &'static str,
+        handler: &Arc<dyn Handler>,
+    ) -> Option<(Arc<dyn Handler>, &'static str)> {
+        let previous = self.exact.insert(name.into(), handler.clone());
+        previous.map(|previous| (previous, name))
+    }
+
+    /// Routes names starting with `prefix` (dot included) to `handler`; the
+    /// handler and pattern that had it.
+    fn add_prefix(
+        &mut self,
+        prefix: String,
+        pattern: &'static str,
+        handler: &Arc<dyn Handler>,
+    ) -> Option<(Arc<dyn Handler>, &'static str)> {
+        if let Some((_, other, previous)) = self.prefixes.iter().find(|(p, ..)| **p == *prefix) {
+            return Some((previous.clone(), *other));
+        }
+        self.prefixes
+            .push((prefix.into_boxed_str(), pattern, handler.clone()));
+        self.prefixes
+            .sort_by_key(|(p, ..)| std::cmp::Reverse(p.len()));
+        None
     }
 
     /// The handler for `event`, with the registered name when it is an
@@ -196,8 +256,8 @@ impl Routes {
         let handler = self
             .prefixes
             .iter()
-            .find(|(prefix, _)| event.starts_with(&**prefix))
-            .map(|(_, h)| h)
+            .find(|(prefix, ..)| event.starts_with(&**prefix))
+            .map(|(.., h)| h)
             .or(self.any.as_ref())
             .or(self.fallback.as_ref());
         (None, handler)
@@ -229,6 +289,8 @@ impl WebhookRouter {
                 scheme: Arc::new(scheme),
                 routes: Routes::default(),
                 unhandled: Ack::ignored(),
+                strict: false,
+                payload_mismatch: PayloadMismatch::Reject,
                 store: Arc::new(MemoryStore::default()),
                 namespace: "webhook".into(),
                 lease: DEFAULT_LEASE,
@@ -267,10 +329,42 @@ impl WebhookRouter {
     }
 
     /// The answer for events nothing handles (default 200 `ignored`; e.g.
-    /// [`Ack::gone`] tells Standard Webhooks senders to stop).
+    /// [`Ack::gone`] tells Standard Webhooks senders to stop). Each one is
+    /// logged at debug level with its event name, on the target
+    /// `actix_webhook::router`.
     #[must_use]
     pub fn unhandled(self, ack: Ack) -> Self {
         self.with(|inner| inner.unhandled = ack)
+    }
+
+    /// Strict routing: an event nothing handles is logged at warn level
+    /// (not debug) and answered `ack`, so a handler that never runs shows
+    /// in the log and, with a non-2xx `ack`, in the sender's dashboard.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_webhook::{scheme::GitHub, Ack, WebhookRouter};
+    ///
+    /// let scheme = GitHub::new("It's a Secret to Everybody").unwrap();
+    /// // Senders retry until a handler for the event is deployed.
+    /// let hooks = WebhookRouter::new(scheme).strict(Ack::retry_after(Duration::from_secs(600)));
+    /// ```
+    #[must_use]
+    pub fn strict(self, ack: Ack) -> Self {
+        self.with(|inner| {
+            inner.strict = true;
+            inner.unhandled = ack;
+        })
+    }
+
+    /// What a delivery gets when its body is JSON that does not fit the
+    /// handler's type (default [`PayloadMismatch::Reject`], 400). Either way
+    /// the problem's `detail` and the log say where and why (`at
+    /// `data.amount`: invalid type: string, expected u64`), never the body's
+    /// values. A body that is not JSON at all is always 400.
+    #[must_use]
+    pub fn payload_mismatch(self, answer: PayloadMismatch) -> Self {
+        self.with(|inner| inner.payload_mismatch = answer)
     }
 
     /// Where delivery ids are claimed (default [`MemoryStore::default`]).
@@ -484,6 +578,11 @@ impl WebhookRouter {
         if let Some(reply) = scheme.signed_reply(&view) {
             return Ok(Answer::Reply(reply));
         }
+        if let (None, Some(pointer)) = (&identity.id, scheme.id_in_body()) {
+            return Err(fail(Rejection::InvalidPayload(PayloadError::missing(
+                format_args!("delivery id: no string at `{pointer}`"),
+            ))));
+        }
         self.dispatch(req, &body, identity, delivery.timestamp)
             .await
     }
@@ -515,13 +614,29 @@ impl WebhookRouter {
                 EventNameError::Payload(e) => Rejection::InvalidPayload(e),
             })
         })?;
-        let name = name.unwrap_or_default();
+        // `None`: a scheme whose deliveries may carry no event name (Twilio's
+        // messages), routed to `*` or the fallback only.
+        let name = match name {
+            Some(name) if name.is_empty() => {
+                return Err(with_id(Rejection::InvalidPayload(PayloadError::missing(
+                    "event name (it is empty)",
+                ))))
+            }
+            name => name.unwrap_or_default(),
+        };
         let (exact, handler) = inner.routes.find(&name);
         // A name routed exactly shares the route's copy.
         let name: Arc<str> = exact.cloned().unwrap_or_else(|| name.into());
         span.record("event", &*name);
 
         let Some(handler) = handler else {
+            // "Why does my handler not run?" is answered here.
+            let status = inner.unhandled.status().as_u16();
+            if inner.strict {
+                tracing::warn!(target: "actix_webhook::router", event = &*name, status, "no handler for the event");
+            } else {
+                tracing::debug!(target: "actix_webhook::router", event = &*name, status, "no handler for the event");
+            }
             return Ok(Answer::Ack(inner.unhandled.clone(), shown, Some(name)));
         };
 
@@ -586,6 +701,11 @@ impl WebhookRouter {
 
         match outcome {
             Ok(ack) => Ok(Answer::Ack(ack, shown, Some(name))),
+            Err(Failure::Rejected(Rejection::InvalidPayload(error)))
+                if error.is_mismatch() && inner.payload_mismatch == PayloadMismatch::Retry =>
+            {
+                Err(with_id(Rejection::PayloadMismatch(error)))
+            }
             Err(Failure::Rejected(rejection)) => Err(with_id(rejection)),
             Err(Failure::Error(message)) => {
                 tracing::error!(
@@ -868,7 +988,7 @@ impl fmt::Debug for WebhookRouter {
                     .routes
                     .prefixes
                     .iter()
-                    .map(|(p, _)| &**p)
+                    .map(|(p, ..)| &**p)
                     .collect::<Vec<_>>(),
             )
             .field("any", &inner.routes.any.is_some())
@@ -970,5 +1090,10 @@ mod tests {
             Ok(Pattern::Exact("issues.opened"))
         );
         assert_eq!(Pattern::parse("*"), Ok(Pattern::Any));
+        assert_eq!(Pattern::parse("issues"), Ok(Pattern::Family("issues")));
+        assert_eq!(
+            Pattern::parse("orders/create"),
+            Ok(Pattern::Family("orders/create"))
+        );
     }
 }

@@ -7,11 +7,15 @@ use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse, ResponseError};
 use actix_webhook::scheme::StandardWebhooks;
 use actix_webhook::verify::FixedClock;
-use actix_webhook::{Ack, Rejection, Verified, WebhookConfig};
+use actix_webhook::{Ack, PayloadError, Rejection, Verified, WebhookConfig};
 use serde_json::Value;
 
-fn invalid_json() -> serde_json::Error {
-    serde_json::from_str::<Value>("{").unwrap_err()
+fn invalid_json() -> PayloadError {
+    PayloadError::parse::<Value>(b"{").unwrap_err()
+}
+
+fn mismatch() -> PayloadError {
+    PayloadError::parse::<Vec<u64>>(br#"[1,"two"]"#).unwrap_err()
 }
 
 #[actix_web::test]
@@ -54,6 +58,12 @@ async fn each_rejection_has_its_status_code_and_problem_body() {
         (
             Rejection::InvalidPayload(invalid_json()),
             400,
+            "invalid_payload",
+            None,
+        ),
+        (
+            Rejection::PayloadMismatch(mismatch()),
+            500,
             "invalid_payload",
             None,
         ),
@@ -124,6 +134,20 @@ async fn each_rejection_has_its_status_code_and_problem_body() {
         assert_eq!(json["status"], status);
         assert_eq!(json["type"], "about:blank");
         assert!(json["title"].is_string() && json["detail"].is_string());
+        if code == "invalid_payload" {
+            // Where and why the body does not fit; never its values.
+            let detail = json["detail"].as_str().unwrap();
+            assert!(
+                [
+                    "The body is not valid for this event: not JSON: EOF while parsing an object at line 1 column 1.",
+                    "The body is not valid for this event: at `[1]`: invalid type: string, expected u64.",
+                ]
+                .contains(&detail),
+                "{detail}"
+            );
+            assert!(!detail.contains("two"));
+            continue;
+        }
         // Only the fixed text: no header names, numbers or parser messages.
         let text = String::from_utf8_lossy(&body);
         for leak in ["webhook-", "EOF", "limit", "10 bytes"] {

@@ -51,7 +51,7 @@ async fn other(_event: Event<web::Bytes>, calls: web::Data<Calls>) -> Ack {
     Ack::processed()
 }
 
-const ORDER: &str = r#"{"id":"evt_1","event_id":"evt_1","type":"order_paid","event_type":"order_paid","order_id":"ord_1","amount_cents":1250}"#;
+const ORDER: &str = r#"{"id":"evt_1","event_id":"evt_1","type":"order_paid","object":"order_paid","event_type":"order_paid","order_id":"ord_1","amount_cents":1250}"#;
 
 /// A test service: `scheme`'s router at `/webhooks` with the handlers above,
 /// counting their runs in `calls`.

@@ -145,6 +145,22 @@ impl Args {
                     lit.span(),
                     format!("event pattern `{value}` is listed more than once"),
                 ));
+            } else if let Some(wider) = patterns
+                .iter()
+                .map(syn::LitStr::value)
+                .find(|other| *other != value && pattern::covers(other, &value))
+            {
+                errors.push(syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "event pattern `{value}` is already matched by `{wider}`{}",
+                        if pattern::is_bare(&wider) {
+                            format!(" (a bare name also matches `{wider}.<action>`)")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                ));
             }
         }
         errors.finish(Self { events: patterns })
@@ -174,8 +190,8 @@ mod tests {
         assert_eq!(parse(r#"event = "order_paid""#).unwrap(), ["order_paid"]);
         assert_eq!(parse(r#"event = "order.*","#).unwrap(), ["order.*"]);
         assert_eq!(
-            parse(r#"events = ["a", "b.*", "*"]"#).unwrap(),
-            ["a", "b.*", "*"]
+            parse(r#"events = ["a", "b.*", "c.d"]"#).unwrap(),
+            ["a", "b.*", "c.d"]
         );
         assert_eq!(parse(r#"events = ["a",]"#).unwrap(), ["a"]);
     }
@@ -215,6 +231,22 @@ mod tests {
                 "event pattern `a` is listed more than once",
             ),
             ("event = order_paid", "expected string literal"),
+            (
+                r#"events = ["issues", "issues.opened"]"#,
+                "event pattern `issues.opened` is already matched by `issues` (a bare name also matches `issues.<action>`)",
+            ),
+            (
+                r#"events = ["issues.*", "issues"]"#,
+                "event pattern `issues.*` is already matched by `issues`",
+            ),
+            (
+                r#"events = ["order.paid", "order.*"]"#,
+                "event pattern `order.paid` is already matched by `order.*`",
+            ),
+            (
+                r#"events = ["a", "*"]"#,
+                "event pattern `a` is already matched by `*`",
+            ),
         ];
         for (tokens, fragment) in cases {
             let error = parse(tokens).unwrap_err();

@@ -25,16 +25,23 @@ mod pattern;
 ///
 /// A pattern is one of:
 ///
-/// - an exact event name: `order_paid`, `issues.opened` (GitHub's event and
+/// - an event name: `order_paid`, `issues.opened` (GitHub's event and
 ///   action), `orders/create`, `app:uninstalled` — letters, digits and
-///   `._-:/`, no empty segment between dots;
+///   `._-:/`, no empty segment between dots. A bare name (no dot) also
+///   matches its actions: `issues` handles `issues`, `issues.opened`,
+///   `issues.closed`, ..., as `on("issues")` does in `@octokit/webhooks`;
+///   a name with a dot matches itself only;
 /// - a prefix: `order.*` matches `order.paid` and `order.item.added`, but not
 ///   `order` itself; `*` may only end a pattern, as a whole last segment;
 /// - `*` alone: every event.
 ///
-/// Invalid patterns are compile errors. When several patterns match an event
-/// the router picks the most specific: the exact name, then the longest
-/// prefix, then `*`.
+/// Invalid patterns are compile errors, and so is a pattern that another in
+/// the same list already matches (`events = ["issues", "issues.opened"]`).
+/// When patterns of several handlers match an event the router picks the
+/// most specific: the exact name, then the longest prefix (a bare name's
+/// `issues.` counts as one), then `*`. So `issues.opened` in one handler and
+/// `issues` in another send GitHub's `issues.opened` to the first and
+/// `issues.closed` to the second.
 ///
 /// # Arguments
 ///

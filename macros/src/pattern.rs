@@ -40,6 +40,32 @@ pub(crate) fn validate(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `pattern` is a bare name (no dot, no `*`): it matches the name
+/// and every `name.<action>`, as GitHub's `issues` and `issues.opened`.
+pub(crate) fn is_bare(pattern: &str) -> bool {
+    !pattern.contains(['.', '*'])
+}
+
+/// Whether every event `narrow` matches is matched by `wide` too (both
+/// valid), as the router matches them.
+pub(crate) fn covers(wide: &str, narrow: &str) -> bool {
+    let family = |name: &str| {
+        narrow == name
+            || narrow
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('.'))
+    };
+    if wide == "*" {
+        true
+    } else if let Some(prefix) = wide.strip_suffix(".*") {
+        narrow != wide && narrow.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.'))
+    } else if is_bare(wide) {
+        family(wide)
+    } else {
+        narrow == wide
+    }
+}
+
 fn allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/')
 }
@@ -67,6 +93,33 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 20, "only {checked} cases");
+    }
+
+    #[test]
+    fn coverage_follows_the_router() {
+        use super::covers;
+        for (wide, narrow) in [
+            ("*", "a"),
+            ("*", "order.*"),
+            ("issues", "issues"),
+            ("issues", "issues.opened"),
+            ("issues", "issues.*"),
+            ("order.*", "order.paid"),
+            ("order.*", "order.item.*"),
+            ("order.*", "order.item"),
+        ] {
+            assert!(covers(wide, narrow), "{wide} covers {narrow}");
+        }
+        for (wide, narrow) in [
+            ("issues", "issue"),
+            ("issues", "issues_x"),
+            ("issues.opened", "issues.opened.x"),
+            ("order.*", "order"),
+            ("order.*", "orders.paid"),
+            ("a.b", "*"),
+        ] {
+            assert!(!covers(wide, narrow), "{wide} does not cover {narrow}");
+        }
     }
 
     #[test]

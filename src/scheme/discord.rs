@@ -156,6 +156,10 @@ impl Scheme for Discord {
         &self.secrets
     }
 
+    fn id_in_body(&self) -> Option<&'static str> {
+        Some("/id")
+    }
+
     fn verify(
         &self,
         request: &Request<'_>,

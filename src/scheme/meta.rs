@@ -10,6 +10,7 @@ use crate::scheme::{
     query_pairs, static_pointer, token_matches, Delivery, EventNameError, JsonPointer, Message,
     Reply, Request, Scheme, Signer,
 };
+use crate::payload::PayloadError;
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
 
@@ -126,7 +127,9 @@ impl Scheme for Meta {
         static OBJECT: OnceLock<JsonPointer> = OnceLock::new();
         static FIELD: OnceLock<JsonPointer> = OnceLock::new();
         let Some(mut name) = static_pointer(&OBJECT, "/object").string_in(request.body())? else {
-            return Ok(None);
+            return Err(EventNameError::Payload(PayloadError::missing(
+                "event name: no string at `/object`",
+            )));
         };
         if let Some(field) =
             static_pointer(&FIELD, "/entry/0/changes/0/field").string_in(request.body())?
@@ -251,7 +254,10 @@ mod tests {
                 .as_deref(),
             Some("page")
         );
-        assert_eq!(name(br#"{"entry":[]}"#).unwrap(), None);
+        assert!(matches!(
+            name(br#"{"entry":[]}"#),
+            Err(EventNameError::Payload(e)) if e.to_string() == "the body has no event name: no string at `/object`"
+        ));
         assert!(name(b"not json").is_err());
     }
 

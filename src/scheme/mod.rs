@@ -33,6 +33,7 @@
 
 use std::fmt;
 
+use crate::payload::PayloadError;
 #[cfg(any(test, doc))]
 use crate::secret::Secret;
 use crate::secret::Secrets;
@@ -285,18 +286,20 @@ pub enum EventName {
 }
 
 impl EventName {
-    /// The event name of `request`, `Ok(None)` when the body has none.
+    /// The event name of `request`.
     ///
     /// A name in the body is read as [`JsonPointer::string_in`] reads it.
+    /// [`EventName::HeaderAndJson`] gives the header's name alone when the
+    /// body has no string at the pointer (GitHub's `push` has no `action`).
     ///
     /// # Errors
     ///
     /// [`EventNameError::Header`] when the name's header is absent, repeated,
     /// empty or not UTF-8: the header is unsigned, so the crate never guesses
     /// which copy routes the delivery. [`EventNameError::Payload`] when the
-    /// name is in the body and the body is not JSON, or repeats a key on the
-    /// way to the name (also for [`EventName::HeaderAndJson`], whose body may
-    /// otherwise be any bytes).
+    /// name is in the body and the body is not JSON, has no non-empty string
+    /// there, or repeats a key on the way to the name (also for
+    /// [`EventName::HeaderAndJson`], whose body may otherwise be any bytes).
     pub fn find(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         let header = |name: &'static str| -> Result<String, VerifyError> {
             let value = request.require(name)?;
@@ -307,7 +310,13 @@ impl EventName {
         };
         match self {
             Self::Header(name) => Ok(Some(header(name)?)),
-            Self::Json(pointer) => Ok(pointer.string_in(request.body())?),
+            // A delivery is never routed as the empty name.
+            Self::Json(pointer) => match pointer.string_in(request.body())? {
+                Some(name) if !name.is_empty() => Ok(Some(name)),
+                _ => Err(EventNameError::Payload(PayloadError::missing(format_args!(
+                    "event name: no string at `{pointer}`"
+                )))),
+            },
             Self::HeaderAndJson(name, pointer) => {
                 let mut event = header(name)?;
                 // A body that is not JSON still has the header's name; one
@@ -335,11 +344,17 @@ pub enum EventNameError {
     /// `malformed_signature`).
     #[error(transparent)]
     Header(#[from] VerifyError),
-    /// The body is not JSON, or repeats a key on the way to the event name;
-    /// or a Slack form repeats its `payload` or `command` (400
-    /// `invalid_payload`).
+    /// The body is not JSON, has no event name where the scheme reads it
+    /// (or an empty one), or repeats a key on the way to it; or a Slack form
+    /// repeats its `payload` or `command` (400 `invalid_payload`).
     #[error(transparent)]
-    Payload(#[from] serde_json::Error),
+    Payload(PayloadError),
+}
+
+impl From<serde_json::Error> for EventNameError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Payload(PayloadError::from_json(&error))
+    }
 }
 
 /// An answer a scheme gives by itself, without a handler: Slack's
@@ -400,6 +415,14 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
             .find(request)
     }
 
+    /// Where the sender always puts the delivery id in the body, e.g. `/id`
+    /// for Stripe: the router refuses such a scheme's verified body without
+    /// one (400 `invalid_payload`) rather than handle it unrecognised.
+    /// `None` (the default) when the id is in a header or may be absent.
+    fn id_in_body(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Answers a request that carries no signature to check, such as Meta's
     /// `GET` subscription challenge: `Some(Ok(reply))` to answer it,
     /// `Some(Err(error))` to refuse it (sent as any other rejection, e.g.
@@ -440,6 +463,9 @@ impl<S: Scheme + ?Sized> Scheme for std::sync::Arc<S> {
     }
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
         (**self).event_name(request)
+    }
+    fn id_in_body(&self) -> Option<&'static str> {
+        (**self).id_in_body()
     }
     fn unsigned_reply(
         &self,

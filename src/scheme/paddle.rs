@@ -91,6 +91,10 @@ impl Scheme for Paddle {
         &self.secrets
     }
 
+    fn id_in_body(&self) -> Option<&'static str> {
+        Some("/event_id")
+    }
+
     fn verify(
         &self,
         request: &Request<'_>,

@@ -7,6 +7,7 @@ use crate::scheme::{
     any_mac_matches, decode_hex, hmac_sha256, json_string, static_pointer, Delivery,
     EventNameError, Headers, JsonPointer, Message, Reply, Request, Scheme, Signer,
 };
+use crate::payload::PayloadError;
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
@@ -195,17 +196,27 @@ impl Scheme for Slack {
             }
             return match first {
                 Some((name, payload)) if name == "payload" => {
-                    Ok(type_.string_in(payload.as_bytes())?)
+                    match type_.string_in(payload.as_bytes())? {
+                        Some(name) => Ok(Some(name)),
+                        None => Err(EventNameError::Payload(PayloadError::missing(
+                            "event name: no string at `/type` in the `payload`",
+                        ))),
+                    }
                 }
                 Some((_, command)) => Ok(Some(command.into_owned())),
-                None => Ok(None),
+                None => Err(EventNameError::Payload(PayloadError::missing(
+                    "event name: neither `payload` nor `command` in the form",
+                ))),
             };
         }
         match type_.string_in(body)? {
             Some(outer) if outer == "event_callback" => Ok(static_pointer(&INNER, "/event/type")
                 .string_in(body)?
                 .or(Some(outer))),
-            other => Ok(other),
+            Some(other) => Ok(Some(other)),
+            None => Err(EventNameError::Payload(PayloadError::missing(
+                "event name: no string at `/type`",
+            ))),
         }
     }
 
@@ -395,8 +406,16 @@ mod tests {
             name(b"payload=%7B%22type%22%3A%22block_actions%22%7D").as_deref(),
             Some("block_actions")
         );
-        assert_eq!(name(b"a=b"), None);
-        assert!(scheme.event_name(&request(b"{not json")).is_err());
+        // Never routed as no name: each is 400 with what is missing.
+        for body in [&b"a=b"[..], b"{not json", br#"{"event":{}}"#, b"payload=%7B%7D"] {
+            assert!(
+                matches!(
+                    scheme.event_name(&request(body)),
+                    Err(EventNameError::Payload(_))
+                ),
+                "{body:?}"
+            );
+        }
     }
 
     #[test]
@@ -433,7 +452,7 @@ mod tests {
         let name = |body: &[u8]| {
             scheme
                 .event_name(&request(body))
-                .map_err(|e| matches!(e, EventNameError::Payload(e) if e.is_data()))
+                .map_err(|e| matches!(e, EventNameError::Payload(e) if e.is_mismatch()))
         };
         // Which `type`, `event`, `event_id` or `challenge` counts depends on
         // the reader: no answer, no route.

@@ -96,6 +96,10 @@ impl Scheme for Stripe {
         &self.secrets
     }
 
+    fn id_in_body(&self) -> Option<&'static str> {
+        Some("/id")
+    }
+
     fn verify(
         &self,
         request: &Request<'_>,
