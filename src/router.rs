@@ -578,7 +578,8 @@ impl WebhookRouter {
         if let Some(reply) = scheme.signed_reply(&view) {
             return Ok(Answer::Reply(reply));
         }
-        if let (None, Some(pointer)) = (&identity.id, scheme.id_in_body()) {
+        let no_id = identity.id.as_deref().is_none_or(str::is_empty);
+        if let (true, Some(pointer)) = (no_id, scheme.id_in_body()) {
             return Err(fail(Rejection::InvalidPayload(PayloadError::missing(
                 format_args!("delivery id: no string at `{pointer}`"),
             ))));
