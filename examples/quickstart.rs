@@ -93,6 +93,22 @@ async fn main() -> std::io::Result<()> {
         Ordering::Relaxed,
     );
 
+    // The crate logs through `tracing`: rejections with their reason (a
+    // 401's `invalid_signature`, a 400's JSON path), ignored events at debug.
+    // `RUST_LOG` overrides the default.
+    let default_filter = if QUIET.load(Ordering::Relaxed) {
+        "warn"
+    } else {
+        "info,actix_webhook=debug"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
+        .with_target(true)
+        .init();
+
     let scheme = StandardWebhooks::new(SECRET).expect("the demo secret is valid");
     let hooks = WebhookRouter::new(scheme.clone())
         .handler(user_registered)

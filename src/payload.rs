@@ -59,8 +59,7 @@ impl PayloadError {
     /// The [`PayloadError`] saying where and why.
     pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Self> {
         let mut de = serde_json::Deserializer::from_slice(body);
-        let value =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| Self::with_path(&e))?;
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| Self::with_path(&e))?;
         de.end().map_err(|e| Self::from_json(&e))?;
         Ok(value)
     }
@@ -261,8 +260,16 @@ mod tests {
                 Some("SECRET"),
                 "unknown field, expected `items`",
             ),
-            (r#"{"items":{}}"#, Some("items"), "invalid type: map, expected a sequence"),
-            (r#"{"items":[{"amount":1.5,"kind":"digital"}]}"#, Some("items[0].amount"), "invalid type: floating point, expected u64"),
+            (
+                r#"{"items":{}}"#,
+                Some("items"),
+                "invalid type: map, expected a sequence",
+            ),
+            (
+                r#"{"items":[{"amount":1.5,"kind":"digital"}]}"#,
+                Some("items[0].amount"),
+                "invalid type: floating point, expected u64",
+            ),
         ];
         for (body, path, reason) in cases {
             let error = error::<Order>(body);
@@ -294,7 +301,9 @@ mod tests {
         impl<'de> Deserialize<'de> for Picky {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let text = String::deserialize(d)?;
-                Err(serde::de::Error::custom(format_args!("bad value \"{text}\"")))
+                Err(serde::de::Error::custom(format_args!(
+                    "bad value \"{text}\""
+                )))
             }
         }
         let error = error::<HashMap<String, Picky>>(r#"{"k":"SECRET"}"#);

@@ -35,13 +35,19 @@ async fn any_issue_event(event: Event<Value>, runs: web::Data<Runs>) -> Ack {
 
 #[webhook(event = "issues.opened")]
 async fn issue_opened(event: Event<Value>, runs: web::Data<Runs>) -> Ack {
-    runs.0.lock().unwrap().push(("issues.opened", event.name().into()));
+    runs.0
+        .lock()
+        .unwrap()
+        .push(("issues.opened", event.name().into()));
     Ack::processed()
 }
 
 #[webhook(event = "pull_request.*")]
 async fn pull_request_actions(event: Event<Value>, runs: web::Data<Runs>) -> Ack {
-    runs.0.lock().unwrap().push(("pull_request.*", event.name().into()));
+    runs.0
+        .lock()
+        .unwrap()
+        .push(("pull_request.*", event.name().into()));
     Ack::processed()
 }
 
@@ -88,7 +94,12 @@ async fn a_bare_name_handles_every_action_and_the_most_specific_pattern_wins() {
         ("issues", Some("closed"), "issues", "issues.closed"),
         ("issues", Some("labeled"), "issues", "issues.labeled"),
         ("issues", None, "issues", "issues"),
-        ("pull_request", Some("opened"), "pull_request.*", "pull_request.opened"),
+        (
+            "pull_request",
+            Some("opened"),
+            "pull_request.*",
+            "pull_request.opened",
+        ),
         // Only the dotted form: `issues` is no prefix of `issues_x`, and a
         // prefix pattern does not match its bare name.
         ("issues_x", Some("opened"), "*", "issues_x.opened"),
@@ -105,7 +116,11 @@ async fn a_bare_name_handles_every_action_and_the_most_specific_pattern_wins() {
             .event(header)
             .sign(&scheme);
         let (status, ack) = answer(test::call_service(&app, request.to_request()).await).await;
-        assert_eq!((status, &ack["status"]), (200, &json!("processed")), "{name}: {ack}");
+        assert_eq!(
+            (status, &ack["status"]),
+            (200, &json!("processed")),
+            "{name}: {ack}"
+        );
         assert_eq!(ack["event"], name);
         assert_eq!(runs.take(), [(handler, name.to_owned())], "{name}");
     }
@@ -140,15 +155,27 @@ async fn deliveries_without_an_event_name_or_id_are_refused_with_what_is_missing
         assert_eq!(status, 400, "{body}: {problem}");
         assert_eq!(problem["code"], "invalid_payload");
         let detail = problem["detail"].as_str().unwrap();
-        assert!(detail.contains("the body has no event name") && detail.contains(missing), "{detail}");
+        assert!(
+            detail.contains("the body has no event name") && detail.contains(missing),
+            "{detail}"
+        );
     }
 
     let stripe = Stripe::new("whsec_stripe").unwrap();
     let app = app!(WebhookRouter::new(stripe.clone()).handler(anything), runs);
     let cases = [
-        (json!({"id": "evt_1"}), "the body has no event name: no string at `/type`"),
-        (json!({"type": "invoice.paid"}), "the body has no delivery id: no string at `/id`"),
-        (json!({"id": "", "type": "invoice.paid"}), "the body has no delivery id: no string at `/id`"),
+        (
+            json!({"id": "evt_1"}),
+            "the body has no event name: no string at `/type`",
+        ),
+        (
+            json!({"type": "invoice.paid"}),
+            "the body has no delivery id: no string at `/id`",
+        ),
+        (
+            json!({"id": "", "type": "invoice.paid"}),
+            "the body has no delivery id: no string at `/id`",
+        ),
     ];
     for (body, detail) in cases {
         let request = TestDelivery::json(&body).uri("/webhooks").sign(&stripe);
@@ -169,7 +196,10 @@ async fn unhandled_events_are_logged_and_strict_routers_answer_as_told() {
     let runs = web::Data::new(Runs::default());
     let (logs, _guard) = Capture::start();
 
-    let app = app!(WebhookRouter::new(scheme.clone()).handler(issue_opened), runs);
+    let app = app!(
+        WebhookRouter::new(scheme.clone()).handler(issue_opened),
+        runs
+    );
     let request = TestDelivery::json(&json!({"type": "order.paid"}))
         .uri("/webhooks")
         .sign(&scheme);
@@ -180,7 +210,10 @@ async fn unhandled_events_are_logged_and_strict_routers_answer_as_told() {
         .lines()
         .find(|l| l.contains("no handler for the event"))
         .unwrap_or_else(|| panic!("nothing logged for the ignored event:\n{text}"));
-    assert!(line.contains("DEBUG") && line.contains("event=\"order.paid\""), "{line}");
+    assert!(
+        line.contains("DEBUG") && line.contains("event=\"order.paid\""),
+        "{line}"
+    );
     logs.clear();
 
     let strict = WebhookRouter::new(scheme.clone())
@@ -199,7 +232,10 @@ async fn unhandled_events_are_logged_and_strict_routers_answer_as_told() {
         .lines()
         .find(|l| l.contains("no handler for the event"))
         .unwrap_or_else(|| panic!("nothing logged for the unhandled event:\n{text}"));
-    assert!(line.contains("WARN") && line.contains("event=\"order.paid\""), "{line}");
+    assert!(
+        line.contains("WARN") && line.contains("event=\"order.paid\""),
+        "{line}"
+    );
     assert_eq!(runs.take(), []);
 }
 
@@ -213,7 +249,10 @@ struct OrderPaid {
 
 #[webhook(event = "order_paid")]
 async fn order_paid(_event: Event<OrderPaid>, runs: web::Data<Runs>) -> Ack {
-    runs.0.lock().unwrap().push(("order_paid", "order_paid".into()));
+    runs.0
+        .lock()
+        .unwrap()
+        .push(("order_paid", "order_paid".into()));
     Ack::processed()
 }
 
@@ -243,7 +282,11 @@ async fn a_payload_that_does_not_fit_says_where_and_why_and_can_be_retried() {
         .lines()
         .find(|l| l.contains("webhook rejected"))
         .unwrap_or_else(|| panic!("the rejection is not logged:\n{text}"));
-    assert!(line.contains("WARN") && line.contains("at `amount_cents`: invalid type: string, expected u64"), "{line}");
+    assert!(
+        line.contains("WARN")
+            && line.contains("at `amount_cents`: invalid type: string, expected u64"),
+        "{line}"
+    );
 
     // Told to, the router answers 500 so that the sender retries, and
     // releases the delivery: each retry runs the handler again.

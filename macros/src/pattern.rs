@@ -58,7 +58,10 @@ pub(crate) fn covers(wide: &str, narrow: &str) -> bool {
     if wide == "*" {
         true
     } else if let Some(prefix) = wide.strip_suffix(".*") {
-        narrow != wide && narrow.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.'))
+        narrow != wide
+            && narrow
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('.'))
     } else if is_bare(wide) {
         family(wide)
     } else {

@@ -5,12 +5,12 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use crate::payload::PayloadError;
 use crate::scheme::github::{hub_signature, verify_hub_signature};
 use crate::scheme::{
     query_pairs, static_pointer, token_matches, Delivery, EventNameError, JsonPointer, Message,
     Reply, Request, Scheme, Signer,
 };
-use crate::payload::PayloadError;
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
 

@@ -313,9 +313,9 @@ impl EventName {
             // A delivery is never routed as the empty name.
             Self::Json(pointer) => match pointer.string_in(request.body())? {
                 Some(name) if !name.is_empty() => Ok(Some(name)),
-                _ => Err(EventNameError::Payload(PayloadError::missing(format_args!(
-                    "event name: no string at `{pointer}`"
-                )))),
+                _ => Err(EventNameError::Payload(PayloadError::missing(
+                    format_args!("event name: no string at `{pointer}`"),
+                ))),
             },
             Self::HeaderAndJson(name, pointer) => {
                 let mut event = header(name)?;

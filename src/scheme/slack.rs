@@ -3,11 +3,11 @@
 
 use std::sync::OnceLock;
 
+use crate::payload::PayloadError;
 use crate::scheme::{
     any_mac_matches, decode_hex, hmac_sha256, json_string, static_pointer, Delivery,
     EventNameError, Headers, JsonPointer, Message, Reply, Request, Scheme, Signer,
 };
-use crate::payload::PayloadError;
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
@@ -407,7 +407,12 @@ mod tests {
             Some("block_actions")
         );
         // Never routed as no name: each is 400 with what is missing.
-        for body in [&b"a=b"[..], b"{not json", br#"{"event":{}}"#, b"payload=%7B%7D"] {
+        for body in [
+            &b"a=b"[..],
+            b"{not json",
+            br#"{"event":{}}"#,
+            b"payload=%7B%7D",
+        ] {
             assert!(
                 matches!(
                     scheme.event_name(&request(body)),
