@@ -213,6 +213,12 @@ impl<N: AsRef<str>, V: AsRef<[u8]>> Headers for Vec<(N, V)> {
     }
 }
 
+impl<H: Headers + ?Sized> Headers for &H {
+    fn header(&self, name: &str) -> Header<'_> {
+        (**self).header(name)
+    }
+}
+
 /// What a verified request says about its delivery.
 ///
 /// The router handles a delivery once by claiming its [`fingerprint`] when
