@@ -34,13 +34,13 @@
 //! let headers = vec![("Stripe-Signature".to_owned(), signature)];
 //!
 //! match construct_event::<StripeEvent>(&scheme, &headers, body) {
-//!     Ok(Received::Event(event)) => {
+//!     Ok(Received::Delivery(event)) => {
 //!         assert_eq!(event.name(), "invoice.paid");
 //!         assert_eq!(event.delivery_id(), Some("evt_1"));
 //!         assert_eq!(event.data.object.amount_paid, 1250);
 //!     }
 //!     // Slack's url_verification, Discord's PING, Meta's GET challenge.
-//!     Ok(Received::Reply(reply)) => unreachable!("Stripe has no handshake: {reply:?}"),
+//!     Ok(Received::Handshake(reply)) => unreachable!("Stripe has no handshake: {reply:?}"),
 //!     Err(error) => panic!("answer {} {}: {error}", error.status(), error.code()),
 //! }
 //!
@@ -98,7 +98,7 @@ use crate::verify::{Clock, SystemClock, VerifyError};
 ///     ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
 ///     ("X-GitHub-Event", "issues"),
 /// ];
-/// let Received::Event(event) = construct_event::<serde_json::Value>(&scheme, &headers, body)?
+/// let Received::Delivery(event) = construct_event::<serde_json::Value>(&scheme, &headers, body)?
 /// else {
 ///     unreachable!("GitHub has no handshake")
 /// };
@@ -150,7 +150,7 @@ pub fn construct_event<T: DeserializeOwned>(
 /// let clock = FixedClock(1_614_265_330);
 /// // This body has no `type`: read what it has, without an event name.
 /// let verifier = Verifier::new(&scheme).clock(&clock);
-/// let Received::Event(event) = verifier.verify(&headers, body)? else { unreachable!() };
+/// let Received::Delivery(event) = verifier.verify(&headers, body)? else { unreachable!() };
 /// assert_eq!(event.delivery_id(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
 /// assert_eq!(event.timestamp().map(|t| t.timestamp()), Some(1_614_265_330));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -163,7 +163,7 @@ pub fn construct_event<T: DeserializeOwned>(
 ///   the `Host` header.
 /// - Meta's subscription challenge is a `GET` with the token in the query:
 ///   give [`method`](Self::method) and [`path`](Self::path), and answer the
-///   [`Received::Reply`].
+///   [`Received::Handshake`].
 /// - The others sign the headers and the body only.
 #[derive(Clone, Copy)]
 pub struct Verifier<'a> {
@@ -232,7 +232,7 @@ impl<'a> Verifier<'a> {
 
     /// Verifies the request, reads its event name and parses its body as
     /// `T` (JSON), with the scheme calls the router makes: a handshake the
-    /// scheme answers itself is a [`Received::Reply`] to send back.
+    /// scheme answers itself is a [`Received::Handshake`] to send back.
     ///
     /// # Errors
     ///
@@ -252,13 +252,13 @@ impl<'a> Verifier<'a> {
         body: &[u8],
     ) -> Result<Received<T>, ConstructError> {
         let event = match self.verify(headers, body)? {
-            Received::Event(event) => event,
-            Received::Reply(reply) => return Ok(Received::Reply(reply)),
+            Received::Delivery(event) => event,
+            Received::Handshake(reply) => return Ok(Received::Handshake(reply)),
         };
         if event.name.is_empty() {
             return Err(ConstructError::MissingEventName);
         }
-        Ok(Received::Event(VerifiedEvent {
+        Ok(Received::Delivery(VerifiedEvent {
             delivery: event.delivery,
             name: event.name,
             payload: parse(body)?,
@@ -285,21 +285,21 @@ impl<'a> Verifier<'a> {
         let secrets = self.secrets.unwrap_or_else(|| self.scheme.secrets());
         if self.method != "POST" {
             return match self.scheme.unsigned_reply(&request, secrets) {
-                Some(Ok(reply)) => Ok(Received::Reply(reply)),
+                Some(Ok(reply)) => Ok(Received::Handshake(reply)),
                 Some(Err(refused)) => Err(ConstructError::Unverified(refused)),
                 None => Err(ConstructError::MethodNotAllowed),
             };
         }
         let delivery = self.scheme.verify(&request, secrets, self.clock.now())?;
         if let Some(reply) = self.scheme.signed_reply(&request) {
-            return Ok(Received::Reply(reply));
+            return Ok(Received::Handshake(reply));
         }
         let name = match self.event_name {
             Some(location) => location.find(&request),
             None => self.scheme.event_name(&request),
         }
         .map_err(ConstructError::UnreadableEventName)?;
-        Ok(Received::Event(VerifiedEvent {
+        Ok(Received::Delivery(VerifiedEvent {
             delivery,
             name: name.unwrap_or_default(),
             payload: (),
@@ -343,12 +343,12 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ConstructError> {
 /// answer.
 #[derive(Debug)]
 pub enum Received<T> {
-    /// A delivery, verified, with its event name and payload.
-    Event(VerifiedEvent<T>),
+    /// A delivery to handle, verified, with its event name and payload.
+    Delivery(VerifiedEvent<T>),
     /// A handshake the scheme answers by itself (Slack's
     /// `url_verification`, Discord's PING, Meta's `GET` challenge): send
     /// this reply back; there is nothing to handle.
-    Reply(Reply),
+    Handshake(Reply),
 }
 
 /// A verified delivery: its id, timestamp and event name, and its payload

@@ -71,7 +71,7 @@ type Headers = Vec<(String, String)>;
 #[track_caller]
 fn event<T: std::fmt::Debug>(received: Result<Received<T>, ConstructError>) -> VerifiedEvent<T> {
     match received {
-        Ok(Received::Event(event)) => event,
+        Ok(Received::Delivery(event)) => event,
         other => panic!("expected an event, got {other:?}"),
     }
 }
@@ -333,7 +333,7 @@ fn handshakes_are_replies_to_send() {
     let body = r#"{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","token":"Jhj5dZrVaK7ZwHHjRyZWjbDl"}"#;
     let headers = signed(&slack, "", now(), "", body);
     match construct_event::<Value>(&slack, &headers, body.as_bytes()).unwrap() {
-        Received::Reply(reply) => {
+        Received::Handshake(reply) => {
             assert_eq!(reply.status, 200);
             let answer: Value = serde_json::from_slice(&reply.body).unwrap();
             assert_eq!(
@@ -341,7 +341,7 @@ fn handshakes_are_replies_to_send() {
                 "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
             );
         }
-        Received::Event(event) => panic!("not a reply: {event:?}"),
+        Received::Delivery(event) => panic!("not a reply: {event:?}"),
     }
     // Unsigned, it is refused like any delivery.
     let error = construct_event::<Value>(&slack, &Headers::new(), body.as_bytes()).unwrap_err();
@@ -356,8 +356,8 @@ fn handshakes_are_replies_to_send() {
         .path(challenge)
         .construct::<Value>(&Headers::new(), b"");
     match received.unwrap() {
-        Received::Reply(reply) => assert_eq!(reply.body, b"1158201444"),
-        Received::Event(event) => panic!("not a reply: {event:?}"),
+        Received::Handshake(reply) => assert_eq!(reply.body, b"1158201444"),
+        Received::Delivery(event) => panic!("not a reply: {event:?}"),
     }
     let wrong = "/webhooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1";
     let error = Verifier::new(&meta)
