@@ -24,6 +24,7 @@ use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 
 use crate::payload::PayloadError;
+use crate::scheme::EventNameError;
 use crate::verify::VerifyError;
 
 /// The `Retry-After` sent with 409 and 503 unless set otherwise.
@@ -224,6 +225,17 @@ impl From<VerifyError> for Rejection {
                 Self::TimestampOutOfTolerance { timestamp, now }
             }
             VerifyError::HandshakeRefused => Self::HandshakeRefused,
+        }
+    }
+}
+
+impl From<EventNameError> for Rejection {
+    /// A bad event header as any bad header (401), a body without a
+    /// readable event name as 400 `invalid_payload`.
+    fn from(error: EventNameError) -> Self {
+        match error {
+            EventNameError::Header(error) => error.into(),
+            EventNameError::Payload(error) => Self::InvalidPayload(error),
         }
     }
 }

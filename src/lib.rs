@@ -60,6 +60,8 @@
 //! - [`Verified`] / [`WebhookConfig`]: the actix-web extractor.
 //! - [`Ack`] / [`Rejection`]: what the sender gets back.
 //! - [`testing`]: correctly signed `TestRequest`s for testing your handlers.
+//! - [`standalone`]: [`construct_event`], one call that verifies a delivery
+//!   and parses its payload without actix-web, for other frameworks.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -71,6 +73,7 @@ mod payload;
 mod router;
 pub mod scheme;
 mod secret;
+pub mod standalone;
 pub mod tenant;
 pub mod testing;
 pub mod verify;
@@ -82,6 +85,7 @@ pub use handler::Event;
 pub use payload::PayloadError;
 pub use router::{PayloadMismatch, WebhookRouter};
 pub use secret::{Secret, SecretError, Secrets};
+pub use standalone::construct_event;
 pub use verify::VerifyError;
 
 /// What the `#[webhook]` macro's generated code names. Not public API.

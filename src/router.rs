@@ -55,7 +55,7 @@ use crate::dedupe::{Claim, MemoryStore, Store, Token, DEFAULT_DONE_TTL, DEFAULT_
 use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT};
 use crate::handler::{Failure, Handler, Incoming};
 use crate::payload::PayloadError;
-use crate::scheme::{EventName, EventNameError, JsonPointer, Reply, Scheme};
+use crate::scheme::{require_body_id, EventName, JsonPointer, Reply, Scheme};
 use crate::tenant::Tenants;
 use crate::verify::{Clock, SystemClock};
 
@@ -578,12 +578,8 @@ impl WebhookRouter {
         if let Some(reply) = scheme.signed_reply(&view) {
             return Ok(Answer::Reply(reply));
         }
-        let no_id = identity.id.as_deref().is_none_or(str::is_empty);
-        if let (true, Some(pointer)) = (no_id, scheme.id_in_body()) {
-            return Err(fail(Rejection::InvalidPayload(PayloadError::missing(
-                format_args!("delivery id: no string at `{pointer}`"),
-            ))));
-        }
+        require_body_id(scheme, identity.id.as_deref())
+            .map_err(|e| fail(Rejection::InvalidPayload(e)))?;
         self.dispatch(req, &body, identity, delivery.timestamp)
             .await
     }
@@ -609,12 +605,7 @@ impl WebhookRouter {
             Some(location) => location.find(&view),
             None => scheme.event_name(&view),
         }
-        .map_err(|e| {
-            with_id(match e {
-                EventNameError::Header(e) => e.into(),
-                EventNameError::Payload(e) => Rejection::InvalidPayload(e),
-            })
-        })?;
+        .map_err(|e| with_id(e.into()))?;
         // `None`: a scheme whose deliveries may carry no event name (Twilio's
         // messages), routed to `*` or the fallback only.
         let name = match name {

@@ -3,42 +3,67 @@
 //!
 //! The signature comes from the scheme's [`Signer`], the code the `webhook`
 //! command line signs with, so a request that passes here passes the same
-//! way when the provider sends it.
+//! way when the provider sends it. Assert what the handler did, not only the
+//! status: a delivery no handler matches is answered 200 `ignored` too.
 //!
 //! ```
-//! use actix_web::{test, App};
-//! use actix_webhook::scheme::StandardWebhooks;
+//! use std::sync::Mutex;
+//!
+//! use actix_web::{test, web, App};
+//! use actix_webhook::scheme::GitHub;
 //! use actix_webhook::testing::TestDelivery;
 //! use actix_webhook::{webhook, Ack, Event, WebhookRouter};
 //! use serde::Deserialize;
 //!
 //! #[derive(Deserialize)]
-//! struct OrderPaid {
-//!     order_id: String,
+//! struct IssueEvent {
+//!     issue: Issue,
 //! }
 //!
-//! #[webhook(event = "order_paid")]
-//! async fn order_paid(event: Event<OrderPaid>) -> Ack {
-//!     assert_eq!(event.order_id, "ord_1");
+//! #[derive(Deserialize)]
+//! struct Issue {
+//!     number: u64,
+//! }
+//!
+//! /// The issues the handler saw.
+//! #[derive(Default)]
+//! struct Seen(Mutex<Vec<u64>>);
+//!
+//! #[webhook(event = "issues.opened")]
+//! async fn issue_opened(event: Event<IssueEvent>, seen: web::Data<Seen>) -> Ack {
+//!     seen.0.lock().unwrap().push(event.issue.number);
 //!     Ack::processed()
 //! }
 //!
 //! # actix_web::rt::System::new().block_on(async {
-//! let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-//! let hooks = WebhookRouter::new(scheme.clone()).handler(order_paid);
-//! let app = test::init_service(App::new().service(hooks.scope("/webhooks"))).await;
+//! let scheme = GitHub::new("It's a Secret to Everybody").unwrap();
+//! let seen = web::Data::new(Seen::default());
+//! let hooks = WebhookRouter::new(scheme.clone()).handler(issue_opened);
+//! let app = test::init_service(App::new().app_data(seen.clone()).service(hooks.scope("/github"))).await;
 //!
-//! let delivery = TestDelivery::new(r#"{"type":"order_paid","order_id":"ord_1"}"#)
-//!     .uri("/webhooks");
+//! // Sent as `X-GitHub-Event: issues`; the action is the body's.
+//! let delivery = TestDelivery::new(r#"{"action":"opened","issue":{"number":7}}"#)
+//!     .event("issues.opened")
+//!     .uri("/github");
 //! let response = test::call_service(&app, delivery.sign(&scheme).to_request()).await;
-//! assert_eq!(response.status(), 200);
+//! let answer: serde_json::Value = test::read_body_json(response).await;
+//! assert_eq!(answer["status"], "processed");
+//! assert_eq!(answer["event"], "issues.opened");
+//! assert_eq!(*seen.0.lock().unwrap(), [7]);
 //!
 //! // The same delivery again (same id) is acknowledged, not handled twice.
 //! let again = test::call_service(&app, delivery.sign(&scheme).to_request()).await;
-//! let body: serde_json::Value = test::read_body_json(again).await;
-//! assert_eq!(body["status"], "duplicate");
+//! let answer: serde_json::Value = test::read_body_json(again).await;
+//! assert_eq!(answer["status"], "duplicate");
+//! assert_eq!(seen.0.lock().unwrap().len(), 1);
 //! # });
 //! ```
+//!
+//! Schemes that send the event name in a header (GitHub, Shopify, GitLab,
+//! [`GenericHmac`](crate::scheme::GenericHmac) configured so) need
+//! [`TestDelivery::event`], as the provider always sends it: without one,
+//! [`TestDelivery::sign`] panics, naming the header. Other schemes read the
+//! event name from the body.
 //!
 //! Schemes that sign with a key pair (Discord, Standard Webhooks `v1a`, with
 //! the `ed25519` feature) sign with a scheme built from the private key, e.g.
@@ -51,7 +76,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix_web::test::TestRequest;
 use actix_web::web::Bytes;
 
-use crate::scheme::{Message, Signer};
+use crate::scheme::{Message, SignError, Signer};
 
 /// The address a delivery goes to unless [`TestDelivery::url`] says
 /// otherwise. HTTPS, as Twilio assumes when it has no public URL.
@@ -125,9 +150,12 @@ impl TestDelivery {
         self
     }
 
-    /// The event name, for schemes that send it in a header: GitHub
-    /// (`issues.opened` sends `X-GitHub-Event: issues`, the action being in
-    /// the body), Shopify, GitLab. Other schemes read it from the body.
+    /// The event name, for schemes that send it in a header, which then
+    /// need it (see [`sign`](Self::sign)): GitHub (`issues.opened` sends
+    /// `X-GitHub-Event: issues` and needs a body whose `action` is
+    /// `opened`; `issues` or `push` is sent as it is), Shopify
+    /// (`orders/create`), GitLab (`Push Hook`). Other schemes read it from
+    /// the body and do not use this.
     #[must_use]
     pub fn event(mut self, name: &str) -> Self {
         self.event = name.to_owned();
@@ -181,16 +209,28 @@ impl TestDelivery {
     }
 
     /// The headers `signer` puts on this delivery, without the extra ones.
+    ///
+    /// # Panics
+    ///
+    /// When the provider would not send this delivery, as
+    /// [`sign`](Self::sign) says.
     #[must_use]
     pub fn headers(&self, signer: &(impl Signer + ?Sized)) -> Vec<(String, String)> {
         let url = self.full_url();
-        signer.sign(&Message {
+        let message = Message {
             id: &self.id,
             timestamp: self.timestamp.unwrap_or_else(unix_now),
             event: &self.event,
             url: &url,
             body: &self.body,
-        })
+        };
+        match signer.try_sign(&message) {
+            Ok(headers) => headers,
+            Err(error) => panic!(
+                "this TestDelivery is not one the provider sends: {error}; {}",
+                hint(&error)
+            ),
+        }
     }
 
     /// A `POST` request carrying this delivery signed by `signer`: the
@@ -200,8 +240,19 @@ impl TestDelivery {
     ///
     /// # Panics
     ///
-    /// When an extra header's name or value is not a valid HTTP header, as
-    /// [`TestRequest::append_header`] does.
+    /// - When the provider would not send this delivery
+    ///   ([`Signer::check`]): the scheme names the event in a header
+    ///   (GitHub, Shopify, GitLab) and no [`event`](Self::event) is set, or
+    ///   a GitHub event's action (`issues.opened`) is not the body's
+    ///   `action`. The provider always sends the header, and without it the
+    ///   app under test answers 401 or routes the delivery elsewhere, which
+    ///   a test would take for the handler's doing. This is a panic rather
+    ///   than an error to handle: it is a mistake in the test, and a panic
+    ///   fails the test at this line with the message, as `TestRequest`
+    ///   does for a bad header, while `delivery.sign(&scheme)` stays one
+    ///   call.
+    /// - When an extra header's name or value is not a valid HTTP header, as
+    ///   [`TestRequest::append_header`] does.
     #[must_use]
     pub fn sign(&self, signer: &(impl Signer + ?Sized)) -> TestRequest {
         let mut headers = self.headers(signer);
@@ -222,6 +273,18 @@ impl TestDelivery {
             request = request.append_header((name, value));
         }
         request.set_payload(self.body.clone())
+    }
+}
+
+/// How to fix a delivery `error` refuses, in a test.
+fn hint(error: &SignError) -> &'static str {
+    match error {
+        SignError::MissingEvent { .. } => {
+            "name the event with `.event(..)`, e.g. `.event(\"issues.opened\")` for GitHub"
+        }
+        SignError::EventMismatch { .. } => {
+            "make the action after the `.` in `.event(..)` the body's, or give the event without it"
+        }
     }
 }
 
@@ -252,8 +315,8 @@ mod tests {
     #[test]
     fn ids_are_fresh_per_delivery_and_kept_when_signed_again() {
         let scheme = GitHub::new("secret").unwrap();
-        let a = TestDelivery::new("{}");
-        let b = TestDelivery::new("{}");
+        let a = TestDelivery::new("{}").event("push");
+        let b = TestDelivery::new("{}").event("push");
         let id = |d: &TestDelivery| {
             d.headers(&scheme)
                 .into_iter()

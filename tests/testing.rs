@@ -9,10 +9,11 @@ use actix_web::{web, App};
 #[cfg(feature = "ed25519")]
 use actix_webhook::scheme::Discord;
 use actix_webhook::scheme::{
-    GitHub, GitLab, Meta, Paddle, Scheme, Shopify, Signer, Slack, StandardWebhooks, Stripe, Twilio,
+    EventName, GenericHmac, GitHub, GitLab, Meta, Paddle, Scheme, Shopify, Signer, Slack,
+    StandardWebhooks, Stripe, Twilio,
 };
 use actix_webhook::testing::TestDelivery;
-use actix_webhook::{webhook, Ack, Event, WebhookRouter};
+use actix_webhook::{webhook, Ack, Event, Secret, WebhookRouter};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -158,6 +159,106 @@ async fn header_events_route_by_the_event_set_on_the_delivery() {
     assert_eq!(body["event"], "push");
     assert_eq!(body["id"], "72d3162e-cc78-11e3-81ab-4c9367dc0958");
     assert_eq!(calls.other.load(Ordering::SeqCst), 1);
+}
+
+#[actix_web::test]
+async fn a_github_event_with_its_action_runs_the_handler_of_that_action() {
+    let scheme = GitHub::new("It's a Secret to Everybody").unwrap();
+    let calls = web::Data::new(Calls::default());
+    let app = app!(scheme.clone(), calls);
+
+    let opened = TestDelivery::new(r#"{"action":"opened","issue":{"number":1}}"#)
+        .uri("/webhooks")
+        .event("issues.opened");
+    // Sent as GitHub sends it: the header names the event, the body the action.
+    let headers = opened.headers(&scheme);
+    assert!(headers.contains(&("X-GitHub-Event".into(), "issues".into())));
+    let response = call_service(&app, opened.sign(&scheme).to_request()).await;
+    let body: Value = read_body_json(response).await;
+    assert_eq!(body["status"], "processed");
+    assert_eq!(body["event"], "issues.opened");
+    assert_eq!(calls.issues_opened.load(Ordering::SeqCst), 1);
+    assert_eq!(calls.other.load(Ordering::SeqCst), 0);
+}
+
+/// The panic message of `f`.
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// Header-routed providers always send their event header: a delivery
+/// without an event name is not one they send, and signing it panics with
+/// the header's name instead of producing a request the app answers 401 or
+/// 200 `ignored`.
+#[test]
+fn header_routed_schemes_need_an_event_name() {
+    let generic = GenericHmac::new("X-Signature", Secret::new("generic-secret").unwrap())
+        .event_name(EventName::Header("X-Event"));
+    let schemes: [(&str, Box<dyn Signer>, &str); 4] = [
+        (
+            "X-GitHub-Event",
+            Box::new(GitHub::new("github-secret").unwrap()),
+            "push",
+        ),
+        (
+            "X-Shopify-Topic",
+            Box::new(Shopify::new("shopify-secret").unwrap()),
+            "orders/create",
+        ),
+        (
+            "X-Gitlab-Event",
+            Box::new(GitLab::new("gitlab-token").unwrap()),
+            "Push Hook",
+        ),
+        ("X-Event", Box::new(generic), "order_paid"),
+    ];
+    for (header, scheme, event) in &schemes {
+        let unnamed = TestDelivery::new(ORDER).uri("/webhooks");
+        let message = panic_message(|| drop(unnamed.sign(&**scheme)));
+        assert!(message.contains(&format!("`{header}`")), "{message}");
+        assert!(message.contains(".event("), "{message}");
+        // `headers` is `sign` without the request: the same check.
+        let message = panic_message(|| drop(unnamed.headers(&**scheme)));
+        assert!(message.contains(&format!("`{header}`")), "{message}");
+
+        let named = unnamed.event(event);
+        assert!(named
+            .headers(&**scheme)
+            .contains(&((*header).to_owned(), (*event).to_owned())));
+    }
+    // Body-routed schemes need none.
+    let stripe = Stripe::new("whsec_stripe").unwrap();
+    assert!(!TestDelivery::new(ORDER).headers(&stripe).is_empty());
+}
+
+/// `issues.opened` is `X-GitHub-Event: issues` and the body's action
+/// `opened`; a body with another action (or none) would be routed as
+/// another event, so signing it panics.
+#[test]
+fn a_github_action_the_body_does_not_have_is_refused() {
+    let scheme = GitHub::new("github-secret").unwrap();
+    for (body, found) in [
+        (r#"{"action":"closed"}"#, "`closed`"),
+        (r#"{"ref":"refs/heads/main"}"#, "absent"),
+    ] {
+        let delivery = TestDelivery::new(body).event("issues.opened");
+        let message = panic_message(|| drop(delivery.sign(&scheme)));
+        assert!(
+            message.contains(&format!("its `/action` is {found}")),
+            "{message}"
+        );
+    }
+    // The bare event is sent as it is, whatever the action.
+    let closed = TestDelivery::new(r#"{"action":"closed"}"#).event("issues");
+    assert!(closed
+        .headers(&scheme)
+        .contains(&("X-GitHub-Event".into(), "issues".into())));
 }
 
 #[actix_web::test]

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use actix_webhook::scheme::{Message, Request};
+use actix_webhook::scheme::{Message, Request, SignError};
 use actix_webhook::verify::Tolerance;
 use clap::{Args, Parser, Subcommand};
 
@@ -63,10 +63,12 @@ struct Signing {
     /// When it is signed, unix seconds (default: now).
     #[arg(long, allow_negative_numbers = true)]
     timestamp: Option<i64>,
-    /// The event name, for providers that send it in a header (GitHub:
-    /// `issues.opened` sends `X-GitHub-Event: issues`; Shopify, GitLab).
-    #[arg(long, default_value = "test")]
-    event: String,
+    /// The event name, needed by providers that send it in a header:
+    /// GitHub (`issues.opened` sends `X-GitHub-Event: issues` and needs a
+    /// body whose `action` is `opened`; `push` is sent as it is), Shopify
+    /// (`orders/create`), GitLab (`Push Hook`). Others read it from the body.
+    #[arg(long)]
+    event: Option<String>,
     /// The body: a file, or `-` for standard input.
     #[arg(value_name = "FILE|-")]
     body: PathBuf,
@@ -217,11 +219,21 @@ fn signed_headers(
     let message = Message {
         id: &id,
         timestamp: signing.timestamp.unwrap_or_else(unix_now),
-        event: &signing.event,
+        event: signing.event.as_deref().unwrap_or(""),
         url,
         body,
     };
-    Ok(signing.scheme.rename(signer.sign(&message)))
+    // The library's check, the one `TestDelivery` makes: what the provider
+    // would not send is a usage error, not a request the receiver refuses
+    // or routes elsewhere.
+    let headers = signer.try_sign(&message).map_err(|error| {
+        let fix = match error {
+            SignError::MissingEvent { .. } => "pass --event",
+            _ => "make --event and the body agree",
+        };
+        Failure::Usage(format!("{}: {error}; {fix}", signing.scheme))
+    })?;
+    Ok(signing.scheme.rename(headers))
 }
 
 fn sign(args: &SignArgs) -> Result<(), Failure> {

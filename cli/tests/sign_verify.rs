@@ -118,6 +118,7 @@ fn sign_prints_the_providers_headers() {
     let headers = sign(
         &Case {
             event: "issues.opened",
+            body: r#"{"action":"opened","issue":{"number":1}}"#,
             ..*case
         },
         "d1",
@@ -323,6 +324,29 @@ fn argument_mistakes_are_clear_messages() {
             &["sign", "--scheme", "github", "--secret", "", "-"],
             "the secret is empty",
         ),
+        // GitHub always names the event in a header, and reads the action
+        // after the `.` from the body (here `{}`).
+        (
+            &["sign", "--scheme", "github", "--secret", secret, "-"],
+            "github: no event name: the provider always sends one in the `X-GitHub-Event` header; pass --event",
+        ),
+        (
+            &[
+                "sign",
+                "--scheme",
+                "github",
+                "--secret",
+                secret,
+                "--event",
+                "issues.opened",
+                "-",
+            ],
+            "its `/action` is absent; make --event and the body agree",
+        ),
+        (
+            &["sign", "--scheme", "shopify", "--secret", secret, "-"],
+            "`X-Shopify-Topic` header; pass --event",
+        ),
         (
             &[
                 "send",
@@ -371,7 +395,7 @@ fn send_reports_a_refused_connection() {
     let url = format!("http://127.0.0.1:{port}/webhooks/github");
     let run = webhook(
         &[
-            "send", "--scheme", "github", "--secret", "s", "--url", &url, "-",
+            "send", "--scheme", "github", "--secret", "s", "--event", "push", "--url", &url, "-",
         ],
         b"{}",
     );

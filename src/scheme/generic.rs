@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::scheme::{
     any_mac_matches, decode_base64, decode_hex, hmac_sha256, optional_utf8, sha256, Delivery,
-    EventName, EventNameError, JsonPointer, Message, Request, Scheme, Signer,
+    EventName, EventNameError, JsonPointer, Message, Request, Scheme, SignError, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -343,10 +343,18 @@ impl Signer for GenericHmac {
         if let Some(header) = self.id_header {
             headers.push((header.to_owned(), message.id.to_owned()));
         }
-        if let EventName::Header(header) | EventName::HeaderAndJson(header, _) = &self.event_name {
-            headers.push(((*header).to_owned(), message.event.to_owned()));
+        if let Some((header, value)) = self.event_name.header_to_send(message.event) {
+            headers.push((header.to_owned(), value.to_owned()));
         }
         headers
+    }
+
+    /// With the event name in a header
+    /// ([`event_name`](GenericHmac::event_name)), the message needs one, and
+    /// for [`EventName::HeaderAndJson`] its part after the first `.` must
+    /// be what the body holds, as for GitHub.
+    fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
+        self.event_name.check_message(message)
     }
 }
 

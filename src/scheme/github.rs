@@ -3,7 +3,7 @@
 
 use crate::scheme::{
     any_mac_matches, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName, EventNameError,
-    JsonPointer, Message, Request, Scheme, Signer,
+    JsonPointer, Message, Request, Scheme, SignError, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -142,15 +142,23 @@ impl Signer for GitHub {
     /// `X-GitHub-Event`: the part of the event name before its first `.`, the
     /// rest being the body's `action`.
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
-        let event = message
-            .event
-            .split_once('.')
-            .map_or(message.event, |(event, _)| event);
+        let event = self
+            .event_name
+            .header_to_send(message.event)
+            .map_or(message.event, |(_, value)| value);
         vec![
             (SIGNATURE.into(), self.signature(message.body)),
             (DELIVERY.into(), message.id.into()),
             (EVENT.into(), event.into()),
         ]
+    }
+
+    /// GitHub always sends `X-GitHub-Event`, so the message needs an event
+    /// name: `push`, `issues`, or `issues.opened` when the body's `action`
+    /// is `opened` (the action is read from the body, so a name whose part
+    /// after the `.` differs from it would be routed as another event).
+    fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
+        self.event_name.check_message(message)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::scheme::{
     optional_utf8, token_matches, Delivery, EventName, EventNameError, Header, Message, Request,
-    Scheme, Signer, StandardWebhooks,
+    Scheme, SignError, Signer, StandardWebhooks,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -171,6 +171,12 @@ impl Signer for GitLab {
             (EVENT_UUID.to_owned(), message.id.to_owned()),
         ]);
         headers
+    }
+
+    /// GitLab always sends `X-Gitlab-Event`, so the message needs an event
+    /// name, e.g. `Push Hook`.
+    fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
+        EventName::Header(EVENT).check_message(message)
     }
 }
 

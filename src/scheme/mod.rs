@@ -214,6 +214,12 @@ impl<N: AsRef<str>, V: AsRef<[u8]>> Headers for Vec<(N, V)> {
     }
 }
 
+impl<H: Headers + ?Sized> Headers for &H {
+    fn header(&self, name: &str) -> Header<'_> {
+        (**self).header(name)
+    }
+}
+
 /// What a verified request says about its delivery.
 ///
 /// The router handles a delivery once by claiming its [`fingerprint`] when
@@ -331,6 +337,57 @@ impl EventName {
                 }
                 Ok(Some(event))
             }
+        }
+    }
+}
+
+impl EventName {
+    /// The sender's side of [`find`](Self::find): the header and value a
+    /// sender puts on a delivery of `event`, `None` when the name is in the
+    /// body. For [`EventName::HeaderAndJson`] the header gets the part
+    /// before the first `.` (`issues.opened` sends `issues`), the rest being
+    /// the body's.
+    pub(crate) fn header_to_send<'e>(&self, event: &'e str) -> Option<(&'static str, &'e str)> {
+        match self {
+            Self::Header(header) => Some((*header, event)),
+            Self::HeaderAndJson(header, _) => Some((
+                *header,
+                event.split_once('.').map_or(event, |(head, _)| head),
+            )),
+            Self::Json(_) => None,
+        }
+    }
+
+    /// Whether a delivery of `message.event` with `message.body` is one a
+    /// sender routing by this location sends, so that [`find`](Self::find)
+    /// reads `message.event` back: a name in a header must be given, and a
+    /// name's part after the first `.` must be what the body holds for
+    /// [`EventName::HeaderAndJson`]. A name in the body is not checked.
+    ///
+    /// # Errors
+    ///
+    /// [`SignError::MissingEvent`] or [`SignError::EventMismatch`].
+    pub(crate) fn check_message(&self, message: &Message<'_>) -> Result<(), SignError> {
+        let (header, pointer) = match self {
+            Self::Json(_) => return Ok(()),
+            Self::Header(header) => (*header, None),
+            Self::HeaderAndJson(header, pointer) => (*header, Some(pointer)),
+        };
+        if message.event.is_empty() {
+            return Err(SignError::MissingEvent { header });
+        }
+        let (Some(pointer), Some((_, action))) = (pointer, message.event.split_once('.')) else {
+            return Ok(());
+        };
+        let found = pointer.string_in(message.body).ok().flatten();
+        if found.as_deref() == Some(action) {
+            Ok(())
+        } else {
+            Err(SignError::EventMismatch {
+                event: message.event.to_owned(),
+                pointer: pointer.as_str().to_owned(),
+                found,
+            })
         }
     }
 }
@@ -496,9 +553,83 @@ pub struct Message<'a> {
 
 /// The sender's side of a scheme: the headers a provider puts on a delivery.
 /// Used by the `webhook` command line and [`crate::testing`].
+///
+/// [`sign`](Self::sign) signs any message, even one the provider never
+/// sends (handy to test a rejection); [`try_sign`](Self::try_sign) first
+/// [checks](Self::check) that the provider could send it.
+///
+/// ```
+/// use actix_webhook::scheme::{GitHub, Message, SignError, Signer};
+///
+/// let scheme = GitHub::new("It's a Secret to Everybody")?;
+/// let body = br#"{"action":"opened","issue":{"number":1}}"#;
+/// let message = Message { id: "d1", timestamp: 0, event: "issues.opened", url: "", body };
+/// let headers = scheme.try_sign(&message)?;
+/// assert!(headers.contains(&("X-GitHub-Event".into(), "issues".into())));
+///
+/// // GitHub always names the event in `X-GitHub-Event`.
+/// let unnamed = Message { event: "", ..message };
+/// assert_eq!(
+///     scheme.try_sign(&unnamed),
+///     Err(SignError::MissingEvent { header: "X-GitHub-Event" })
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Signer {
-    /// The headers, `(name, value)`, to send with `message`.
+    /// The headers, `(name, value)`, to send with `message`, as given.
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)>;
+
+    /// Checks that the provider could send `message`, so that the receiving
+    /// scheme reads back its event name. By default every message passes;
+    /// schemes that send the event name in a header (GitHub, Shopify,
+    /// GitLab, [`GenericHmac`] configured so) need one.
+    ///
+    /// # Errors
+    ///
+    /// A [`SignError`] saying what the message lacks.
+    fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
+        let _ = message;
+        Ok(())
+    }
+
+    /// [`check`](Self::check), then [`sign`](Self::sign).
+    ///
+    /// # Errors
+    ///
+    /// As [`check`](Self::check).
+    fn try_sign(&self, message: &Message<'_>) -> Result<Vec<(String, String)>, SignError> {
+        self.check(message)?;
+        Ok(self.sign(message))
+    }
+}
+
+/// Why a [`Message`] is not one the provider would send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The scheme routes deliveries by a header naming the event, and the
+    /// message has no event name: the receiver would refuse it (401
+    /// `missing_signature`) or route it as something else.
+    #[error("no event name: the provider always sends one in the `{header}` header")]
+    MissingEvent {
+        /// The header that carries the event name, e.g. `X-GitHub-Event`.
+        header: &'static str,
+    },
+    /// The event name has an action after its first `.` (GitHub's
+    /// `issues.opened`), which the receiver reads from the body, and the
+    /// body says otherwise: the delivery would be routed as another event.
+    #[error(
+        "event `{event}` names an action the body does not have: its `{pointer}` is {}",
+        found.as_deref().map_or_else(|| "absent".to_owned(), |found| format!("`{found}`"))
+    )]
+    EventMismatch {
+        /// The event name given.
+        event: String,
+        /// Where the body holds the action, e.g. `/action`.
+        pointer: String,
+        /// What the body holds there (`None`: nothing, or not a string).
+        found: Option<String>,
+    },
 }
 
 /// Reads a header as UTF-8 text, for ids and other values that become strings.
@@ -711,6 +842,18 @@ pub(crate) fn static_pointer(
 /// refuses the body). Used for delivery ids, which never fail a request.
 pub(crate) fn json_string(body: &[u8], pointer: &JsonPointer) -> Option<String> {
     pointer.string_in(body).ok().flatten()
+}
+
+/// Refuses a verified delivery without the id its sender always puts in the
+/// body ([`Scheme::id_in_body`]): it is not one of theirs, and would be
+/// handled unrecognised.
+pub(crate) fn require_body_id(scheme: &dyn Scheme, id: Option<&str>) -> Result<(), PayloadError> {
+    match scheme.id_in_body() {
+        Some(pointer) if id.is_none_or(str::is_empty) => Err(PayloadError::missing(format_args!(
+            "delivery id: no string at `{pointer}`"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The `key=value` parameters of a request target's query string, decoded.
@@ -963,6 +1106,73 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_must_name_its_event_where_a_header_carries_it() {
+        let message = |event, body| Message {
+            id: "d1",
+            timestamp: 0,
+            event,
+            url: "",
+            body,
+        };
+        let action = || JsonPointer::new("/action").unwrap();
+        let header = EventName::Header("X-Topic");
+        let github = EventName::HeaderAndJson("X-GitHub-Event", action());
+        let body = EventName::Json(JsonPointer::new("/type").unwrap());
+        let opened = br#"{"action":"opened"}"#;
+
+        for location in [&header, &github] {
+            let error = location.check_message(&message("", opened)).unwrap_err();
+            assert!(matches!(error, SignError::MissingEvent { .. }), "{error}");
+        }
+        assert_eq!(
+            header.check_message(&message("", b"")),
+            Err(SignError::MissingEvent { header: "X-Topic" })
+        );
+        // A name in the body is the body's business.
+        assert_eq!(body.check_message(&message("", b"{}")), Ok(()));
+        assert_eq!(body.header_to_send("order_paid"), None);
+        // A header name is sent whole, dots and all.
+        assert_eq!(header.check_message(&message("orders.create", b"")), Ok(()));
+        assert_eq!(
+            header.header_to_send("orders.create"),
+            Some(("X-Topic", "orders.create"))
+        );
+
+        // GitHub: the header, then the body's action.
+        assert_eq!(github.check_message(&message("issues", opened)), Ok(()));
+        assert_eq!(
+            github.check_message(&message("issues.opened", opened)),
+            Ok(())
+        );
+        assert_eq!(
+            github.header_to_send("issues.opened"),
+            Some(("X-GitHub-Event", "issues"))
+        );
+        let closed = github
+            .check_message(&message("issues.closed", opened))
+            .unwrap_err();
+        assert_eq!(
+            closed.to_string(),
+            "event `issues.closed` names an action the body does not have: its `/action` is `opened`"
+        );
+        let none = github
+            .check_message(&message("issues.opened", b"{}"))
+            .unwrap_err();
+        assert_eq!(
+            none,
+            SignError::EventMismatch {
+                event: "issues.opened".into(),
+                pointer: "/action".into(),
+                found: None,
+            }
+        );
+        assert!(none.to_string().ends_with("is absent"), "{none}");
+        assert!(github
+            .check_message(&message("issues.opened", b"not json"))
+            .is_err());
+    }
 
     #[test]
     fn word_comparison_finds_every_difference() {

@@ -3,7 +3,7 @@
 
 use crate::scheme::{
     any_mac_matches, decode_base64, hmac_sha256, optional_utf8, Delivery, EventName,
-    EventNameError, Message, Request, Scheme, Signer,
+    EventNameError, Message, Request, Scheme, SignError, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -118,6 +118,12 @@ impl Signer for Shopify {
             (EVENT_ID.into(), message.id.into()),
             (WEBHOOK_ID.into(), message.id.into()),
         ]
+    }
+
+    /// Shopify always sends `X-Shopify-Topic`, so the message needs an
+    /// event name, e.g. `orders/create`.
+    fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
+        EventName::Header(TOPIC).check_message(message)
     }
 }
 

@@ -1,0 +1,461 @@
+//! Verifying a delivery without actix-web, in one call: [`construct_event`]
+//! takes the headers as name/value pairs, the raw body and a scheme built
+//! with the secret, and gives the verified delivery with its typed payload,
+//! or an error saying why not. For services on another framework (axum,
+//! hyper, a Lambda function) or a queue consumer; the router and the
+//! [`Verified`](crate::Verified) extractor run the same scheme calls.
+//!
+//! ```
+//! use actix_webhook::construct_event;
+//! use actix_webhook::scheme::Stripe;
+//! use actix_webhook::standalone::{ConstructError, Received};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct StripeEvent {
+//!     data: Data,
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Data {
+//!     object: Invoice,
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Invoice {
+//!     amount_paid: u64,
+//! }
+//!
+//! let scheme = Stripe::new("whsec_test_secret")?;
+//! let body = br#"{"id":"evt_1","type":"invoice.paid","data":{"object":{"amount_paid":1250}}}"#;
+//! # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+//! # let signature = scheme.signature(now, body);
+//! // The headers as your framework gives them: (name, value) pairs.
+//! let headers = vec![("Stripe-Signature".to_owned(), signature)];
+//!
+//! match construct_event::<StripeEvent>(&scheme, &headers, body) {
+//!     Ok(Received::Delivery(event)) => {
+//!         assert_eq!(event.name(), "invoice.paid");
+//!         assert_eq!(event.delivery_id(), Some("evt_1"));
+//!         assert_eq!(event.data.object.amount_paid, 1250);
+//!     }
+//!     // Slack's url_verification, Discord's PING, Meta's GET challenge.
+//!     Ok(Received::Handshake(reply)) => unreachable!("Stripe has no handshake: {reply:?}"),
+//!     Err(error) => panic!("answer {} {}: {error}", error.status(), error.code()),
+//! }
+//!
+//! // Another secret: not verified, 401 `invalid_signature`.
+//! let other = Stripe::new("whsec_other")?;
+//! let Err(error) = construct_event::<StripeEvent>(&other, &headers, body) else {
+//!     panic!("verified with another secret");
+//! };
+//! assert!(matches!(error, ConstructError::Unverified(_)));
+//! assert_eq!((error.status(), error.code()), (401, "invalid_signature"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Verifier`] is the same call with its options: a [`Clock`] other than
+//! the system's, the secrets of one tenant, the method and path for the
+//! schemes that need them (Twilio signs the URL, Meta's handshake is a
+//! `GET`), and the event name's location.
+//!
+//! What it leaves to you: reading the body (bound its size), answering
+//! (with [`ConstructError::status`] and [`code`](ConstructError::code), the
+//! router's statuses and codes), and handling each delivery once (by the
+//! [`Delivery`]'s fingerprint when it has one, else its id, as the router
+//! claims it).
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use crate::ack::Rejection;
+use crate::payload::PayloadError;
+use crate::scheme::{
+    require_body_id, Delivery, EventName, EventNameError, Headers, Reply, Request, Scheme,
+};
+use crate::secret::Secrets;
+use crate::verify::{Clock, SystemClock, VerifyError};
+
+/// Verifies a `POST` delivery with `scheme` at the system clock's time, and
+/// parses its body as `T`: Stripe's `constructEvent` for any scheme.
+///
+/// `headers` are the request's headers as name/value pairs (a `Vec`, a
+/// slice or an array of `(name, value)`, or actix-web's `HeaderMap`), names
+/// in any case; `body` the raw bytes as received, before any parsing. The
+/// request is taken to be a `POST` to `/`: for Twilio, which signs the URL,
+/// and Meta's `GET` handshake use [`Verifier`] with the method and path.
+///
+/// ```
+/// use actix_webhook::construct_event;
+/// use actix_webhook::scheme::GitHub;
+/// use actix_webhook::standalone::{ConstructError, Received};
+///
+/// let scheme = GitHub::new("It's a Secret to Everybody")?;
+/// let body = br#"{"action":"opened","issue":{"number":7}}"#;
+/// let signature = scheme.signature(body);
+/// let headers = [
+///     ("X-Hub-Signature-256", signature.as_str()),
+///     ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+///     ("X-GitHub-Event", "issues"),
+/// ];
+/// let Received::Delivery(event) = construct_event::<serde_json::Value>(&scheme, &headers, body)?
+/// else {
+///     unreachable!("GitHub has no handshake")
+/// };
+/// assert_eq!(event.name(), "issues.opened");
+/// assert_eq!(event["issue"]["number"], 7);
+///
+/// // The payload does not fit the type: the JSON path says where.
+/// #[derive(serde::Deserialize, Debug)]
+/// struct Issue { issue: Number }
+/// #[derive(serde::Deserialize, Debug)]
+/// struct Number { number: String }
+/// let error = construct_event::<Issue>(&scheme, &headers, body).unwrap_err();
+/// let ConstructError::InvalidPayload(why) = &error else { panic!("{error}") };
+/// assert_eq!(why.path(), Some("issue.number"));
+/// assert_eq!((error.status(), error.code()), (400, "invalid_payload"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`Verifier::construct`].
+pub fn construct_event<T: DeserializeOwned>(
+    scheme: &dyn Scheme,
+    headers: &(impl Headers + ?Sized),
+    body: &[u8],
+) -> Result<Received<T>, ConstructError> {
+    Verifier::new(scheme).construct(headers, body)
+}
+
+/// [`construct_event`] with options: the clock, the secrets, the request's
+/// method and path, and where the event name is.
+///
+/// It borrows everything and costs nothing to build, so build one per
+/// request:
+///
+/// ```
+/// use actix_webhook::scheme::StandardWebhooks;
+/// use actix_webhook::standalone::{ConstructError, Verifier};
+/// use actix_webhook::verify::FixedClock;
+///
+/// // Standard Webhooks' published example, checked at its own time.
+/// let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+/// let headers = [
+///     ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
+///     ("webhook-timestamp", "1614265330"),
+///     ("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+/// ];
+/// let body = br#"{"test": 2432232314}"#;
+/// let clock = FixedClock(1_614_265_330);
+/// let verifier = Verifier::new(&scheme).clock(&clock);
+/// // Genuine, but this body has no `type`: nothing to route it by.
+/// let error = verifier.verify(&headers, body).unwrap_err();
+/// assert!(matches!(error, ConstructError::InvalidPayload(_)));
+/// assert_eq!(error.to_string(), "invalid payload: the body has no event name: no string at `/type`");
+/// // With another secret it is not genuine at all.
+/// let other = StandardWebhooks::new("whsec_dGVzdA==")?;
+/// let error = Verifier::new(&other).clock(&clock).verify(&headers, body).unwrap_err();
+/// assert_eq!(error.code(), "invalid_signature");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// What each scheme needs besides the headers and the body:
+///
+/// - Twilio signs the URL: give [`path`](Self::path) the request target as
+///   received (`/sms?x=1`), and build the scheme with `public_url`, or pass
+///   the `Host` header.
+/// - Meta's subscription challenge is a `GET` with the token in the query:
+///   give [`method`](Self::method) and [`path`](Self::path), and answer the
+///   [`Received::Handshake`].
+/// - The others sign the headers and the body only.
+#[derive(Clone, Copy)]
+pub struct Verifier<'a> {
+    scheme: &'a dyn Scheme,
+    secrets: Option<&'a Secrets>,
+    clock: &'a dyn Clock,
+    method: &'a str,
+    path_and_query: &'a str,
+    event_name: Option<&'a EventName>,
+}
+
+impl<'a> Verifier<'a> {
+    /// Verifies with `scheme` and its secrets, at the system clock's time,
+    /// a `POST` to `/`.
+    pub fn new(scheme: &'a dyn Scheme) -> Self {
+        Self {
+            scheme,
+            secrets: None,
+            clock: &SystemClock,
+            method: "POST",
+            path_and_query: "/",
+            event_name: None,
+        }
+    }
+
+    /// The clock timestamps are checked against (default the system clock),
+    /// e.g. a [`FixedClock`](crate::verify::FixedClock) in tests.
+    #[must_use]
+    pub fn clock(mut self, clock: &'a dyn Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Verifies with `secrets` instead of the scheme's own, e.g. the
+    /// secrets of the tenant the request is for.
+    #[must_use]
+    pub fn secrets(mut self, secrets: &'a Secrets) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// The request's method, as sent, e.g. `GET` (default `POST`). Another
+    /// method than `POST` is a handshake the scheme answers (Meta's `GET`
+    /// challenge) or [`ConstructError::MethodNotAllowed`].
+    #[must_use]
+    pub fn method(mut self, method: &'a str) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// The request target as received, path and query, e.g.
+    /// `/webhooks/twilio?source=sms` (default `/`).
+    #[must_use]
+    pub fn path(mut self, path_and_query: &'a str) -> Self {
+        self.path_and_query = path_and_query;
+        self
+    }
+
+    /// Where the event name is, instead of where the scheme says (as
+    /// [`WebhookRouter::event_name`](crate::WebhookRouter::event_name)).
+    #[must_use]
+    pub fn event_name(mut self, event_name: &'a EventName) -> Self {
+        self.event_name = Some(event_name);
+        self
+    }
+
+    /// Verifies the request, reads its event name and parses its body as
+    /// `T` (JSON), with the scheme calls the router makes: a handshake the
+    /// scheme answers itself is a [`Received::Handshake`] to send back.
+    ///
+    /// # Errors
+    ///
+    /// - [`ConstructError::Unverified`] when the request is not genuine or
+    ///   not fresh, a handshake is refused, or the header naming the event
+    ///   is absent, repeated or empty;
+    /// - [`ConstructError::MethodNotAllowed`] for a method other than
+    ///   `POST` that the scheme does not answer;
+    /// - [`ConstructError::InvalidPayload`] when the body is not JSON, has
+    ///   no event name where the scheme reads it (a Stripe body with no
+    ///   `type`), or does not fit `T`.
+    pub fn construct<T: DeserializeOwned>(
+        &self,
+        headers: &(impl Headers + ?Sized),
+        body: &[u8],
+    ) -> Result<Received<T>, ConstructError> {
+        let event = match self.verify(headers, body)? {
+            Received::Delivery(event) => event,
+            Received::Handshake(reply) => return Ok(Received::Handshake(reply)),
+        };
+        if event.name.is_empty() {
+            return Err(ConstructError::InvalidPayload(PayloadError::missing(
+                "event name",
+            )));
+        }
+        let payload = PayloadError::parse(body).map_err(ConstructError::InvalidPayload)?;
+        Ok(Received::Delivery(VerifiedEvent {
+            delivery: event.delivery,
+            name: event.name,
+            payload,
+        }))
+    }
+
+    /// As [`construct`](Self::construct), without parsing the body: for
+    /// bodies that are not JSON (Twilio's and Slack's forms) or that you
+    /// parse yourself. The event name is empty when the delivery has none.
+    ///
+    /// # Errors
+    ///
+    /// As [`construct`](Self::construct), but the payload is not parsed.
+    pub fn verify(
+        &self,
+        headers: &(impl Headers + ?Sized),
+        body: &[u8],
+    ) -> Result<Received<()>, ConstructError> {
+        // `&H` is a sized `Headers`, whatever `H` is.
+        let headers = &headers;
+        let request = Request::new(self.method, self.path_and_query, headers, body);
+        let secrets = self.secrets.unwrap_or_else(|| self.scheme.secrets());
+        if self.method != "POST" {
+            return match self.scheme.unsigned_reply(&request, secrets) {
+                Some(Ok(reply)) => Ok(Received::Handshake(reply)),
+                Some(Err(refused)) => Err(ConstructError::Unverified(refused)),
+                None => Err(ConstructError::MethodNotAllowed),
+            };
+        }
+        let delivery = self.scheme.verify(&request, secrets, self.clock.now())?;
+        if let Some(reply) = self.scheme.signed_reply(&request) {
+            return Ok(Received::Handshake(reply));
+        }
+        require_body_id(self.scheme, delivery.id.as_deref())
+            .map_err(ConstructError::InvalidPayload)?;
+        let name = match self.event_name {
+            Some(location) => location.find(&request),
+            None => self.scheme.event_name(&request),
+        }?;
+        Ok(Received::Delivery(VerifiedEvent {
+            delivery,
+            name: name.unwrap_or_default(),
+            payload: (),
+        }))
+    }
+}
+
+impl fmt::Debug for Verifier<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("scheme", &self.scheme.name())
+            .field("own_secrets", &self.secrets.is_some())
+            .field("clock", &self.clock)
+            .field("method", &self.method)
+            .field("path_and_query", &self.path_and_query)
+            .field("event_name", &self.event_name)
+            .finish()
+    }
+}
+
+/// What a verified request is: a delivery to handle, or a handshake to
+/// answer.
+#[derive(Debug)]
+pub enum Received<T> {
+    /// A delivery to handle, verified, with its event name and payload.
+    Delivery(VerifiedEvent<T>),
+    /// A handshake the scheme answers by itself (Slack's
+    /// `url_verification`, Discord's PING, Meta's `GET` challenge): send
+    /// this reply back; there is nothing to handle.
+    Handshake(Reply),
+}
+
+/// A verified delivery: its id, timestamp and event name, and its payload
+/// as `T`, which it derefs to.
+pub struct VerifiedEvent<T> {
+    delivery: Delivery,
+    name: String,
+    payload: T,
+}
+
+impl<T> VerifiedEvent<T> {
+    /// The sender's id of this delivery, the same on every retry (when the
+    /// scheme has one).
+    pub fn delivery_id(&self) -> Option<&str> {
+        self.delivery.id.as_deref()
+    }
+
+    /// The event name, e.g. `invoice.paid` or GitHub's `issues.opened`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// When the sender signed the delivery, when the scheme signs a
+    /// timestamp (and it is a representable date).
+    pub fn timestamp(&self) -> Option<DateTime<Utc>> {
+        self.delivery
+            .timestamp
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+    }
+
+    /// What the scheme read: the id, the timestamp in unix seconds, and the
+    /// fingerprint that recognises a repeat when the id is not signed. To
+    /// handle each delivery once, key on the fingerprint when there is one,
+    /// else the id.
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    /// The payload.
+    pub fn into_inner(self) -> T {
+        self.payload
+    }
+}
+
+impl<T> Deref for VerifiedEvent<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.payload
+    }
+}
+
+impl<T> DerefMut for VerifiedEvent<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.payload
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for VerifiedEvent<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedEvent")
+            .field("name", &self.name)
+            .field("delivery", &self.delivery)
+            .field("payload", &self.payload)
+            .finish()
+    }
+}
+
+/// Why [`construct_event`] gave no event.
+///
+/// [`status`](Self::status) and [`code`](Self::code) are what the router
+/// answers in the same case. The `Display` text never holds a secret, a
+/// signature or a value of the body, so it may be logged and sent back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConstructError {
+    /// The request is not genuine or not fresh, a handshake is refused, or
+    /// the header naming the event is absent, repeated, empty or not UTF-8:
+    /// 401 with the error's code (403 `handshake_refused`).
+    #[error("not verified: {0}")]
+    Unverified(#[from] VerifyError),
+    /// A method other than `POST` that the scheme does not answer by
+    /// itself: 405 `method_not_allowed`.
+    #[error("method not allowed: deliveries are sent with POST")]
+    MethodNotAllowed,
+    /// The request is genuine but its body is not JSON, has no event name
+    /// (or an empty one) where the scheme reads it, lacks an id the sender
+    /// always puts in it (Stripe's `id`), or does not fit the type asked
+    /// for: 400 `invalid_payload`. The [`PayloadError`] says where and why.
+    #[error("invalid payload: {0}")]
+    InvalidPayload(#[source] PayloadError),
+}
+
+impl From<EventNameError> for ConstructError {
+    fn from(error: EventNameError) -> Self {
+        match error {
+            EventNameError::Header(error) => Self::Unverified(error),
+            EventNameError::Payload(error) => Self::InvalidPayload(error),
+        }
+    }
+}
+
+impl ConstructError {
+    /// The status the router answers in this case, e.g. 401.
+    pub fn status(&self) -> u16 {
+        self.rejection().status().as_u16()
+    }
+
+    /// The stable code the router answers in this case, e.g.
+    /// `"invalid_signature"`.
+    pub fn code(&self) -> &'static str {
+        self.rejection().code()
+    }
+
+    /// The router's rejection in the same case.
+    fn rejection(&self) -> Rejection {
+        match self {
+            Self::Unverified(error) => error.clone().into(),
+            Self::MethodNotAllowed => Rejection::MethodNotAllowed,
+            Self::InvalidPayload(error) => Rejection::InvalidPayload(error.clone()),
+        }
+    }
+}
