@@ -66,7 +66,7 @@
 mod ack;
 pub mod dedupe;
 mod extract;
-mod handler;
+pub mod handler;
 mod router;
 pub mod scheme;
 mod secret;
@@ -77,6 +77,7 @@ pub mod verify;
 pub use ack::{Ack, Rejection};
 pub use actix_webhook_macros::webhook;
 pub use extract::{Verified, WebhookConfig};
+#[doc(inline)]
 pub use handler::Event;
 pub use router::WebhookRouter;
 pub use secret::{Secret, SecretError, Secrets};
@@ -86,12 +87,9 @@ pub use verify::VerifyError;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::handler::{
-        event, extract, raw_event, Failure, FromDelivery, Handler, Incoming, IntoAck,
+        raw_event, Extractor, Failure, FromDelivery, Handler, Incoming, IntoAck,
     };
-    pub use actix_web::web::Bytes;
-    pub use actix_web::{FromRequest, HttpRequest};
     pub use futures_util::future::LocalBoxFuture;
-    pub use serde::de::DeserializeOwned;
 }
 
 // Every Rust block in the README is compiled (and run, unless `no_run`) with
