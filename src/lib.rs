@@ -73,7 +73,7 @@
 //! # Testing a handler
 //!
 //! [`testing::TestDelivery`] signs a request the way the provider does, for
-//! `actix_web::test`:
+//! `actix_web::test`. With `Shop` and `order_paid` from the quickstart:
 //!
 //! ```
 //! # use std::sync::atomic::{AtomicU64, Ordering};
