@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test
-# (unit, integration against a real actix server, macro UI, doc tests).
+# (unit, integration against a real actix server, macro UI, doc tests), then
+# rustdoc with warnings denied.
 # Installs what it needs on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +21,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo test --workspace --all-features
+# Rustdoc with no broken or private links: as the docs are published (every
+# feature), and as `cargo doc` builds them by default.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p actix-webhook --no-deps

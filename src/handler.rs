@@ -1,5 +1,13 @@
 //! The handler side: [`Event<T>`], what a `#[webhook]` function receives, and
-//! the [`Handler`] trait that the macro implements.
+//! the traits behind the macro.
+//!
+//! `#[webhook]` implements [`Handler`] for the function, which
+//! [`WebhookRouter::handler`](crate::WebhookRouter::handler) accepts. The
+//! other traits are how it checks the function's types, and what the
+//! compiler names when one does not fit: [`FromDelivery`] for the first
+//! parameter (`Event<T>`), [`Extractor`] for the others (actix-web
+//! extractors), [`IntoAck`] for the return type. You do not implement them
+//! by hand.
 //!
 //! ```
 //! use actix_web::web;
@@ -28,6 +36,7 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
+use futures_util::TryFutureExt as _;
 use serde::de::DeserializeOwned;
 
 use crate::ack::{Ack, Rejection};
@@ -129,7 +138,7 @@ impl<T: fmt::Debug> fmt::Debug for Event<T> {
 }
 
 /// A verified delivery on its way to a handler. Built by the router; the
-/// macro's generated code turns it into the handler's `Event<T>`.
+/// macro's generated code turns it into the handler's arguments.
 pub struct Incoming {
     meta: Meta,
     payload_at: Option<Arc<JsonPointer>>,
@@ -190,7 +199,8 @@ impl fmt::Debug for Incoming {
     }
 }
 
-/// Builds a handler's first argument from the delivery.
+/// Builds a `#[webhook]` handler's first argument from the delivery:
+/// implemented by [`Event<T>`] for any `T: DeserializeOwned`.
 #[diagnostic::on_unimplemented(
     message = "the first parameter of a `#[webhook]` handler must be `Event<T>`",
     label = "expected `Event<T>`, found `{Self}`"
@@ -228,6 +238,7 @@ impl Event<Bytes> {
 
 /// Why a handler did not produce an [`Ack`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Failure {
     /// The payload does not fit the handler's type (400).
     Rejected(Rejection),
@@ -236,7 +247,8 @@ pub enum Failure {
     Error(String),
 }
 
-/// A webhook handler: what `#[webhook(event = "...")]` generates.
+/// A webhook handler: what `#[webhook(event = "...")]` generates, and what
+/// [`WebhookRouter::handler`](crate::WebhookRouter::handler) takes.
 ///
 /// Not meant to be implemented by hand; annotate an `async fn` instead.
 #[diagnostic::on_unimplemented(
@@ -290,28 +302,38 @@ impl<T: IntoAck, E: fmt::Display> IntoAck for Result<T, E> {
     }
 }
 
-/// Extracts a further handler argument from the request (no body).
-///
-/// # Errors
-///
-/// [`Failure::Error`] with the extractor's error text.
-pub async fn extract<A: FromRequest>(req: &HttpRequest) -> Result<A, Failure> {
-    A::extract(req).await.map_err(|error| {
-        let error: actix_web::Error = error.into();
-        Failure::Error(format!(
-            "extracting `{}`: {error}",
-            std::any::type_name::<A>()
-        ))
-    })
+/// A `#[webhook]` handler's parameter after the `Event<T>`: any actix-web
+/// extractor ([`FromRequest`]), such as `web::Data<T>`, `HttpRequest`,
+/// `web::Path<T>` or `web::Query<T>`. Extractors that read the body
+/// (`web::Json`, `web::Bytes`, `String`, ...) are refused by the macro: the
+/// router has already read it, and the `Event<T>` holds it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a parameter of a `#[webhook]` handler",
+    label = "not an actix-web extractor (`FromRequest`)",
+    note = "parameters after the `Event<T>` are actix-web extractors that do not read the body, e.g. `web::Data<T>`, `HttpRequest`, `web::Path<T>`"
+)]
+pub trait Extractor: Sized {
+    /// Extracts the argument from the request.
+    ///
+    /// # Errors
+    ///
+    /// [`Failure::Error`] with the extractor's error text.
+    fn extract_from(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Self, Failure>>;
 }
 
-/// Parses the first argument.
-///
-/// # Errors
-///
-/// [`Failure::Rejected`] when the payload does not fit.
-pub fn event<E: FromDelivery>(incoming: Incoming) -> Result<E, Failure> {
-    E::from_delivery(incoming).map_err(Failure::Rejected)
+impl<T: FromRequest + 'static> Extractor for T {
+    fn extract_from(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Self, Failure>> {
+        Box::pin(<T as FromRequest>::extract(req).map_err(extract_failed::<T>))
+    }
+}
+
+/// The failure of extractor `T`: its error's text, for the log.
+fn extract_failed<T: FromRequest>(error: T::Error) -> Failure {
+    let error: actix_web::Error = error.into();
+    Failure::Error(format!(
+        "extracting `{}`: {error}",
+        std::any::type_name::<T>()
+    ))
 }
 
 /// Builds an `Event<Bytes>`.
@@ -319,6 +341,7 @@ pub fn event<E: FromDelivery>(incoming: Incoming) -> Result<E, Failure> {
 /// # Errors
 ///
 /// [`Failure::Rejected`] when the configured payload location is missing.
+#[doc(hidden)]
 pub fn raw_event(incoming: Incoming) -> Result<Event<Bytes>, Failure> {
     Event::__from_raw(incoming).map_err(Failure::Rejected)
 }

@@ -2,10 +2,140 @@
 //!
 //! A platform (Stripe, GitHub, Slack, Shopify, any Standard Webhooks / Svix
 //! sender, or your own) POSTs events to your service. This crate checks that
-//! each request really comes from that platform and is fresh, and answers the
-//! sender with the status codes it acts on.
+//! each request really comes from that platform and is fresh, hands it to the
+//! `async fn` written for its event, makes sure a redelivered event does not
+//! run twice, and answers the sender with the status codes it acts on.
 //!
 //! # Quickstart
+//!
+//! Write one `async fn` per event and mark it with
+//! [`#[webhook(event = "...")]`](macro@webhook): its first parameter is the
+//! typed [`Event<T>`], the others any actix-web extractor that does not read
+//! the body (`web::Data<_>`, `HttpRequest`, ...). Give the functions to a
+//! [`WebhookRouter`] built with the provider's [scheme] and mount it
+//! with [`WebhookRouter::scope`]:
+//!
+//! ```no_run
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! use actix_web::{web, App, HttpServer};
+//! use actix_webhook::scheme::{JsonPointer, StandardWebhooks};
+//! use actix_webhook::{webhook, Ack, Event, WebhookRouter};
+//! use serde::Deserialize;
+//!
+//! /// The application's own state (a database pool, in a real service).
+//! #[derive(Default)]
+//! struct Shop {
+//!     revenue_cents: AtomicU64,
+//! }
+//!
+//! /// What the sender puts under `data`:
+//! /// `{"type":"order_paid","timestamp":"..","data":{"order_id":"ord_1","amount_cents":4200}}`.
+//! #[derive(Deserialize)]
+//! struct OrderPaid {
+//!     order_id: String,
+//!     amount_cents: u64,
+//! }
+//!
+//! #[webhook(event = "order_paid")]
+//! async fn order_paid(event: Event<OrderPaid>, shop: web::Data<Shop>) -> Ack {
+//!     shop.revenue_cents.fetch_add(event.amount_cents, Ordering::Relaxed);
+//!     println!("order {} paid", event.order_id);
+//!     Ack::processed()
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let secret = std::env::var("WEBHOOK_SECRET").expect("whsec_... from the sender");
+//!     let scheme = StandardWebhooks::new(&secret).expect("a whsec_ secret");
+//!     // Built once, outside the server factory; cloning it is cheap.
+//!     let hooks = WebhookRouter::new(scheme)
+//!         .payload_at(JsonPointer::new("/data").expect("a JSON pointer")) // handlers get `data`
+//!         .handler(order_paid);
+//!     let shop = web::Data::new(Shop::default());
+//!
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .app_data(shop.clone())
+//!             .service(hooks.scope("/webhooks"))
+//!     })
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await
+//! }
+//! ```
+//!
+//! A handler may also return `()` (200 `processed`) or `Result<Ack, E>` for
+//! any error `E: Display`: an `Err` is answered 500 and the sender retries.
+//! Patterns other than an exact name (`*`, `order.*`, several with
+//! `events = [...]`) are described with the [macro](macro@webhook).
+//!
+//! # Testing a handler
+//!
+//! [`testing::TestDelivery`] signs a request the way the provider does, for
+//! `actix_web::test`. With `Shop` and `order_paid` from the quickstart:
+//!
+//! ```
+//! # use std::sync::atomic::{AtomicU64, Ordering};
+//! # use actix_web::web;
+//! # use actix_webhook::{webhook, Ack, Event};
+//! # use serde::Deserialize;
+//! # #[derive(Default)]
+//! # struct Shop { revenue_cents: AtomicU64 }
+//! # #[derive(Deserialize)]
+//! # struct OrderPaid { order_id: String, amount_cents: u64 }
+//! # #[webhook(event = "order_paid")]
+//! # async fn order_paid(event: Event<OrderPaid>, shop: web::Data<Shop>) -> Ack {
+//! #     shop.revenue_cents.fetch_add(event.amount_cents, Ordering::Relaxed);
+//! #     let _ = &event.order_id;
+//! #     Ack::processed()
+//! # }
+//! use actix_web::{test, App};
+//! use actix_webhook::scheme::{JsonPointer, StandardWebhooks};
+//! use actix_webhook::testing::TestDelivery;
+//! use actix_webhook::WebhookRouter;
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//! let hooks = WebhookRouter::new(scheme.clone())
+//!     .payload_at(JsonPointer::new("/data")?)
+//!     .handler(order_paid);
+//! let shop = web::Data::new(Shop::default());
+//! let app = test::init_service(
+//!     App::new().app_data(shop.clone()).service(hooks.scope("/webhooks")),
+//! )
+//! .await;
+//!
+//! let delivery = TestDelivery::new(
+//!     r#"{"type":"order_paid","data":{"order_id":"ord_1","amount_cents":4200}}"#,
+//! )
+//! .uri("/webhooks");
+//! let response = test::call_service(&app, delivery.sign(&scheme).to_request()).await;
+//! assert_eq!(response.status(), 200);
+//! let body: serde_json::Value = test::read_body_json(response).await;
+//! assert_eq!(body["status"], "processed");
+//! assert_eq!(shop.revenue_cents.load(Ordering::Relaxed), 4200); // the handler ran
+//!
+//! // Signed with another secret: refused, and the handler does not run.
+//! let forger = StandardWebhooks::new("whsec_b2xkIHNlY3JldA==")?;
+//! let forged = TestDelivery::new(
+//!     r#"{"type":"order_paid","data":{"order_id":"ord_2","amount_cents":100}}"#,
+//! )
+//! .uri("/webhooks");
+//! let response = test::call_service(&app, forged.sign(&forger).to_request()).await;
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(shop.revenue_cents.load(Ordering::Relaxed), 4200);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Without the router: the `Verified` extractor
+//!
+//! In an ordinary actix-web handler, [`Verified<T>`](Verified) checks the
+//! request against a [`WebhookConfig`] from the app data before `T` (e.g.
+//! `web::Json<_>` or `web::Bytes`) sees the body. It verifies only: no
+//! routing by event name, no claim on the delivery id.
 //!
 //! ```no_run
 //! use actix_web::{post, web, App, HttpServer, Responder};
@@ -37,38 +167,62 @@
 //!
 //! # The HTTP contract
 //!
-//! | situation | status | body |
+//! Senders retry on anything but 2xx, so status codes are the contract.
+//!
+//! | situation | status | body / code |
 //! |---|---|---|
-//! | delivery verified and handled | 200 | `{"status":"processed",..}` ([`Ack`]) |
+//! | handler succeeded | 200 | `{"status":"processed","id":..,"event":..}` ([`Ack`]) |
+//! | delivery id already processed | 200 | `{"status":"duplicate",..}`, handler not run again |
+//! | no handler for the event | 200 ([configurable](WebhookRouter::unhandled)) | `{"status":"ignored",..}` |
+//! | same id is being processed right now | 409 | `in_flight`, `Retry-After` |
 //! | missing / malformed signature headers | 401 | `missing_signature` / `malformed_signature` |
 //! | signature does not match | 401 | `invalid_signature` |
 //! | timestamp outside tolerance (past or future) | 401 | `timestamp_out_of_tolerance` |
 //! | body not valid JSON / not the handler's type | 400 | `invalid_payload` |
-//! | body over the limit | 413 | `payload_too_large`, before it is read to its end |
-//! | body not received within the timeout (30 s) | 408 | `body_timeout` |
-//! | no [`WebhookConfig`] in the app | 500 | `not_configured` |
+//! | body over the limit (default 1 MiB) | 413 | `payload_too_large`, before it is read to its end |
+//! | body not received within the timeout (default 30 s) | 408 | `body_timeout` |
+//! | a method other than POST | 405 | `method_not_allowed` |
+//! | Meta handshake with a wrong verify token | 403 | `handshake_refused` |
+//! | unknown tenant ([`tenant`]) | 404 | `unknown_tenant` |
+//! | no [`WebhookConfig`] for the extractor, a tenant's secret empty | 500 | `not_configured` |
+//! | handler returned an error or panicked | 500 | `handler_failed`; the server keeps serving |
+//! | handler asked to retry ([`Ack::retry_after`]) | 503 | `Retry-After` |
+//! | delivery-id store or secret resolver unreachable | 503 | `unavailable`, `Retry-After` |
 //!
-//! Errors are `application/problem+json` with a stable `code` ([`Rejection`]);
-//! they never echo a secret or an expected signature.
+//! Errors are `application/problem+json` (RFC 9457) with a stable `code`
+//! ([`Rejection`]); they never echo a secret, an expected signature, or which
+//! key failed.
 //!
 //! # Modules
 //!
+//! - [`WebhookRouter`], [`macro@webhook`], [`Event`]: handlers by event name,
+//!   each delivery handled once.
 //! - [`scheme`]: providers' signing schemes ([`scheme::StandardWebhooks`],
-//!   [`scheme::GenericHmac`]) and the [`scheme::Scheme`] trait for your own.
+//!   [`scheme::GitHub`], [`scheme::Stripe`], ..., [`scheme::GenericHmac`])
+//!   and the [`scheme::Scheme`] trait for your own.
 //! - [`verify`]: tolerance, clock and constant-time helpers shared by schemes.
 //! - [`Secret`] / [`Secrets`]: keys, several at once during a rotation.
 //! - [`Verified`] / [`WebhookConfig`]: the actix-web extractor.
 //! - [`Ack`] / [`Rejection`]: what the sender gets back.
+//! - [`dedupe`]: where delivery ids are claimed ([`dedupe::MemoryStore`], or
+//!   Redis for several replicas).
+//! - [`tenant`]: a secret per tenant, looked up per request.
 //! - [`testing`]: correctly signed `TestRequest`s for testing your handlers.
 //! - [`standalone`]: [`construct_event`], one call that verifies a delivery
 //!   and parses its payload without actix-web, for other frameworks.
+//!
+//! # Features
+//!
+//! - `ed25519`: ed25519 signatures (Standard Webhooks `v1a`,
+//!   `scheme::Discord`).
+//! - `redis`: `dedupe::RedisStore`, delivery ids shared by several replicas.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
 pub mod dedupe;
 mod extract;
-mod handler;
+pub mod handler;
 mod payload;
 mod router;
 pub mod scheme;
@@ -81,6 +235,7 @@ pub mod verify;
 pub use ack::{Ack, Rejection};
 pub use actix_webhook_macros::webhook;
 pub use extract::{Verified, WebhookConfig};
+#[doc(inline)]
 pub use handler::Event;
 pub use payload::PayloadError;
 pub use router::{PayloadMismatch, WebhookRouter};
@@ -92,12 +247,9 @@ pub use verify::VerifyError;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::handler::{
-        event, extract, raw_event, Failure, FromDelivery, Handler, Incoming, IntoAck,
+        raw_event, Extractor, Failure, FromDelivery, Handler, Incoming, IntoAck,
     };
-    pub use actix_web::web::Bytes;
-    pub use actix_web::{FromRequest, HttpRequest};
     pub use futures_util::future::LocalBoxFuture;
-    pub use serde::de::DeserializeOwned;
 }
 
 // Every Rust block in the README is compiled (and run, unless `no_run`) with

@@ -7,6 +7,7 @@
 //! ```text
 //! webhook sign   --scheme stripe --secret whsec_... event.json
 //! webhook send   --scheme github --secret S --event issues.opened --url http://127.0.0.1:8080/webhooks/github event.json
+//! webhook send   --scheme stripe --secret whsec_... --url https://staging.example.com/webhooks --ca-cert staging-ca.pem event.json
 //! webhook verify --scheme slack  --secret S -H 'X-Slack-Signature: v0=...' -H 'X-Slack-Request-Timestamp: 1700000000' body.json
 //! ```
 //!
@@ -16,6 +17,7 @@
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_webhook::scheme::{Message, Request, SignError};
@@ -23,6 +25,7 @@ use actix_webhook::verify::Tolerance;
 use clap::{Args, Parser, Subcommand};
 
 mod schemes;
+mod tls;
 
 use schemes::{Purpose, SchemeName};
 
@@ -87,9 +90,15 @@ struct SignArgs {
 struct SendArgs {
     #[command(flatten)]
     signing: Signing,
-    /// Where to POST it (`http://`); Twilio also signs it.
+    /// Where to POST it: an `http://` or `https://` URL (a local endpoint, a
+    /// tunnel, a staging host); Twilio also signs it.
     #[arg(long)]
     url: String,
+    /// For `https://`: also trust the CA certificates in this PEM file, e.g.
+    /// a staging host's private CA or a local test certificate. Mozilla's
+    /// root certificates are always trusted.
+    #[arg(long, value_name = "PATH")]
+    ca_cert: Option<PathBuf>,
     /// An extra header, `Name: value` (repeatable), e.g. a content type;
     /// `application/json` is sent unless the provider or this sets one.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
@@ -247,12 +256,16 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
 }
 
 fn send(args: &SendArgs) -> Result<(), Failure> {
-    if !args.url.starts_with("http://") {
+    let url_ok = args.url.parse::<awc::http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+    });
+    if !url_ok {
         return Err(Failure::Usage(format!(
-            "--url must be an http:// URL (a local endpoint), not {:?}",
+            "--url must be an http:// or https:// URL, not {:?}",
             args.url
         )));
     }
+    let tls = tls::client_config(args.ca_cert.as_deref()).map_err(Failure::Usage)?;
     let body = read_body(&args.signing.body)?;
     let mut headers = signed_headers(&args.signing, Some(&args.url), &body)?;
     headers.extend(args.headers.iter().cloned());
@@ -264,7 +277,7 @@ fn send(args: &SendArgs) -> Result<(), Failure> {
     }
 
     let (status, answer) = actix_rt::System::new()
-        .block_on(post(&args.url, headers, body))
+        .block_on(post(&args.url, tls, headers, body))
         .map_err(Failure::Failed)?;
     let mut out = std::io::stdout().lock();
     let written = writeln!(out, "{status}")
@@ -287,13 +300,16 @@ fn send(args: &SendArgs) -> Result<(), Failure> {
 /// The largest answer read back, in bytes.
 const ANSWER_LIMIT: usize = 1 << 20; // 1 MiB
 
-/// POSTs `body` with `headers` to `url`; the answer's status and body.
+/// POSTs `body` with `headers` to `url`, over TLS configured by `tls` for
+/// `https://`; the answer's status and body.
 async fn post(
     url: &str,
+    tls: Arc<rustls::ClientConfig>,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 ) -> Result<(awc::http::StatusCode, Vec<u8>), String> {
     let client = awc::Client::builder()
+        .connector(awc::Connector::new().rustls_0_23(tls))
         .timeout(Duration::from_secs(30))
         .add_default_header((
             "User-Agent",
@@ -304,10 +320,14 @@ async fn post(
     for (name, value) in headers {
         request = request.append_header((name, value));
     }
-    let mut response = request
-        .send_body(body)
-        .await
-        .map_err(|e| format!("cannot send to {url}: {e}"))?;
+    let mut response = request.send_body(body).await.map_err(|e| {
+        let hint = if tls::untrusted_certificate(&e) {
+            " (signed by a private CA? trust it with --ca-cert PATH)"
+        } else {
+            ""
+        };
+        format!("cannot send to {url}: {e}{hint}")
+    })?;
     let answer = response
         .body()
         .limit(ANSWER_LIMIT)

@@ -424,9 +424,14 @@ impl ToTokens for Webhook<'_> {
                     ::actix_webhook::__private::raw_event(__webhook_incoming)?;
             }
         } else {
+            // The trait is named directly, not through a helper with a bound,
+            // so the error names the trait and not a hidden function.
             quote_spanned! {span=>
                 let __webhook_arg0 =
-                    ::actix_webhook::__private::event::<#event_ty>(__webhook_incoming)?;
+                    <#event_ty as ::actix_webhook::__private::FromDelivery>::from_delivery(
+                        __webhook_incoming,
+                    )
+                    .map_err(::actix_webhook::__private::Failure::Rejected)?;
             }
         };
         let request = (!self.extractors.is_empty()).then(|| {
@@ -441,7 +446,9 @@ impl ToTokens for Webhook<'_> {
             .collect();
         let extract = self.extractors.iter().zip(&names[1..]).map(|(ty, name)| {
             quote_spanned! {ty.span()=>
-                let #name = ::actix_webhook::__private::extract::<#ty>(&__webhook_req).await?;
+                let #name =
+                    <#ty as ::actix_webhook::__private::Extractor>::extract_from(&__webhook_req)
+                        .await?;
             }
         });
         let into_ack = match &func.sig.output {

@@ -19,6 +19,8 @@ const TIMESTAMP: &str = "X-Signature-Timestamp";
 
 /// Discord's interactions endpoint ([docs](https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint-validating-security-request-headers)).
 ///
+/// Needs the `ed25519` feature.
+///
 /// Reads the headers `X-Signature-Ed25519` (the hex ed25519 signature of the
 /// timestamp followed by the body) and `X-Signature-Timestamp` (unix
 /// seconds), and checks the signature against the application's public key

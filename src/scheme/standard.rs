@@ -58,6 +58,23 @@ const SECRET_KEY_PREFIX: &str = "whsk_";
 /// any unknown version. A header with more than 2 `v1a` entries (one, two
 /// while the sender rotates keys) is `malformed_signature`: each one costs an
 /// ed25519 verification over the whole body.
+///
+#[cfg_attr(
+    feature = "ed25519",
+    doc = "[`StandardWebhooks::with_public_keys`]: StandardWebhooks::with_public_keys"
+)]
+#[cfg_attr(
+    feature = "ed25519",
+    doc = "[`StandardWebhooks::with_signing_key`]: StandardWebhooks::with_signing_key"
+)]
+#[cfg_attr(
+    not(feature = "ed25519"),
+    doc = "[`StandardWebhooks::with_public_keys`]: StandardWebhooks#asymmetric-signatures-v1a-feature-ed25519"
+)]
+#[cfg_attr(
+    not(feature = "ed25519"),
+    doc = "[`StandardWebhooks::with_signing_key`]: StandardWebhooks#asymmetric-signatures-v1a-feature-ed25519"
+)]
 #[derive(Clone)]
 pub struct StandardWebhooks {
     secrets: Secrets,
@@ -126,9 +143,18 @@ impl StandardWebhooks {
     /// The `webhook-signature` value a sender puts on `body`: `v1,<base64>`,
     /// signed with the first secret.
     ///
-    /// A scheme built with [`StandardWebhooks::with_signing_key`] gives
-    /// `v1a,<base64>` instead, and one built with only public keys cannot
-    /// sign: it gives an empty string.
+    /// A scheme built with [`StandardWebhooks::with_signing_key`] (feature
+    /// `ed25519`) gives `v1a,<base64>` instead, and one built with only public
+    /// keys cannot sign: it gives an empty string.
+    ///
+    #[cfg_attr(
+        feature = "ed25519",
+        doc = "[`StandardWebhooks::with_signing_key`]: StandardWebhooks::with_signing_key"
+    )]
+    #[cfg_attr(
+        not(feature = "ed25519"),
+        doc = "[`StandardWebhooks::with_signing_key`]: StandardWebhooks#asymmetric-signatures-v1a-feature-ed25519"
+    )]
     #[must_use]
     pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
         #[cfg(feature = "ed25519")]
@@ -156,6 +182,8 @@ impl StandardWebhooks {
     /// A receiver of `v1a` (ed25519) signatures from the sender's
     /// `whpk_<base64>` public keys, newest first.
     ///
+    /// Needs the `ed25519` feature.
+    ///
     /// ```
     /// use actix_webhook::scheme::StandardWebhooks;
     ///
@@ -169,6 +197,7 @@ impl StandardWebhooks {
     ///
     /// As [`StandardWebhooks::public_key`], for the first key that fails;
     /// [`SecretError::Empty`] when `keys` is empty.
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
     pub fn with_public_keys<K: AsRef<str>>(
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Self, SecretError> {
@@ -181,6 +210,9 @@ impl StandardWebhooks {
 
     /// A receiver of `v1a` signatures from public keys already parsed with
     /// [`StandardWebhooks::public_key`], e.g. by a per-tenant resolver.
+    ///
+    /// Needs the `ed25519` feature.
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
     pub fn with_public_key_secrets(public_keys: impl Into<Secrets>) -> Self {
         Self {
             keys: Keys::Ed25519(None),
@@ -191,6 +223,8 @@ impl StandardWebhooks {
     /// A sender of `v1a` signatures from its `whsk_<base64>` secret key: a
     /// 32-byte seed, or the seed followed by the public key (64 bytes). It
     /// also verifies, with the matching public key.
+    ///
+    /// Needs the `ed25519` feature.
     ///
     /// ```
     /// use actix_webhook::scheme::{Message, Request, Scheme, Signer, StandardWebhooks};
@@ -215,6 +249,7 @@ impl StandardWebhooks {
     /// [`SecretError::Empty`] or [`SecretError::InvalidBase64`] as for
     /// [`Secret::from_standard`]; [`SecretError::InvalidKey`] for another
     /// length or a seed that does not match the public key after it.
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
     pub fn with_signing_key(secret_key: &str) -> Result<Self, SecretError> {
         let bytes = zeroize::Zeroizing::new(decode_key(secret_key, SECRET_KEY_PREFIX)?);
         let key = crate::scheme::ed25519::signing_key(&bytes)?;
@@ -228,11 +263,14 @@ impl StandardWebhooks {
     /// Parses a `whpk_<base64>` public key (the prefix is optional) into a
     /// [`Secret`] holding its 32 bytes.
     ///
+    /// Needs the `ed25519` feature.
+    ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] or [`SecretError::InvalidBase64`] as for
     /// [`Secret::from_standard`]; [`SecretError::InvalidKey`] when it is not
     /// 32 bytes or not a usable ed25519 public key.
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
     pub fn public_key(public_key: &str) -> Result<Secret, SecretError> {
         crate::scheme::ed25519::public_key_secret(&decode_key(public_key, PUBLIC_KEY_PREFIX)?)
     }
