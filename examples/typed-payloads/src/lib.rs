@@ -25,7 +25,8 @@
 //! - octocrab's action enums have no catch-all, so an `issues` action it does
 //!   not know (GitHub's `typed`, in 0.54.9) does not parse as
 //!   [`IssuesWebhookEventPayload`]. A handler typed with it under
-//!   `issues.*` would answer 400 `invalid_payload` and lose the delivery.
+//!   `issues.*` would refuse such a delivery with 400 `invalid_payload`,
+//!   which senders do not retry.
 //!   Route each action you type by its exact name (`issues.opened`), and let
 //!   a `serde_json::Value` handler take the rest of the family
 //!   (`issues.*`): the most specific pattern wins, so that one sees only
@@ -33,8 +34,8 @@
 //! - async-stripe's enums keep an unknown value as `Unknown(String)` (and
 //!   log it at warn), so a new status or currency parses.
 //!
-//! When a type rejects what the provider now sends, update the crate (its
-//! next release follows the schema), and meanwhile take that event as
+//! When a type rejects what the provider now sends, update the crate once a
+//! release knows it, and meanwhile take that event as
 //! `Event<serde_json::Value>` (or `Event<Bytes>`) in a handler of its own.
 
 /// The code the README's "Typed provider payloads" section shows, as it is
