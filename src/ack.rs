@@ -169,9 +169,10 @@ impl Rejection {
         }
     }
 
-    /// The fixed, human-readable text sent for this code.
-    fn detail(&self) -> &'static str {
-        match self {
+    /// The human-readable text sent for this code: fixed, but for a
+    /// payload's where and why (never its values).
+    fn detail(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Self::MissingSignature { .. } => {
                 "A signature, timestamp or delivery id header is missing."
             }
@@ -183,8 +184,8 @@ impl Rejection {
                 "The timestamp is too far from the receiver's clock."
             }
             Self::HandshakeRefused => "The subscription handshake was refused.",
-            Self::InvalidPayload(_) | Self::PayloadMismatch(_) => {
-                "The body is not valid for this event."
+            Self::InvalidPayload(error) | Self::PayloadMismatch(error) => {
+                return format!("The body is not valid for this event: {error}.").into();
             }
             Self::IncompleteBody => "The body could not be read.",
             Self::PayloadTooLarge { .. } => "The body is larger than the receiver accepts.",
@@ -195,7 +196,7 @@ impl Rejection {
             Self::InFlight { .. } => "This delivery is being processed; retry later.",
             Self::HandlerFailed => "The receiver failed to process the delivery; retry later.",
             Self::Unavailable { .. } => "The receiver is temporarily unavailable; retry later.",
-        }
+        })
     }
 
     /// Logs the rejection on the target `actix_webhook::rejection`, with its
@@ -246,15 +247,7 @@ impl ResponseError for Rejection {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = match self {
-            // Where and why, never the body's values.
-            Self::InvalidPayload(error) | Self::PayloadMismatch(error) => problem(
-                self.status(),
-                self.code(),
-                &format!("The body is not valid for this event: {error}."),
-            ),
-            _ => problem(self.status(), self.code(), self.detail()),
-        };
+        let mut response = problem(self.status(), self.code(), &self.detail());
         match self {
             Self::InFlight { retry_after } | Self::Unavailable { retry_after } => {
                 set_retry_after(&mut response, *retry_after);

@@ -58,10 +58,21 @@ impl PayloadError {
     ///
     /// The [`PayloadError`] saying where and why.
     pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Self> {
+        serde_json::from_slice(body).map_err(|error| Self::explain::<T>(body, &error))
+    }
+
+    /// Why `body` is not a `T`, `error` being what the plain parse said.
+    /// A mismatch is parsed again with its path tracked: only failures pay
+    /// for the tracking, not every delivery.
+    fn explain<T: DeserializeOwned>(body: &[u8], error: &serde_json::Error) -> Self {
+        if !error.is_data() {
+            return Self::from_json(error);
+        }
         let mut de = serde_json::Deserializer::from_slice(body);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| Self::with_path(&e))?;
-        de.end().map_err(|e| Self::from_json(&e))?;
-        Ok(value)
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(tracked) => Self::with_path(&tracked),
+            Ok(_) => Self::from_json(error),
+        }
     }
 
     /// A body without the value at `what` (e.g. "a string at `/type`").

@@ -55,7 +55,8 @@ use crate::dedupe::{Claim, MemoryStore, Store, Token, DEFAULT_DONE_TTL, DEFAULT_
 use crate::extract::{read_body, request_view, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT};
 use crate::handler::{Failure, Handler, Incoming};
 use crate::payload::PayloadError;
-use crate::scheme::{require_body_id, EventName, JsonPointer, Reply, Scheme};
+use crate::scheme::{EventName, JsonPointer, Reply, Scheme};
+use crate::standalone::{check_signed, check_unsigned, Checked};
 use crate::tenant::Tenants;
 use crate::verify::{Clock, SystemClock};
 
@@ -558,28 +559,24 @@ impl WebhookRouter {
         let secrets = &secrets;
 
         if req.method() != Method::POST {
-            return match scheme.unsigned_reply(&request_view(req, &[]), secrets) {
-                Some(Ok(reply)) => Ok(Answer::Reply(reply)),
-                Some(Err(refused)) => Err(fail(refused.into())),
-                None => Err(fail(Rejection::MethodNotAllowed)),
-            };
+            // The body is not read: a handshake carries none.
+            return check_unsigned(scheme, &request_view(req, &[]), secrets)
+                .map(Answer::Reply)
+                .map_err(|e| fail(e.into()));
         }
         let body: Bytes = read_body(req, payload, inner.body_limit, inner.body_timeout)
             .await
             .map_err(fail)?;
         let view = request_view(req, &body);
-        let delivery = scheme
-            .verify(&view, secrets, inner.clock.now())
-            .map_err(|e| fail(e.into()))?;
+        let delivery = match check_signed(scheme, &view, secrets, inner.clock.now()) {
+            Ok(Checked::Delivery(delivery)) => delivery,
+            Ok(Checked::Reply(reply)) => return Ok(Answer::Reply(reply)),
+            Err(error) => return Err(fail(error.into())),
+        };
         let identity = Identity::new(&inner.namespace, tenant, delivery.id, delivery.fingerprint);
         if let Some(shown) = &identity.shown {
             tracing::Span::current().record("id", &**shown);
         }
-        if let Some(reply) = scheme.signed_reply(&view) {
-            return Ok(Answer::Reply(reply));
-        }
-        require_body_id(scheme, identity.id.as_deref())
-            .map_err(|e| fail(Rejection::InvalidPayload(e)))?;
         self.dispatch(req, &body, identity, delivery.timestamp)
             .await
     }

@@ -290,18 +290,12 @@ impl<'a> Verifier<'a> {
         let request = Request::new(self.method, self.path_and_query, headers, body);
         let secrets = self.secrets.unwrap_or_else(|| self.scheme.secrets());
         if self.method != "POST" {
-            return match self.scheme.unsigned_reply(&request, secrets) {
-                Some(Ok(reply)) => Ok(Received::Handshake(reply)),
-                Some(Err(refused)) => Err(ConstructError::Unverified(refused)),
-                None => Err(ConstructError::MethodNotAllowed),
-            };
+            return check_unsigned(self.scheme, &request, secrets).map(Received::Handshake);
         }
-        let delivery = self.scheme.verify(&request, secrets, self.clock.now())?;
-        if let Some(reply) = self.scheme.signed_reply(&request) {
-            return Ok(Received::Handshake(reply));
-        }
-        require_body_id(self.scheme, delivery.id.as_deref())
-            .map_err(ConstructError::InvalidPayload)?;
+        let delivery = match check_signed(self.scheme, &request, secrets, self.clock.now())? {
+            Checked::Delivery(delivery) => delivery,
+            Checked::Reply(reply) => return Ok(Received::Handshake(reply)),
+        };
         let name = match self.event_name {
             Some(location) => location.find(&request),
             None => self.scheme.event_name(&request),
@@ -311,6 +305,44 @@ impl<'a> Verifier<'a> {
             name: name.unwrap_or_default(),
             payload: (),
         }))
+    }
+}
+
+/// What a scheme makes of a signed request (a `POST`): a handshake it
+/// answers itself, or a verified delivery.
+pub(crate) enum Checked {
+    Reply(Reply),
+    Delivery(Delivery),
+}
+
+/// The steps the router and [`Verifier`] both take on a `POST`: verify,
+/// let the scheme answer a handshake (Slack's `url_verification`), and
+/// refuse a body without the id its sender always puts there.
+pub(crate) fn check_signed(
+    scheme: &dyn Scheme,
+    request: &Request<'_>,
+    secrets: &Secrets,
+    now: i64,
+) -> Result<Checked, ConstructError> {
+    let delivery = scheme.verify(request, secrets, now)?;
+    if let Some(reply) = scheme.signed_reply(request) {
+        return Ok(Checked::Reply(reply));
+    }
+    require_body_id(scheme, delivery.id.as_deref()).map_err(ConstructError::InvalidPayload)?;
+    Ok(Checked::Delivery(delivery))
+}
+
+/// Another method than `POST`: a handshake the scheme answers (Meta's `GET`
+/// challenge) or refuses, else 405.
+pub(crate) fn check_unsigned(
+    scheme: &dyn Scheme,
+    request: &Request<'_>,
+    secrets: &Secrets,
+) -> Result<Reply, ConstructError> {
+    match scheme.unsigned_reply(request, secrets) {
+        Some(Ok(reply)) => Ok(reply),
+        Some(Err(refused)) => Err(ConstructError::Unverified(refused)),
+        None => Err(ConstructError::MethodNotAllowed),
     }
 }
 
@@ -409,7 +441,7 @@ impl<T: fmt::Debug> fmt::Debug for VerifiedEvent<T> {
 /// [`status`](Self::status) and [`code`](Self::code) are what the router
 /// answers in the same case. The `Display` text never holds a secret, a
 /// signature or a value of the body, so it may be logged and sent back.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConstructError {
     /// The request is not genuine or not fresh, a handshake is refused, or
@@ -452,10 +484,16 @@ impl ConstructError {
 
     /// The router's rejection in the same case.
     fn rejection(&self) -> Rejection {
-        match self {
-            Self::Unverified(error) => error.clone().into(),
-            Self::MethodNotAllowed => Rejection::MethodNotAllowed,
-            Self::InvalidPayload(error) => Rejection::InvalidPayload(error.clone()),
+        self.clone().into()
+    }
+}
+
+impl From<ConstructError> for Rejection {
+    fn from(error: ConstructError) -> Self {
+        match error {
+            ConstructError::Unverified(error) => error.into(),
+            ConstructError::MethodNotAllowed => Self::MethodNotAllowed,
+            ConstructError::InvalidPayload(error) => Self::InvalidPayload(error),
         }
     }
 }

@@ -49,23 +49,16 @@ pub(crate) fn is_bare(pattern: &str) -> bool {
 /// Whether every event `narrow` matches is matched by `wide` too (both
 /// valid), as the router matches them.
 pub(crate) fn covers(wide: &str, narrow: &str) -> bool {
-    let family = |name: &str| {
-        narrow == name
-            || narrow
-                .strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('.'))
+    // `narrow` is `name.` followed by something.
+    let below = |name: &str| {
+        narrow
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('.'))
     };
-    if wide == "*" {
-        true
-    } else if let Some(prefix) = wide.strip_suffix(".*") {
-        narrow != wide
-            && narrow
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('.'))
-    } else if is_bare(wide) {
-        family(wide)
-    } else {
-        narrow == wide
+    match wide.strip_suffix(".*") {
+        _ if wide == "*" => true,
+        Some(prefix) => narrow != wide && below(prefix),
+        None => narrow == wide || (is_bare(wide) && below(wide)),
     }
 }
 
