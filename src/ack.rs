@@ -24,7 +24,7 @@ use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 
 use crate::payload::PayloadError;
-use crate::scheme::EventNameError;
+use crate::scheme::{EventNameError, Reply};
 use crate::verify::VerifyError;
 
 /// The `Retry-After` sent with 409 and 503 unless set otherwise.
@@ -124,6 +124,14 @@ pub enum Rejection {
         /// Sent as `Retry-After`.
         retry_after: Duration,
     },
+    /// Not a failure: a handshake the scheme answers by itself (Slack's
+    /// `url_verification`, Discord's PING, Meta's `GET` challenge), sent as
+    /// the [`Reply`] says (code `handshake` in logs). The
+    /// [`Verified`](crate::Verified) extractor fails with it so that
+    /// actix-web sends the reply without running the handler; a handler
+    /// taking `Result<Verified<_>, Rejection>` returns it as it is.
+    #[error("a handshake, answered by the scheme")]
+    Handshake(Reply),
 }
 
 impl Rejection {
@@ -145,6 +153,7 @@ impl Rejection {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InFlight { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Handshake(reply) => StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
         }
     }
 
@@ -166,6 +175,7 @@ impl Rejection {
             Self::InFlight { .. } => "in_flight",
             Self::HandlerFailed => "handler_failed",
             Self::Unavailable { .. } => "unavailable",
+            Self::Handshake(_) => "handshake",
         }
     }
 
@@ -196,6 +206,7 @@ impl Rejection {
             Self::InFlight { .. } => "This delivery is being processed; retry later.",
             Self::HandlerFailed => "The receiver failed to process the delivery; retry later.",
             Self::Unavailable { .. } => "The receiver is temporarily unavailable; retry later.",
+            Self::Handshake(_) => "A handshake, answered by the scheme.",
         })
     }
 
@@ -204,7 +215,9 @@ impl Rejection {
     pub(crate) fn log(&self, delivery_id: Option<&str>) {
         let status = self.status().as_u16();
         let delivery_id = delivery_id.unwrap_or("-");
-        if matches!(self, Self::InvalidPayload(e) if e.is_mismatch()) {
+        if let Self::Handshake(_) = self {
+            tracing::debug!(target: "actix_webhook::rejection", status, "handshake answered");
+        } else if matches!(self, Self::InvalidPayload(e) if e.is_mismatch()) {
             // A body that no longer fits its handler's type (a provider's
             // schema change): the sender will not retry it.
             tracing::warn!(target: "actix_webhook::rejection", code = self.code(), status, delivery_id, cause = %self, "webhook rejected");
@@ -247,6 +260,9 @@ impl ResponseError for Rejection {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Self::Handshake(reply) = self {
+            return reply_response(reply.clone());
+        }
         let mut response = problem(self.status(), self.code(), &self.detail());
         match self {
             Self::InFlight { retry_after } | Self::Unavailable { retry_after } => {
@@ -277,6 +293,14 @@ struct Problem<'a> {
     status: u16,
     code: &'a str,
     detail: &'a str,
+}
+
+/// The response to a handshake the scheme answers by itself.
+pub(crate) fn reply_response(reply: Reply) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    HttpResponse::build(status)
+        .content_type(reply.content_type)
+        .body(reply.body)
 }
 
 /// A problem+json response.

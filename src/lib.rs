@@ -220,10 +220,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
+mod body;
 pub mod dedupe;
 mod extract;
 pub mod handler;
 mod payload;
+mod pipeline;
 mod router;
 pub mod scheme;
 mod secret;
@@ -234,10 +236,11 @@ pub mod verify;
 
 pub use ack::{Ack, Rejection};
 pub use actix_webhook_macros::webhook;
-pub use extract::{Verified, WebhookConfig};
+pub use extract::Verified;
 #[doc(inline)]
 pub use handler::Event;
 pub use payload::PayloadError;
+pub use pipeline::WebhookConfig;
 pub use router::{PayloadMismatch, WebhookRouter};
 pub use secret::{Secret, SecretError, Secrets};
 pub use standalone::construct_event;

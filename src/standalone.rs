@@ -292,44 +292,59 @@ impl<'a> Verifier<'a> {
         if self.method != "POST" {
             return check_unsigned(self.scheme, &request, secrets).map(Received::Handshake);
         }
-        let delivery = match check_signed(self.scheme, &request, secrets, self.clock.now())? {
-            Checked::Delivery(delivery) => delivery,
-            Checked::Reply(reply) => return Ok(Received::Handshake(reply)),
-        };
-        let name = match self.event_name {
-            Some(location) => location.find(&request),
-            None => self.scheme.event_name(&request),
-        }?;
-        Ok(Received::Delivery(VerifiedEvent {
-            delivery,
-            name: name.unwrap_or_default(),
-            payload: (),
-        }))
+        let now = self.clock.now();
+        match check_signed(self.scheme, &request, secrets, now, self.event_name)? {
+            Checked::Reply(reply) => Ok(Received::Handshake(reply)),
+            Checked::Delivery(delivery, name) => Ok(Received::Delivery(VerifiedEvent {
+                delivery,
+                name: name?.unwrap_or_default(),
+                payload: (),
+            })),
+        }
     }
 }
 
 /// What a scheme makes of a signed request (a `POST`): a handshake it
-/// answers itself, or a verified delivery.
+/// answers itself, or a verified delivery with its event name, read once
+/// (what a missing one means is the caller's to say).
 pub(crate) enum Checked {
     Reply(Reply),
-    Delivery(Delivery),
+    Delivery(Delivery, Result<Option<String>, EventNameError>),
 }
 
-/// The steps the router and [`Verifier`] both take on a `POST`: verify,
-/// let the scheme answer a handshake (Slack's `url_verification`), and
-/// refuse a body without the id its sender always puts there.
+/// The steps every receiver takes on a `POST` (the router and the
+/// [`Verified`](crate::Verified) extractor through
+/// [`WebhookConfig`](crate::WebhookConfig), and [`Verifier`]): verify, let
+/// the scheme answer a handshake (Slack's `url_verification`), refuse a
+/// body without the id its sender always puts there, and read the event
+/// name where `event_name` says, else where the scheme does.
 pub(crate) fn check_signed(
     scheme: &dyn Scheme,
     request: &Request<'_>,
     secrets: &Secrets,
     now: i64,
+    event_name: Option<&EventName>,
 ) -> Result<Checked, ConstructError> {
     let delivery = scheme.verify(request, secrets, now)?;
     if let Some(reply) = scheme.signed_reply(request) {
         return Ok(Checked::Reply(reply));
     }
     require_body_id(scheme, delivery.id.as_deref()).map_err(ConstructError::InvalidPayload)?;
-    Ok(Checked::Delivery(delivery))
+    let name = event_name_of(scheme, event_name, request);
+    Ok(Checked::Delivery(delivery, name))
+}
+
+/// The event name of a verified `request`, read at `location` when given,
+/// else where the scheme says.
+pub(crate) fn event_name_of(
+    scheme: &dyn Scheme,
+    location: Option<&EventName>,
+    request: &Request<'_>,
+) -> Result<Option<String>, EventNameError> {
+    match location {
+        Some(location) => location.find(request),
+        None => scheme.event_name(request),
+    }
 }
 
 /// Another method than `POST`: a handshake the scheme answers (Meta's `GET`

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+pub(crate) mod claims;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;

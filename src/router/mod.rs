@@ -1,0 +1,535 @@
+//! [`WebhookRouter`]: verifies each delivery, claims it, picks the handler
+//! by event name and answers the sender.
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer};
+//! use actix_webhook::{scheme::StandardWebhooks, webhook, Ack, Event, WebhookRouter};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct OrderPaid { order_id: String }
+//!
+//! #[webhook(event = "order_paid")]
+//! async fn order_paid(event: Event<OrderPaid>) -> Ack {
+//!     println!("order {} paid", event.order_id);
+//!     Ack::processed()
+//! }
+//!
+//! #[webhook(event = "order.*")]
+//! async fn other_order_events(event: Event<serde_json::Value>) {
+//!     println!("{}: {}", event.name(), *event);
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+//! // Built once, outside the server factory; cloning it is cheap.
+//! let hooks = WebhookRouter::new(scheme)
+//!     .handler(order_paid)
+//!     .handler(other_order_events);
+//!
+//! HttpServer::new(move || App::new().service(hooks.scope("/webhooks")))
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await
+//! # }
+//! ```
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use futures_util::FutureExt as _;
+use tracing::field::Empty;
+use tracing::Instrument as _;
+
+use crate::ack::{reply_response, Ack, Rejection};
+use crate::body::hold_until_sent;
+use crate::dedupe::claims::{Claimed, Claims, Identity};
+use crate::dedupe::Store;
+use crate::handler::{Failure, Handler, Incoming};
+use crate::payload::PayloadError;
+use crate::pipeline::{request_view, Arrival, Received, WebhookConfig};
+use crate::scheme::{EventName, EventNameError, JsonPointer, Reply, Scheme};
+use crate::tenant::Tenants;
+use crate::verify::Clock;
+
+mod routes;
+
+use routes::Routes;
+
+/// What the router answers when a delivery's JSON does not fit its
+/// handler's type: after a provider adds or changes a field, say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PayloadMismatch {
+    /// 400 `invalid_payload`: the sender gives up on the delivery. Right
+    /// when the body is the sender's mistake.
+    #[default]
+    Reject,
+    /// 500 `invalid_payload`: the sender retries on its own schedule (and
+    /// may disable an endpoint that keeps failing), so a delivery that no
+    /// longer fits waits for the fixed handler instead of being dropped.
+    Retry,
+}
+
+/// Routes verified deliveries to `#[webhook]` handlers by event name.
+///
+/// For each request it: reads the body (413 past the limit), verifies it with
+/// the scheme (401), finds the event name, claims the delivery in the
+/// [`Store`](crate::dedupe::Store) (200 `duplicate` / 409 when taken, 503 when
+/// the store is down or full of claims in flight), runs the most specific
+/// handler and answers with its [`Ack`]. A handler error or panic is a 500
+/// and releases the claim. A delivery is claimed by its id where the sender
+/// signs it, else by the [fingerprint](crate::scheme::Delivery::fingerprint)
+/// of what was signed together with its event name.
+///
+/// Patterns, most specific first: an exact name (`order_paid`, or
+/// GitHub-style `issues.opened`), then the longest prefix (`order.*`, or a
+/// bare name's actions: `issues` matches `issues` and every
+/// `issues.<action>`, as `on("issues")` does in `@octokit/webhooks`), then
+/// `*`, then the [fallback](Self::fallback). Events nothing matches get the
+/// [unhandled](Self::unhandled) answer, 200 `ignored` by default (see
+/// [`strict`](Self::strict)).
+///
+/// A body that does not fit the handler's type is 400 `invalid_payload`
+/// with the JSON path and reason in the answer and the log (see
+/// [`payload_mismatch`](Self::payload_mismatch) to have it retried).
+///
+/// Build it once, outside `HttpServer::new(move || ...)`, and call
+/// [`scope`](Self::scope) in the factory: cloning is cheap (one `Arc`).
+#[derive(Clone)]
+pub struct WebhookRouter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    config: WebhookConfig,
+    routes: Routes,
+    unhandled: Ack,
+    strict: bool,
+    payload_mismatch: PayloadMismatch,
+    claims: Claims,
+    payload_at: Option<Arc<JsonPointer>>,
+}
+
+impl WebhookRouter {
+    /// A router verifying with `scheme`, with no handler yet, an in-memory
+    /// store of 100,000 ids, and a 1 MiB body limit.
+    pub fn new(scheme: impl Scheme) -> Self {
+        Self::from_config(WebhookConfig::new(scheme))
+    }
+
+    /// A router receiving as `config` says (scheme, body limits, clock,
+    /// event name, tenants), e.g. the one a [`Verified`](crate::Verified)
+    /// endpoint of the same app uses.
+    pub fn from_config(config: WebhookConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                routes: Routes::default(),
+                unhandled: Ack::ignored(),
+                strict: false,
+                payload_mismatch: PayloadMismatch::Reject,
+                claims: Claims::default(),
+                payload_at: None,
+            }),
+        }
+    }
+
+    fn config(self, change: impl FnOnce(WebhookConfig) -> WebhookConfig) -> Self {
+        self.with(|inner| inner.config = change(inner.config.clone()))
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
+        self
+    }
+
+    /// Adds a `#[webhook]` handler for the patterns it names.
+    ///
+    /// # Panics
+    ///
+    /// When a pattern is already handled (the message names both handlers),
+    /// or is invalid (only possible for hand-written [`Handler`]s).
+    #[must_use]
+    pub fn handler(self, handler: impl Handler) -> Self {
+        self.with(|inner| inner.routes.add(Arc::new(handler)))
+    }
+
+    /// The handler for events no pattern matches, whatever it declares.
+    #[must_use]
+    pub fn fallback(self, handler: impl Handler) -> Self {
+        self.with(|inner| inner.routes.fallback = Some(Arc::new(handler)))
+    }
+
+    /// The answer for events nothing handles (default 200 `ignored`; e.g.
+    /// [`Ack::gone`] tells Standard Webhooks senders to stop). Each one is
+    /// logged at debug level with its event name, on the target
+    /// `actix_webhook::router`.
+    #[must_use]
+    pub fn unhandled(self, ack: Ack) -> Self {
+        self.with(|inner| inner.unhandled = ack)
+    }
+
+    /// Strict routing: an event nothing handles is logged at warn level
+    /// (not debug) and answered `ack`, so a handler that never runs shows
+    /// in the log and, with a non-2xx `ack`, in the sender's dashboard.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_webhook::{scheme::GitHub, Ack, WebhookRouter};
+    ///
+    /// let scheme = GitHub::new("It's a Secret to Everybody").unwrap();
+    /// // Senders retry until a handler for the event is deployed.
+    /// let hooks = WebhookRouter::new(scheme).strict(Ack::retry_after(Duration::from_secs(600)));
+    /// ```
+    #[must_use]
+    pub fn strict(self, ack: Ack) -> Self {
+        self.with(|inner| {
+            inner.strict = true;
+            inner.unhandled = ack;
+        })
+    }
+
+    /// What a delivery gets when its body is JSON that does not fit the
+    /// handler's type (default [`PayloadMismatch::Reject`], 400). Either way
+    /// the problem's `detail` and the log say where and why (`at
+    /// `data.amount`: invalid type: string, expected u64`), never the body's
+    /// values. A body that is not JSON at all is always 400.
+    #[must_use]
+    pub fn payload_mismatch(self, answer: PayloadMismatch) -> Self {
+        self.with(|inner| inner.payload_mismatch = answer)
+    }
+
+    /// Where delivery ids are claimed (default [`MemoryStore::default`]).
+    #[must_use]
+    pub fn store(self, store: impl Store) -> Self {
+        self.with(|inner| inner.claims.store = Arc::new(store))
+    }
+
+    /// Prefix of this router's keys in the store (default `webhook`), so
+    /// routers sharing a store do not see each other's ids.
+    #[must_use]
+    pub fn namespace(self, namespace: &str) -> Self {
+        self.with(|inner| inner.claims.namespace = namespace.into())
+    }
+
+    /// How long a claim is held before another replica may take it over
+    /// (default 60 s). Make it longer than your slowest handler.
+    #[must_use]
+    pub fn lease(self, lease: Duration) -> Self {
+        self.with(|inner| inner.claims.lease = lease)
+    }
+
+    /// How long a handled delivery id is remembered (default 72 hours).
+    #[must_use]
+    pub fn remember_for(self, ttl: Duration) -> Self {
+        self.with(|inner| inner.claims.done_ttl = ttl)
+    }
+
+    /// The `Retry-After` of 409 and 503 answers (default 5 s).
+    #[must_use]
+    pub fn retry_after(self, after: Duration) -> Self {
+        self.config(|config| config.retry_after(after))
+    }
+
+    /// The largest body accepted, in bytes (default 1 MiB).
+    ///
+    /// A larger body gets 413 `payload_too_large`: at once when its
+    /// `Content-Length` says so, else as soon as the bytes read pass the
+    /// limit. The connection is then closed rather than drained; actix-web
+    /// still reads and discards for up to `HttpServer::client_disconnect_timeout`
+    /// (default 1 s) so that the sender sees the 413 and not a reset.
+    #[must_use]
+    pub fn body_limit(self, bytes: usize) -> Self {
+        self.config(|config| config.body_limit(bytes))
+    }
+
+    /// How long the body may take to arrive once reading starts (default
+    /// 30 s). A slower one gets 408 `body_timeout` and the connection is
+    /// closed: actix-web bounds the time to receive a request's head
+    /// (`HttpServer::client_request_timeout`), not its body, so without this
+    /// a sender trickling bytes would hold a connection for ever.
+    #[must_use]
+    pub fn body_timeout(self, timeout: Duration) -> Self {
+        self.config(|config| config.body_timeout(timeout))
+    }
+
+    /// The clock timestamps are checked against (default the system clock).
+    #[must_use]
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.config(|config| config.clock(clock))
+    }
+
+    /// Where the event name is, instead of where the scheme says.
+    #[must_use]
+    pub fn event_name(self, event_name: EventName) -> Self {
+        self.config(|config| config.event_name(event_name))
+    }
+
+    /// Hands handlers the value at `pointer` (e.g. `/data`) instead of the
+    /// whole body.
+    #[must_use]
+    pub fn payload_at(self, pointer: JsonPointer) -> Self {
+        self.with(|inner| inner.payload_at = Some(Arc::new(pointer)))
+    }
+
+    /// Verifies each request with the secrets of the tenant named in the
+    /// path instead of the scheme's own: mount the router with the
+    /// parameter, e.g. `scope("/webhooks/{tenant}")`. An unknown tenant gets
+    /// 404 `unknown_tenant`, a failing resolver 503. Delivery ids are
+    /// claimed per tenant.
+    #[must_use]
+    pub fn tenants(self, tenants: Tenants) -> Self {
+        self.config(|config| config.tenants(tenants))
+    }
+
+    /// A scope at `path` answering deliveries, for `App::service`.
+    pub fn scope(&self, path: &str) -> actix_web::Scope {
+        let router = self.clone();
+        web::scope(path).service(web::resource(["", "/"]).to(
+            move |req: HttpRequest, body: web::Payload| {
+                let router = router.clone();
+                async move { router.respond(req, body).await }
+            },
+        ))
+    }
+
+    /// The same as [`scope`](Self::scope), for `App::configure`.
+    pub fn configure(&self, path: &str) -> impl FnOnce(&mut web::ServiceConfig) {
+        let scope = self.scope(path);
+        move |config| {
+            config.service(scope);
+        }
+    }
+
+    /// The router's work for a delivery that is already verified: event
+    /// name, claim of `id`, handler, acknowledgement. Not public API: it
+    /// lets `benches/dispatch.rs` measure that work without HTTP around it.
+    #[doc(hidden)]
+    pub async fn __dispatch(&self, req: &HttpRequest, body: &Bytes, id: &str) -> HttpResponse {
+        let identity = self.inner.claims.identity(None, Some(id.into()), None);
+        let event = self.inner.config.find_event_name(&request_view(req, body));
+        match self
+            .dispatch(req, body.clone(), identity, event, None)
+            .await
+        {
+            Ok(answer) => answer.into_response().0,
+            Err((rejection, _)) => rejection.error_response(),
+        }
+    }
+
+    /// Answers one request: the whole pipeline, inside a tracing span.
+    async fn respond(self, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
+        let span = tracing::info_span!(
+            "webhook",
+            scheme = self.inner.config.scheme().name(),
+            id = Empty,
+            event = Empty,
+            outcome = Empty,
+        );
+        async {
+            let (response, outcome) = match self.deliver(&req, &mut payload).await {
+                Ok(answer) => answer.into_response(),
+                Err((rejection, id)) => {
+                    rejection.log(id.as_deref());
+                    let response = rejection.error_response();
+                    let response = match rejection {
+                        // Keep the rest of the body unread until the answer
+                        // is out, so the connection is closed instead of
+                        // drained.
+                        Rejection::PayloadTooLarge { .. } | Rejection::BodyTimeout { .. } => {
+                            hold_until_sent(response, payload)
+                        }
+                        _ => response,
+                    };
+                    (response, rejection.code())
+                }
+            };
+            tracing::Span::current().record("outcome", outcome);
+            tracing::debug!(status = response.status().as_u16(), "webhook answered");
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The shared pipeline up to a verified delivery, then [`dispatch`].
+    ///
+    /// [`dispatch`]: Self::dispatch
+    async fn deliver(
+        &self,
+        req: &HttpRequest,
+        payload: &mut web::Payload,
+    ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
+        let inner = &*self.inner;
+        let arrival = match inner.config.receive(req, payload).await {
+            Ok(Received::Delivery(arrival)) => arrival,
+            Ok(Received::Reply(reply)) => return Ok(Answer::Reply(reply)),
+            Err(rejection) => return Err((rejection, None)),
+        };
+        let Arrival {
+            body,
+            delivery,
+            tenant,
+            event,
+        } = arrival;
+        let identity = inner
+            .claims
+            .identity(tenant.as_deref(), delivery.id, delivery.fingerprint);
+        if let Some(shown) = &identity.shown {
+            tracing::Span::current().record("id", &**shown);
+        }
+        self.dispatch(req, body, identity, event, delivery.timestamp)
+            .await
+    }
+
+    /// The router's work for a verified delivery: finds the handler for its
+    /// event name, claims the delivery, runs the handler and settles the
+    /// claim.
+    async fn dispatch(
+        &self,
+        req: &HttpRequest,
+        body: Bytes,
+        identity: Identity,
+        event: Result<Option<String>, EventNameError>,
+        timestamp: Option<i64>,
+    ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
+        let inner = &*self.inner;
+        let span = tracing::Span::current();
+        let Identity { id, shown, key } = identity;
+        let with_id = |rejection: Rejection| (rejection, shown.clone());
+
+        // `None`: a scheme whose deliveries may carry no event name (Twilio's
+        // messages), routed to `*` or the fallback only.
+        let name = match event.map_err(|e| with_id(e.into()))? {
+            Some(name) if name.is_empty() => {
+                return Err(with_id(Rejection::InvalidPayload(PayloadError::missing(
+                    "event name (it is empty)",
+                ))))
+            }
+            name => name.unwrap_or_default(),
+        };
+        let (exact, handler) = inner.routes.find(&name);
+        // A name routed exactly shares the route's copy.
+        let name: Arc<str> = exact.cloned().unwrap_or_else(|| name.into());
+        span.record("event", &*name);
+
+        let Some(handler) = handler else {
+            // "Why does my handler not run?" is answered here.
+            let status = inner.unhandled.status().as_u16();
+            if inner.strict {
+                tracing::warn!(target: "actix_webhook::router", event = &*name, status, "no handler for the event");
+            } else {
+                tracing::debug!(target: "actix_webhook::router", event = &*name, status, "no handler for the event");
+            }
+            return Ok(Answer::Ack(inner.unhandled.clone(), shown, Some(name)));
+        };
+
+        // Claim the delivery so the handler runs once; nothing to recognise
+        // it by, no claim.
+        let retry_after = inner.config.retry_after_value();
+        let held = match key.map(|key| key.for_event(&name)) {
+            Some(key) => match inner.claims.claim(key).await {
+                Claimed::Fresh(held) => Some(held),
+                Claimed::InFlight => return Err(with_id(Rejection::InFlight { retry_after })),
+                Claimed::Done => return Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
+                Claimed::Unavailable => {
+                    return Err(with_id(Rejection::Unavailable { retry_after }))
+                }
+            },
+            None => None,
+        };
+
+        let incoming = Incoming::new(
+            req.clone(),
+            body,
+            id,
+            name.clone(),
+            timestamp,
+            inner.config.scheme().name(),
+            inner.payload_at.clone(),
+        );
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(incoming))) {
+            Ok(future) => AssertUnwindSafe(future)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(Failure::Error("the handler panicked".into()))),
+            Err(_) => Err(Failure::Error("the handler panicked".into())),
+        };
+
+        if let Some(held) = held {
+            let handled = matches!(&outcome, Ok(ack) if ack.is_final());
+            inner.claims.settle(held, handled).await;
+        }
+
+        match outcome {
+            Ok(ack) => Ok(Answer::Ack(ack, shown, Some(name))),
+            Err(Failure::Rejected(Rejection::InvalidPayload(error)))
+                if error.is_mismatch() && inner.payload_mismatch == PayloadMismatch::Retry =>
+            {
+                Err(with_id(Rejection::PayloadMismatch(error)))
+            }
+            Err(Failure::Rejected(rejection)) => Err(with_id(rejection)),
+            Err(Failure::Error(message)) => {
+                tracing::error!(
+                    target: "actix_webhook::handler",
+                    handler = handler.name(),
+                    delivery_id = shown.as_deref().unwrap_or("-"),
+                    event = &*name,
+                    error = %message,
+                    "webhook handler failed"
+                );
+                Err(with_id(Rejection::HandlerFailed))
+            }
+        }
+    }
+}
+
+/// What a delivery gets when it is not rejected.
+enum Answer {
+    Ack(Ack, Option<Arc<str>>, Option<Arc<str>>),
+    Reply(Reply),
+}
+
+impl Answer {
+    /// The response, and the outcome recorded on the span.
+    fn into_response(self) -> (HttpResponse, &'static str) {
+        match self {
+            Self::Ack(ack, id, event) => {
+                let response = ack.to_response(id.as_deref(), event.as_deref());
+                (response, ack.word().unwrap_or("custom"))
+            }
+            Self::Reply(reply) => (reply_response(reply), "reply"),
+        }
+    }
+}
+
+impl fmt::Debug for WebhookRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        let mut events: Vec<&str> = inner.routes.exact.keys().map(|k| &**k).collect();
+        events.sort_unstable();
+        f.debug_struct("WebhookRouter")
+            .field("config", &inner.config)
+            .field("events", &events)
+            .field(
+                "prefixes",
+                &inner
+                    .routes
+                    .prefixes
+                    .iter()
+                    .map(|(p, ..)| &**p)
+                    .collect::<Vec<_>>(),
+            )
+            .field("any", &inner.routes.any.is_some())
+            .field("fallback", &inner.routes.fallback.is_some())
+            .field("store", &inner.claims.store)
+            .field("namespace", &inner.claims.namespace)
+            .finish_non_exhaustive()
+    }
+}
