@@ -39,15 +39,24 @@ use crate::pipeline::{Arrival, Received, WebhookConfig};
 use crate::scheme::Delivery;
 
 /// A request body whose signature and timestamp were checked, with the
-/// delivery's id and timestamp.
+/// delivery's id, timestamp and event name.
 ///
 /// - `Verified<Bytes>`: the raw body.
 /// - `Verified<web::Json<T>>`: the body parsed as `T`; 400 `invalid_payload`
 ///   when it does not fit.
 ///
-/// It derefs to the inner value. On failure it is a [`Rejection`] (401, 400,
-/// 413, or 500 `not_configured`), rendered as problem+json; take
-/// `Result<Verified<_>, Rejection>` to handle it yourself.
+/// It runs the router's pipeline with the app's [`WebhookConfig`] (without
+/// the router's routing and claims: each delivery once is up to you). It
+/// derefs to the inner value. On failure it is a [`Rejection`] (401, 400,
+/// 404, 405, 408, 413, 503, or 500 `not_configured`), rendered as
+/// problem+json; take `Result<Verified<_>, Rejection>` to handle it
+/// yourself.
+///
+/// Handshakes are answered as the router answers them, and the handler does
+/// not run: Slack's `url_verification` and Discord's PING (`POST`s), and
+/// Meta's subscription challenge, a `GET`: route `GET` to the handler too
+/// (`web::route()`, or `#[route("/webhooks", method = "GET", method = "POST")]`).
+/// They arrive as [`Rejection::Handshake`], whose response is the reply.
 pub struct Verified<T> {
     inner: T,
     delivery: Delivery,

@@ -1,0 +1,224 @@
+//! What the router does with each request: the shared pipeline up to a
+//! verified delivery, then the route, the claim, the handler and the answer,
+//! inside one tracing span.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use futures_util::FutureExt as _;
+use tracing::field::Empty;
+use tracing::Instrument as _;
+
+use super::{PayloadMismatch, WebhookRouter};
+use crate::ack::{reply_response, Ack, Rejection};
+use crate::body::hold_until_sent;
+use crate::dedupe::claims::{Claimed, Identity};
+use crate::handler::{Failure, Incoming};
+use crate::payload::PayloadError;
+use crate::pipeline::{request_view, Arrival, Received};
+use crate::scheme::{EventNameError, Reply};
+
+impl WebhookRouter {
+    /// The router's work for a delivery that is already verified: event
+    /// name, claim of `id`, handler, acknowledgement. Not public API: it
+    /// lets `benches/dispatch.rs` measure that work without HTTP around it.
+    #[doc(hidden)]
+    pub async fn __dispatch(&self, req: &HttpRequest, body: &Bytes, id: &str) -> HttpResponse {
+        let identity = self.inner.claims.identity(None, Some(id.into()), None);
+        let event = self.inner.config.find_event_name(&request_view(req, body));
+        match self
+            .dispatch(req, body.clone(), identity, event, None)
+            .await
+        {
+            Ok(answer) => answer.into_response().0,
+            Err((rejection, _)) => rejection.error_response(),
+        }
+    }
+
+    /// Answers one request: the whole pipeline, inside a tracing span.
+    pub(super) async fn respond(self, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
+        let span = tracing::info_span!(
+            "webhook",
+            scheme = self.inner.config.scheme().name(),
+            id = Empty,
+            event = Empty,
+            outcome = Empty,
+        );
+        async {
+            let (response, outcome) = match self.deliver(&req, &mut payload).await {
+                Ok(answer) => answer.into_response(),
+                Err((rejection, id)) => {
+                    rejection.log(id.as_deref());
+                    let response = rejection.error_response();
+                    let response = match rejection {
+                        // Keep the rest of the body unread until the answer
+                        // is out, so the connection is closed instead of
+                        // drained.
+                        Rejection::PayloadTooLarge { .. } | Rejection::BodyTimeout { .. } => {
+                            hold_until_sent(response, payload)
+                        }
+                        _ => response,
+                    };
+                    (response, rejection.code())
+                }
+            };
+            tracing::Span::current().record("outcome", outcome);
+            tracing::debug!(status = response.status().as_u16(), "webhook answered");
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The shared pipeline up to a verified delivery, then [`dispatch`].
+    ///
+    /// [`dispatch`]: Self::dispatch
+    async fn deliver(
+        &self,
+        req: &HttpRequest,
+        payload: &mut web::Payload,
+    ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
+        let inner = &*self.inner;
+        let arrival = match inner.config.receive(req, payload).await {
+            Ok(Received::Delivery(arrival)) => arrival,
+            Ok(Received::Reply(reply)) => return Ok(Answer::Reply(reply)),
+            Err(rejection) => return Err((rejection, None)),
+        };
+        let Arrival {
+            body,
+            delivery,
+            tenant,
+            event,
+        } = arrival;
+        let identity = inner
+            .claims
+            .identity(tenant.as_deref(), delivery.id, delivery.fingerprint);
+        if let Some(shown) = &identity.shown {
+            tracing::Span::current().record("id", &**shown);
+        }
+        self.dispatch(req, body, identity, event, delivery.timestamp)
+            .await
+    }
+
+    /// The router's work for a verified delivery: finds the handler for its
+    /// event name, claims the delivery, runs the handler and settles the
+    /// claim.
+    async fn dispatch(
+        &self,
+        req: &HttpRequest,
+        body: Bytes,
+        identity: Identity,
+        event: Result<Option<String>, EventNameError>,
+        timestamp: Option<i64>,
+    ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
+        let inner = &*self.inner;
+        let span = tracing::Span::current();
+        let Identity { id, shown, key } = identity;
+        let with_id = |rejection: Rejection| (rejection, shown.clone());
+
+        // `None`: a scheme whose deliveries may carry no event name (Twilio's
+        // messages), routed to `*` or the fallback only.
+        let name = match event.map_err(|e| with_id(e.into()))? {
+            Some(name) if name.is_empty() => {
+                return Err(with_id(Rejection::InvalidPayload(PayloadError::missing(
+                    "event name (it is empty)",
+                ))))
+            }
+            name => name.unwrap_or_default(),
+        };
+        let (exact, handler) = inner.routes.find(&name);
+        // A name routed exactly shares the route's copy.
+        let name: Arc<str> = exact.cloned().unwrap_or_else(|| name.into());
+        span.record("event", &*name);
+
+        let Some(handler) = handler else {
+            // "Why does my handler not run?" is answered here.
+            let status = inner.unhandled.status().as_u16();
+            if inner.strict {
+                tracing::warn!(target: "actix_webhook::router", event = &*name, status, "no handler for the event");
+            } else {
+                tracing::debug!(target: "actix_webhook::router", event = &*name, status, "no handler for the event");
+            }
+            return Ok(Answer::Ack(inner.unhandled.clone(), shown, Some(name)));
+        };
+
+        // Claim the delivery so the handler runs once; nothing to recognise
+        // it by, no claim.
+        let retry_after = inner.config.retry_after_value();
+        let held = match key.map(|key| key.for_event(&name)) {
+            Some(key) => match inner.claims.claim(key).await {
+                Claimed::Fresh(held) => Some(held),
+                Claimed::InFlight => return Err(with_id(Rejection::InFlight { retry_after })),
+                Claimed::Done => return Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
+                Claimed::Unavailable => {
+                    return Err(with_id(Rejection::Unavailable { retry_after }))
+                }
+            },
+            None => None,
+        };
+
+        let incoming = Incoming::new(
+            req.clone(),
+            body,
+            id,
+            name.clone(),
+            timestamp,
+            inner.config.scheme().name(),
+            inner.payload_at.clone(),
+        );
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(incoming))) {
+            Ok(future) => AssertUnwindSafe(future)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(Failure::Error("the handler panicked".into()))),
+            Err(_) => Err(Failure::Error("the handler panicked".into())),
+        };
+
+        if let Some(held) = held {
+            let handled = matches!(&outcome, Ok(ack) if ack.is_final());
+            inner.claims.settle(held, handled).await;
+        }
+
+        match outcome {
+            Ok(ack) => Ok(Answer::Ack(ack, shown, Some(name))),
+            Err(Failure::Rejected(Rejection::InvalidPayload(error)))
+                if error.is_mismatch() && inner.payload_mismatch == PayloadMismatch::Retry =>
+            {
+                Err(with_id(Rejection::PayloadMismatch(error)))
+            }
+            Err(Failure::Rejected(rejection)) => Err(with_id(rejection)),
+            Err(Failure::Error(message)) => {
+                tracing::error!(
+                    target: "actix_webhook::handler",
+                    handler = handler.name(),
+                    delivery_id = shown.as_deref().unwrap_or("-"),
+                    event = &*name,
+                    error = %message,
+                    "webhook handler failed"
+                );
+                Err(with_id(Rejection::HandlerFailed))
+            }
+        }
+    }
+}
+
+/// What a delivery gets when it is not rejected.
+enum Answer {
+    Ack(Ack, Option<Arc<str>>, Option<Arc<str>>),
+    Reply(Reply),
+}
+
+impl Answer {
+    /// The response, and the outcome recorded on the span.
+    fn into_response(self) -> (HttpResponse, &'static str) {
+        match self {
+            Self::Ack(ack, id, event) => {
+                let response = ack.to_response(id.as_deref(), event.as_deref());
+                (response, ack.word().unwrap_or("custom"))
+            }
+            Self::Reply(reply) => (reply_response(reply), "reply"),
+        }
+    }
+}
