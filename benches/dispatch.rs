@@ -12,7 +12,7 @@
 //! table stays in the CPU's caches, to show what the large table costs.
 //!
 //! ```text
-//! cargo bench --bench dispatch
+//! cargo bench --features bench --bench dispatch
 //! ```
 
 use std::hint::black_box;
@@ -99,7 +99,7 @@ fn dispatch(c: &mut Criterion) {
                 &mut id,
                 |id| {
                     let response = hooks
-                        .__dispatch(&req, &body, &id)
+                        .dispatch_verified(&req, &body, &id)
                         .now_or_never()
                         .expect("the memory store answers at once");
                     assert!(response.status().is_success());

@@ -91,7 +91,7 @@ fn dispatch(case: &str, iterations: usize) {
         .collect();
     for id in &ids {
         if case == "dispatch" {
-            let response = hooks.__dispatch(&req, &body, id).now_or_never();
+            let response = hooks.dispatch_verified(&req, &body, id).now_or_never();
             black_box(response.expect("ready"));
         } else {
             let parsed = serde_json::from_slice::<OrderPaid>(black_box(BODY));

@@ -16,7 +16,7 @@ if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
 fi
 
-cargo bench --quiet --bench instructions --no-run 2>/dev/null
+cargo bench --quiet --features bench --bench instructions --no-run 2>/dev/null
 bin=$(ls -t target/release/deps/instructions-* | grep -v '\.d$' | head -1)
 
 count() {

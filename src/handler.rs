@@ -225,17 +225,6 @@ impl<T: DeserializeOwned> FromDelivery for Event<T> {
     }
 }
 
-impl Event<Bytes> {
-    /// The event with its raw payload, for `Event<Bytes>` handlers.
-    #[doc(hidden)]
-    pub fn __from_raw(incoming: Incoming) -> Result<Self, Rejection> {
-        Ok(Self {
-            payload: incoming.payload_bytes()?,
-            meta: incoming.meta,
-        })
-    }
-}
-
 /// Why a handler did not produce an [`Ack`].
 #[derive(Debug)]
 #[non_exhaustive]
@@ -243,7 +232,7 @@ pub enum Failure {
     /// The payload does not fit the handler's type (400).
     Rejected(Rejection),
     /// The handler or one of its extractors returned an error (500); the
-    /// message goes to the log, never to the sender.
+    /// message, with its causes, goes to the log, never to the sender.
     Error(String),
 }
 
@@ -277,7 +266,8 @@ pub trait IntoAck {
     ///
     /// # Errors
     ///
-    /// [`Failure::Error`] with the error's text for an `Err`.
+    /// [`Failure::Error`] with the error's text (and its causes, as `{:#}`
+    /// writes them) for an `Err`.
     fn into_ack(self) -> Result<Ack, Failure>;
 }
 
@@ -297,7 +287,8 @@ impl<T: IntoAck, E: fmt::Display> IntoAck for Result<T, E> {
     fn into_ack(self) -> Result<Ack, Failure> {
         match self {
             Ok(value) => value.into_ack(),
-            Err(error) => Err(Failure::Error(error.to_string())),
+            // `{:#}`: `anyhow` and `eyre` write the whole chain of causes.
+            Err(error) => Err(Failure::Error(format!("{error:#}"))),
         }
     }
 }
@@ -343,5 +334,8 @@ fn extract_failed<T: FromRequest>(error: T::Error) -> Failure {
 /// [`Failure::Rejected`] when the configured payload location is missing.
 #[doc(hidden)]
 pub fn raw_event(incoming: Incoming) -> Result<Event<Bytes>, Failure> {
-    Event::__from_raw(incoming).map_err(Failure::Rejected)
+    Ok(Event {
+        payload: incoming.payload_bytes().map_err(Failure::Rejected)?,
+        meta: incoming.meta,
+    })
 }

@@ -22,10 +22,17 @@ use crate::scheme::{EventNameError, Reply};
 
 impl WebhookRouter {
     /// The router's work for a delivery that is already verified: event
-    /// name, claim of `id`, handler, acknowledgement. Not public API: it
-    /// lets `benches/dispatch.rs` measure that work without HTTP around it.
-    #[doc(hidden)]
-    pub async fn __dispatch(&self, req: &HttpRequest, body: &Bytes, id: &str) -> HttpResponse {
+    /// name, claim of `id`, handler, acknowledgement; what
+    /// `benches/dispatch.rs` measures without HTTP around it. Only with the
+    /// `bench` feature, and not part of the stable API.
+    #[cfg(feature = "bench")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bench")))]
+    pub async fn dispatch_verified(
+        &self,
+        req: &HttpRequest,
+        body: &Bytes,
+        id: &str,
+    ) -> HttpResponse {
         let identity = self.inner.claims.identity(None, Some(id.into()), None);
         let event = self.inner.config.find_event_name(&request_view(req, body));
         match self
