@@ -28,6 +28,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use actix_web::dev::Payload;
+use chrono::{DateTime, Utc};
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -74,10 +75,21 @@ impl<T> Verified<T> {
         self.delivery.id.as_deref()
     }
 
-    /// When the sender signed the delivery (unix seconds), when the scheme
-    /// signs a timestamp.
-    pub fn timestamp(&self) -> Option<i64> {
-        self.delivery.timestamp
+    /// When the sender signed the delivery, when the scheme signs a
+    /// timestamp (and it is a representable date), as on
+    /// [`Event::timestamp`](crate::Event::timestamp).
+    pub fn timestamp(&self) -> Option<DateTime<Utc>> {
+        self.delivery
+            .timestamp
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+    }
+
+    /// What the scheme read: the id, the timestamp in unix seconds, and the
+    /// fingerprint that recognises a repeat when the id is not signed. To
+    /// handle each delivery once, key on the fingerprint when there is one,
+    /// else the id.
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
     }
 
     /// The event name, where the scheme (or

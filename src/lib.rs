@@ -132,10 +132,11 @@
 //!
 //! # Without the router: the `Verified` extractor
 //!
-//! In an ordinary actix-web handler, [`Verified<T>`](Verified) checks the
-//! request against a [`WebhookConfig`] from the app data before `T` (e.g.
-//! `web::Json<_>` or `web::Bytes`) sees the body. It verifies only: no
-//! routing by event name, no claim on the delivery id.
+//! In an ordinary actix-web handler, [`Verified<T>`](Verified) runs the
+//! router's receiving pipeline with a [`WebhookConfig`] from the app data
+//! (body limits, tenant secrets, verification, handshakes) before `T`
+//! (e.g. `web::Json<_>` or `web::Bytes`) sees the body. It does not route by
+//! event name or claim the delivery: each delivery once is then up to you.
 //!
 //! ```no_run
 //! use actix_web::{post, web, App, HttpServer, Responder};
@@ -168,43 +169,60 @@
 //! # The HTTP contract
 //!
 //! Senders retry on anything but 2xx, so status codes are the contract.
+//! Every answer the crate sends, from the router (R) or the extractor (V):
 //!
-//! | situation | status | body / code |
-//! |---|---|---|
-//! | handler succeeded | 200 | `{"status":"processed","id":..,"event":..}` ([`Ack`]) |
-//! | delivery id already processed | 200 | `{"status":"duplicate",..}`, handler not run again |
-//! | no handler for the event | 200 ([configurable](WebhookRouter::unhandled)) | `{"status":"ignored",..}` |
-//! | same id is being processed right now | 409 | `in_flight`, `Retry-After` |
-//! | missing / malformed signature headers | 401 | `missing_signature` / `malformed_signature` |
-//! | signature does not match | 401 | `invalid_signature` |
-//! | timestamp outside tolerance (past or future) | 401 | `timestamp_out_of_tolerance` |
-//! | body not valid JSON / not the handler's type | 400 | `invalid_payload` |
-//! | body over the limit (default 1 MiB) | 413 | `payload_too_large`, before it is read to its end |
-//! | body not received within the timeout (default 30 s) | 408 | `body_timeout` |
-//! | a method other than POST | 405 | `method_not_allowed` |
-//! | Meta handshake with a wrong verify token | 403 | `handshake_refused` |
-//! | unknown tenant ([`tenant`]) | 404 | `unknown_tenant` |
-//! | no [`WebhookConfig`] for the extractor, a tenant's secret empty | 500 | `not_configured` |
-//! | handler returned an error or panicked | 500 | `handler_failed`; the server keeps serving |
-//! | handler asked to retry ([`Ack::retry_after`]) | 503 | `Retry-After` |
-//! | delivery-id store or secret resolver unreachable | 503 | `unavailable`, `Retry-After` |
+//! | situation | status | body / code | from |
+//! |---|---|---|---|
+//! | handler succeeded ([`Ack::processed`], or `()`) | 200 | `{"status":"processed","id":..,"event":..}` | R |
+//! | handler queued it for later ([`Ack::accepted`]) | 202 | `{"status":"accepted",..}` | R |
+//! | delivery already handled | 200 | `{"status":"duplicate",..}`, handler not run again | R |
+//! | no handler for the event | 200 ([configurable](WebhookRouter::unhandled), [strict](WebhookRouter::strict)) | `{"status":"ignored",..}` | R |
+//! | handshake: Slack `url_verification`, Discord PING, Meta `GET` challenge | 200 | the challenge, as the provider expects it | R, V |
+//! | handler asks the sender to stop ([`Ack::gone`]) | 410 | `{"status":"gone",..}` | R |
+//! | handler's own answer ([`Ack::json`]) | any | its JSON | R |
+//! | missing / malformed signature, timestamp or id header; a repeated, empty or non-UTF-8 event header | 401 | `missing_signature` / `malformed_signature` | R, V |
+//! | signature does not match | 401 | `invalid_signature` | R, V |
+//! | timestamp outside tolerance (past or future) | 401 | `timestamp_out_of_tolerance` | R, V |
+//! | Meta handshake with a wrong verify token | 403 | `handshake_refused` | R, V |
+//! | body not JSON, no event name, no id where the sender always puts one (Stripe, Paddle), not the handler's type | 400 | `invalid_payload`, `detail` says where and why | R, V |
+//! | body not the handler's type, with [`PayloadMismatch::Retry`] | 500 | `invalid_payload` | R |
+//! | body cut off before its end | 400 | `incomplete_body` | R, V |
+//! | unknown tenant ([`tenant`]) | 404 | `unknown_tenant` | R, V |
+//! | a method other than `POST` that is not a handshake | 405 | `method_not_allowed`, `Allow: POST` | R, V |
+//! | body not received within the timeout (default 30 s) | 408 | `body_timeout`, connection closed | R, V |
+//! | same delivery being handled right now | 409 | `in_flight`, `Retry-After` | R |
+//! | body over the limit (default 1 MiB) | 413 | `payload_too_large`, before it is read to its end | R, V |
+//! | no [`WebhookConfig`] for the extractor; a tenant's secret empty or invalid | 500 | `not_configured` | R, V |
+//! | handler returned an error or panicked | 500 | `handler_failed`; the server keeps serving | R |
+//! | handler asked to retry ([`Ack::retry_after`]) | 503 | `{"status":"retry",..}`, `Retry-After` | R |
+//! | delivery store or secret resolver unreachable or saturated | 503 | `unavailable`, `Retry-After` | R, V |
 //!
 //! Errors are `application/problem+json` (RFC 9457) with a stable `code`
-//! ([`Rejection`]); they never echo a secret, an expected signature, or which
-//! key failed.
+//! ([`Rejection`]); they never echo a secret, an expected signature, a
+//! body's values, or which key failed.
 //!
 //! # Modules
 //!
+//! How a request flows through them, step by step, and which file holds
+//! each step: `docs/ARCHITECTURE.md` in the repository.
+//!
 //! - [`WebhookRouter`], [`macro@webhook`], [`Event`]: handlers by event name,
-//!   each delivery handled once.
+//!   each delivery handled once; [`PayloadMismatch`] says what a body that
+//!   no longer fits its type gets.
+//! - [`handler`]: the traits `#[webhook]` implements ([`handler::Handler`])
+//!   and what a handler may take and return.
+//! - [`Verified`] / [`WebhookConfig`]: the extractor, and the receiving
+//!   configuration it shares with the router.
 //! - [`scheme`]: providers' signing schemes ([`scheme::StandardWebhooks`],
-//!   [`scheme::GitHub`], [`scheme::Stripe`], ..., [`scheme::GenericHmac`])
-//!   and the [`scheme::Scheme`] trait for your own.
-//! - [`verify`]: tolerance, clock and constant-time helpers shared by schemes.
+//!   [`scheme::GitHub`], [`scheme::Stripe`], ..., [`scheme::GenericHmac`]),
+//!   the request view they read, and the [`scheme::Scheme`] trait for your
+//!   own.
+//! - [`verify`]: [`VerifyError`], tolerance, clock and constant-time
+//!   comparison shared by schemes.
 //! - [`Secret`] / [`Secrets`]: keys, several at once during a rotation.
-//! - [`Verified`] / [`WebhookConfig`]: the actix-web extractor.
-//! - [`Ack`] / [`Rejection`]: what the sender gets back.
-//! - [`dedupe`]: where delivery ids are claimed ([`dedupe::MemoryStore`], or
+//! - [`Ack`] / [`Rejection`]: what the sender gets back;
+//!   [`PayloadError`]: where and why a body does not fit.
+//! - [`dedupe`]: where deliveries are claimed ([`dedupe::MemoryStore`], or
 //!   Redis for several replicas).
 //! - [`tenant`]: a secret per tenant, looked up per request.
 //! - [`testing`]: correctly signed `TestRequest`s for testing your handlers.
@@ -216,6 +234,8 @@
 //! - `ed25519`: ed25519 signatures (Standard Webhooks `v1a`,
 //!   `scheme::Discord`).
 //! - `redis`: `dedupe::RedisStore`, delivery ids shared by several replicas.
+//! - `bench`: `WebhookRouter::dispatch_verified`, for the crate's benches;
+//!   not part of the stable API.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
