@@ -15,7 +15,7 @@ use actix_web::web::{Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 
-use crate::ack::Rejection;
+use crate::rejection::Rejection;
 
 /// Bodies larger than this are refused with 413.
 pub(crate) const DEFAULT_BODY_LIMIT: usize = 1 << 20; // 1 MiB

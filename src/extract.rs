@@ -28,15 +28,16 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use actix_web::dev::Payload;
-use chrono::{DateTime, Utc};
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest};
+use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::ack::Rejection;
 use crate::dedupe::claims::shown_id;
+use crate::payload::PayloadError;
 use crate::pipeline::{Arrival, Received, WebhookConfig};
+use crate::rejection::Rejection;
 use crate::scheme::Delivery;
 
 /// A request body whose signature and timestamp were checked, with the
@@ -143,7 +144,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Verified<web::Json<T>> {
         let mut payload = payload.take();
         Box::pin(async move {
             let verified = read_verified(&req, &mut payload).await?;
-            match crate::PayloadError::parse(&verified.inner) {
+            match PayloadError::parse(&verified.inner) {
                 Ok(value) => Ok(Self {
                     inner: web::Json(value),
                     delivery: verified.delivery,

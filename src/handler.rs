@@ -39,8 +39,9 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::TryFutureExt as _;
 use serde::de::DeserializeOwned;
 
-use crate::ack::{Ack, Rejection};
+use crate::ack::Ack;
 use crate::payload::PayloadError;
+use crate::rejection::Rejection;
 use crate::scheme::JsonPointer;
 
 /// A verified delivery with its payload parsed as `T`.

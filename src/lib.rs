@@ -246,6 +246,7 @@ mod extract;
 pub mod handler;
 mod payload;
 mod pipeline;
+mod rejection;
 mod router;
 pub mod scheme;
 mod secret;
@@ -254,13 +255,14 @@ pub mod tenant;
 pub mod testing;
 pub mod verify;
 
-pub use ack::{Ack, Rejection};
+pub use ack::Ack;
 pub use actix_webhook_macros::webhook;
 pub use extract::Verified;
 #[doc(inline)]
 pub use handler::Event;
 pub use payload::PayloadError;
 pub use pipeline::WebhookConfig;
+pub use rejection::Rejection;
 pub use router::{PayloadMismatch, WebhookRouter};
 pub use secret::{Secret, SecretError, Secrets};
 pub use standalone::construct_event;

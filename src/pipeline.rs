@@ -18,12 +18,12 @@ use actix_web::http::Method;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpRequest;
 
-use crate::ack::{Rejection, DEFAULT_RETRY_AFTER};
 use crate::body::{read_body, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT};
 use crate::dedupe::claims::shown_name;
+use crate::rejection::{Rejection, DEFAULT_RETRY_AFTER};
 use crate::scheme::{Delivery, EventName, EventNameError, Header, Headers, Reply, Request, Scheme};
 use crate::secret::Secrets;
-use crate::standalone::{check_signed, check_unsigned, event_name_of, Checked};
+use crate::standalone::{check_signed, check_unsigned, Checked};
 use crate::tenant::Tenants;
 use crate::verify::{Clock, SystemClock};
 
@@ -165,11 +165,12 @@ impl WebhookConfig {
 
     /// The event name of a verified `request`, read where this configuration
     /// says.
+    #[cfg(feature = "bench")]
     pub(crate) fn find_event_name(
         &self,
         request: &Request<'_>,
     ) -> Result<Option<String>, EventNameError> {
-        event_name_of(self.scheme(), self.event_name.as_ref(), request)
+        crate::standalone::event_name_of(self.scheme(), self.event_name.as_ref(), request)
     }
 
     /// The tenant named in the path and its secrets, or the scheme's own.

@@ -15,7 +15,7 @@ const BODY: &str = r#"{"type":"order_paid","data":{"order_id":"o_1","amount_cent
 async fn receive(event: Verified<web::Json<Value>>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "id": event.delivery_id(),
-        "timestamp": event.timestamp(),
+        "timestamp": event.timestamp().map(|t| t.timestamp()),
         "type": event["type"],
     }))
 }

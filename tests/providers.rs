@@ -19,7 +19,7 @@ const NOW: i64 = 1_700_000_000;
 async fn receive(event: Verified<web::Bytes>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "id": event.delivery_id(),
-        "timestamp": event.timestamp(),
+        "timestamp": event.timestamp().map(|t| t.timestamp()),
         "bytes": event.len(),
     }))
 }

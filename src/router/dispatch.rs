@@ -12,12 +12,13 @@ use tracing::field::Empty;
 use tracing::Instrument as _;
 
 use super::{PayloadMismatch, WebhookRouter};
-use crate::ack::{reply_response, Ack, Rejection};
+use crate::ack::Ack;
 use crate::body::hold_until_sent;
 use crate::dedupe::claims::{Claimed, Identity};
 use crate::handler::{Failure, Incoming};
 use crate::payload::PayloadError;
-use crate::pipeline::{request_view, Arrival, Received};
+use crate::pipeline::{Arrival, Received};
+use crate::rejection::{reply_response, Rejection};
 use crate::scheme::{EventNameError, Reply};
 
 impl WebhookRouter {
@@ -34,7 +35,8 @@ impl WebhookRouter {
         id: &str,
     ) -> HttpResponse {
         let identity = self.inner.claims.identity(None, Some(id.into()), None);
-        let event = self.inner.config.find_event_name(&request_view(req, body));
+        let view = crate::pipeline::request_view(req, body);
+        let event = self.inner.config.find_event_name(&view);
         match self
             .dispatch(req, body.clone(), identity, event, None)
             .await

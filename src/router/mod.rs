@@ -200,7 +200,8 @@ impl WebhookRouter {
         self.with(|inner| inner.payload_mismatch = answer)
     }
 
-    /// Where delivery ids are claimed (default [`MemoryStore::default`]).
+    /// Where delivery ids are claimed (default
+    /// [`MemoryStore::default`](crate::dedupe::MemoryStore::default)).
     #[must_use]
     pub fn store(self, store: impl Store) -> Self {
         self.with(|inner| inner.claims.store = Arc::new(store))

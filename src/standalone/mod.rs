@@ -66,18 +66,21 @@
 //! claims it).
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use crate::ack::Rejection;
 use crate::payload::PayloadError;
 use crate::scheme::{
     require_body_id, Delivery, EventName, EventNameError, Headers, Reply, Request, Scheme,
 };
 use crate::secret::Secrets;
-use crate::verify::{Clock, SystemClock, VerifyError};
+use crate::verify::{Clock, SystemClock};
+
+mod error;
+mod received;
+
+pub use error::ConstructError;
+pub use received::{Received, VerifiedEvent};
 
 /// Verifies a `POST` delivery with `scheme` at the system clock's time, and
 /// parses its body as `T`: Stripe's `constructEvent` for any scheme.
@@ -371,144 +374,5 @@ impl fmt::Debug for Verifier<'_> {
             .field("path_and_query", &self.path_and_query)
             .field("event_name", &self.event_name)
             .finish()
-    }
-}
-
-/// What a verified request is: a delivery to handle, or a handshake to
-/// answer.
-#[derive(Debug)]
-pub enum Received<T> {
-    /// A delivery to handle, verified, with its event name and payload.
-    Delivery(VerifiedEvent<T>),
-    /// A handshake the scheme answers by itself (Slack's
-    /// `url_verification`, Discord's PING, Meta's `GET` challenge): send
-    /// this reply back; there is nothing to handle.
-    Handshake(Reply),
-}
-
-/// A verified delivery: its id, timestamp and event name, and its payload
-/// as `T`, which it derefs to.
-pub struct VerifiedEvent<T> {
-    delivery: Delivery,
-    name: String,
-    payload: T,
-}
-
-impl<T> VerifiedEvent<T> {
-    /// The sender's id of this delivery, the same on every retry (when the
-    /// scheme has one).
-    pub fn delivery_id(&self) -> Option<&str> {
-        self.delivery.id.as_deref()
-    }
-
-    /// The event name, e.g. `invoice.paid` or GitHub's `issues.opened`.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// When the sender signed the delivery, when the scheme signs a
-    /// timestamp (and it is a representable date).
-    pub fn timestamp(&self) -> Option<DateTime<Utc>> {
-        self.delivery
-            .timestamp
-            .and_then(|t| DateTime::from_timestamp(t, 0))
-    }
-
-    /// What the scheme read: the id, the timestamp in unix seconds, and the
-    /// fingerprint that recognises a repeat when the id is not signed. To
-    /// handle each delivery once, key on the fingerprint when there is one,
-    /// else the id.
-    pub fn delivery(&self) -> &Delivery {
-        &self.delivery
-    }
-
-    /// The payload.
-    pub fn into_inner(self) -> T {
-        self.payload
-    }
-}
-
-impl<T> Deref for VerifiedEvent<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.payload
-    }
-}
-
-impl<T> DerefMut for VerifiedEvent<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.payload
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for VerifiedEvent<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifiedEvent")
-            .field("name", &self.name)
-            .field("delivery", &self.delivery)
-            .field("payload", &self.payload)
-            .finish()
-    }
-}
-
-/// Why [`construct_event`] gave no event.
-///
-/// [`status`](Self::status) and [`code`](Self::code) are what the router
-/// answers in the same case. The `Display` text never holds a secret, a
-/// signature or a value of the body, so it may be logged and sent back.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConstructError {
-    /// The request is not genuine or not fresh, a handshake is refused, or
-    /// the header naming the event is absent, repeated, empty or not UTF-8:
-    /// 401 with the error's code (403 `handshake_refused`).
-    #[error("not verified: {0}")]
-    Unverified(#[from] VerifyError),
-    /// A method other than `POST` that the scheme does not answer by
-    /// itself: 405 `method_not_allowed`.
-    #[error("method not allowed: deliveries are sent with POST")]
-    MethodNotAllowed,
-    /// The request is genuine but its body is not JSON, has no event name
-    /// (or an empty one) where the scheme reads it, lacks an id the sender
-    /// always puts in it (Stripe's `id`), or does not fit the type asked
-    /// for: 400 `invalid_payload`. The [`PayloadError`] says where and why.
-    #[error("invalid payload: {0}")]
-    InvalidPayload(#[source] PayloadError),
-}
-
-impl From<EventNameError> for ConstructError {
-    fn from(error: EventNameError) -> Self {
-        match error {
-            EventNameError::Header(error) => Self::Unverified(error),
-            EventNameError::Payload(error) => Self::InvalidPayload(error),
-        }
-    }
-}
-
-impl ConstructError {
-    /// The status the router answers in this case, e.g. 401.
-    pub fn status(&self) -> u16 {
-        self.rejection().status().as_u16()
-    }
-
-    /// The stable code the router answers in this case, e.g.
-    /// `"invalid_signature"`.
-    pub fn code(&self) -> &'static str {
-        self.rejection().code()
-    }
-
-    /// The router's rejection in the same case.
-    fn rejection(&self) -> Rejection {
-        self.clone().into()
-    }
-}
-
-impl From<ConstructError> for Rejection {
-    fn from(error: ConstructError) -> Self {
-        match error {
-            ConstructError::Unverified(error) => error.into(),
-            ConstructError::MethodNotAllowed => Self::MethodNotAllowed,
-            ConstructError::InvalidPayload(error) => Self::InvalidPayload(error),
-        }
     }
 }
