@@ -393,6 +393,21 @@ fn array_index(token: &str) -> Option<usize> {
     canonical.then(|| token.parse().ok()).flatten()
 }
 
+/// A pointer parsed once, for schemes that read fixed fields of the body.
+pub(crate) fn static_pointer(
+    cell: &'static std::sync::OnceLock<JsonPointer>,
+    pointer: &'static str,
+) -> &'static JsonPointer {
+    cell.get_or_init(|| JsonPointer::new(pointer).expect("valid pointer"))
+}
+
+/// The string at `pointer` in `body`; `None` when the body is not JSON, has
+/// no such string or repeats a key on the way (the event name's read then
+/// refuses the body). Used for delivery ids, which never fail a request.
+pub(crate) fn json_string(body: &[u8], pointer: &JsonPointer) -> Option<String> {
+    pointer.string_in(body).ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
