@@ -5,7 +5,8 @@
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-use crate::secret::{Secret, SecretError};
+use crate::scheme::mac::any_secret_matches;
+use crate::secret::{Secret, SecretError, Secrets};
 
 /// The error for a key that is not a usable ed25519 key.
 pub(crate) const INVALID: SecretError = SecretError::InvalidKey("ed25519");
@@ -49,17 +50,42 @@ pub(crate) fn signing_key(bytes: &[u8]) -> Result<SigningKey, SecretError> {
     }
 }
 
+/// Whether any of `signatures` is the signature of the concatenated `parts`
+/// under any of `public_keys`, through the presets' one matching routine
+/// ([`any_secret_matches`]): every key is parsed once and tried against
+/// every signature. Public keys hide nothing, so that ed25519 verification
+/// is not constant time shows nothing either.
+pub(crate) fn any_key_verifies<'a>(
+    public_keys: &Secrets,
+    signatures: impl Iterator<Item = [u8; 64]> + Clone,
+    parts: impl IntoIterator<Item = &'a [u8]> + Clone,
+) -> bool {
+    any_secret_matches(public_keys, signatures, verifying_key, |key, signature| {
+        let valid = key
+            .as_ref()
+            .is_some_and(|key| verify_with(key, signature, parts.clone()));
+        subtle::Choice::from(u8::from(valid))
+    })
+}
+
 /// Whether `signature` is `public_key`'s signature of the concatenated
 /// `parts`, fed one by one (no copy of the body is built). A `public_key`
 /// that is not a usable key never verifies.
-pub(crate) fn verify<'a>(
+#[cfg(test)]
+fn verify<'a>(
     public_key: &[u8],
     signature: &[u8; 64],
     parts: impl IntoIterator<Item = &'a [u8]>,
 ) -> bool {
-    let Some(key) = verifying_key(public_key) else {
-        return false;
-    };
+    verifying_key(public_key).is_some_and(|key| verify_with(&key, signature, parts))
+}
+
+/// Whether `signature` is `key`'s signature of the concatenated `parts`.
+fn verify_with<'a>(
+    key: &VerifyingKey,
+    signature: &[u8; 64],
+    parts: impl IntoIterator<Item = &'a [u8]>,
+) -> bool {
     let Ok(mut verifier) = key.verify_stream(&Signature::from_bytes(signature)) else {
         return false;
     };
@@ -134,6 +160,30 @@ mod tests {
             bad[10] ^= 1;
             assert!(!verify(&bytes(public), &bad, [&message[..]]));
         }
+    }
+
+    #[test]
+    fn every_key_is_tried_against_every_signature() {
+        let keys = |hexes: &[&str]| {
+            Secrets::new(hexes.iter().map(|h| public_key_secret(&bytes(h)).unwrap())).unwrap()
+        };
+        let (_, first_key, _, _) = VECTORS[0];
+        let (_, second_key, message, signature) = VECTORS[1];
+        let message = bytes(message);
+        let good: [u8; 64] = bytes(signature).try_into().unwrap();
+        let mut bad = good;
+        bad[0] ^= 1;
+        let parts = [&message[..1], &message[1..]];
+        // The right key second, the right signature second.
+        let both = keys(&[first_key, second_key]);
+        assert!(any_key_verifies(&both, [bad, good].into_iter(), parts));
+        assert!(!any_key_verifies(&both, [bad, bad].into_iter(), parts));
+        assert!(!any_key_verifies(&both, std::iter::empty(), parts));
+        assert!(!any_key_verifies(
+            &keys(&[first_key]),
+            [good].into_iter(),
+            parts
+        ));
     }
 
     #[test]

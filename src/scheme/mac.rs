@@ -117,26 +117,42 @@ pub(crate) fn hmac_sha1<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]
 }
 
 /// Whether any of `candidates` is the MAC that `mac` computes under any of
-/// `secrets`. Every MAC and token comparison of the presets goes through
-/// this one routine (ed25519 signatures are checked against public keys).
-///
-/// Every secret is tried against every candidate and the results are
-/// combined without branching, so the timing shows neither which secret or
-/// candidate matched nor where a candidate differs. A secret with no bytes
-/// never matches: its MAC is anyone's to compute. [`Secret`](crate::secret::Secret) cannot hold
-/// one; this holds even so.
+/// `secrets`, through [`any_secret_matches`].
 pub(crate) fn any_mac_matches<const N: usize>(
     secrets: &Secrets,
     candidates: impl Iterator<Item = [u8; N]> + Clone,
     mac: impl Fn(&[u8]) -> [u8; N],
 ) -> bool {
+    any_secret_matches(secrets, candidates, mac, |expected, candidate| {
+        ct_eq_words(expected, candidate)
+    })
+}
+
+/// Whether any of `candidates` matches under any of `secrets`: the one loop
+/// over secrets. Every MAC, token and ed25519 check of the presets goes
+/// through it. `expect` turns a key into what a genuine candidate must match
+/// (its MAC over the signed content, or a parsed public key), once per key;
+/// `matches` compares one candidate with that.
+///
+/// Every secret is tried against every candidate and the results are
+/// combined without branching, so the timing shows neither which secret or
+/// candidate matched nor, with a constant-time `matches`, where a candidate
+/// differs. A secret with no bytes never matches: its MAC is anyone's to
+/// compute. [`Secret`](crate::secret::Secret) cannot hold one; this holds
+/// even so.
+pub(crate) fn any_secret_matches<E, C>(
+    secrets: &Secrets,
+    candidates: impl Iterator<Item = C> + Clone,
+    expect: impl Fn(&[u8]) -> E,
+    matches: impl Fn(&E, &C) -> subtle::Choice,
+) -> bool {
     let mut matched = subtle::Choice::from(0);
     for secret in secrets {
         let key = secret.expose();
         let usable = subtle::Choice::from(u8::from(!key.is_empty()));
-        let expected = mac(key);
+        let expected = expect(key);
         for candidate in candidates.clone() {
-            matched |= ct_eq_words(&expected, &candidate) & usable;
+            matched |= matches(&expected, &candidate) & usable;
         }
     }
     matched.into()
@@ -144,8 +160,8 @@ pub(crate) fn any_mac_matches<const N: usize>(
 
 /// `a == b` in constant time (for a given length), with `subtle` comparing
 /// eight bytes at a time: one optimisation barrier per word instead of one
-/// per byte, as `<[u8]>::ct_eq` has.
-fn ct_eq_words(a: &[u8], b: &[u8]) -> subtle::Choice {
+/// per byte, as `<[u8]>::ct_eq` has. Unequal lengths are unequal.
+pub(crate) fn ct_eq_words(a: &[u8], b: &[u8]) -> subtle::Choice {
     use subtle::ConstantTimeEq as _;
     if a.len() != b.len() {
         return subtle::Choice::from(0);

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use crate::scheme::{
-    any_mac_matches, decode_base64, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery,
-    EventNameError, Message, Request, Scheme, Signer,
+    any_mac_matches, ct_eq_words, decode_base64, decode_hex, hmac_sha1, optional_utf8, query_pairs,
+    Delivery, EventNameError, Message, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -428,7 +428,7 @@ impl Scheme for Twilio {
             use sha2::Digest as _;
             let actual: [u8; 32] = sha2::Sha256::digest(body).into();
             body_ok = match decode_hex::<32>(expected.as_bytes()) {
-                Ok(Some(expected)) => subtle::ConstantTimeEq::ct_eq(&actual[..], &expected[..]),
+                Ok(Some(expected)) => ct_eq_words(&actual, &expected),
                 Ok(None) | Err(()) => subtle::Choice::from(0),
             };
         } else if is_form(request) {
