@@ -8,14 +8,17 @@ use ed25519_dalek::SigningKey;
 
 use crate::scheme::ed25519;
 use crate::scheme::{
-    decode_hex, json_string, static_pointer, Delivery, JsonPointer, Message, Reply, Request,
-    Scheme, Signer,
+    json_string, static_pointer, Delivery, Encoding, JsonPointer, Message, Reply, Request, Scheme,
+    SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
 const SIGNATURE: &str = "X-Signature-Ed25519";
 const TIMESTAMP: &str = "X-Signature-Timestamp";
+
+/// The hex ed25519 signature of the timestamp and the body.
+const ED25519: SignatureHeader = SignatureHeader::bare(SIGNATURE, Encoding::Hex);
 
 /// Discord's interactions endpoint ([docs](https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint-validating-security-request-headers)).
 ///
@@ -145,7 +148,7 @@ impl Discord {
     pub fn signature(&self, timestamp: i64, body: &[u8]) -> Option<String> {
         let key = self.signing_key.as_deref()?;
         let ts = timestamp.to_string();
-        Some(hex::encode(ed25519::sign(key, [ts.as_bytes(), body])))
+        Some(ED25519.write(&ed25519::sign(key, [ts.as_bytes(), body])))
     }
 }
 
@@ -170,7 +173,7 @@ impl Scheme for Discord {
     ) -> Result<Delivery, VerifyError> {
         let value = request.require(SIGNATURE)?;
         let raw_timestamp = request.require(TIMESTAMP)?;
-        let candidate = decode_hex::<64>(value).map_err(|()| VerifyError::malformed(SIGNATURE))?;
+        let candidate = ED25519.decode::<64>(value)?;
         let timestamp =
             parse_timestamp(raw_timestamp).ok_or_else(|| VerifyError::malformed(TIMESTAMP))?;
         self.tolerance.check(timestamp, now)?;
@@ -190,11 +193,7 @@ impl Scheme for Discord {
         let type_ = static_pointer(&TYPE, "/type")
             .string_in(request.body())
             .ok()??;
-        (type_ == "1").then(|| Reply {
-            status: 200,
-            content_type: "application/json",
-            body: br#"{"type":1}"#.to_vec(),
-        })
+        (type_ == "1").then(|| Reply::ok("application/json", br#"{"type":1}"#.to_vec()))
     }
 }
 

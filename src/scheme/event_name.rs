@@ -69,6 +69,12 @@ impl EventName {
 }
 
 impl EventName {
+    /// A preset's location in the body, e.g. `/type`, written as a
+    /// constant; a preset keeps it in a `static` `LazyLock`.
+    pub(crate) fn json_at(pointer: &'static str) -> Self {
+        Self::Json(pointer::constant(pointer))
+    }
+
     /// The sender's side of [`find`](Self::find): the header and value a
     /// sender puts on a delivery of `event`, `None` when the name is in the
     /// body. For [`EventName::HeaderAndJson`] the header gets the part

@@ -2,6 +2,7 @@
 //! what a request carries against the configured secrets in constant time.
 
 use crate::secret::Secrets;
+use crate::verify::VerifyError;
 
 /// Decodes a base64 signature of `N` bytes (padding optional).
 ///
@@ -114,6 +115,24 @@ pub(crate) fn hmac_sha1<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]
         mac.update(part);
     }
     mac.finalize().into_bytes().into()
+}
+
+/// Checks that one of `candidates` is the MAC that `mac` computes under one
+/// of `secrets`, as [`any_mac_matches`] does.
+///
+/// # Errors
+///
+/// [`VerifyError::InvalidSignature`] when none is.
+pub(crate) fn check_mac<const N: usize>(
+    secrets: &Secrets,
+    candidates: impl Iterator<Item = [u8; N]> + Clone,
+    mac: impl Fn(&[u8]) -> [u8; N],
+) -> Result<(), VerifyError> {
+    if any_mac_matches(secrets, candidates, mac) {
+        Ok(())
+    } else {
+        Err(VerifyError::InvalidSignature)
+    }
 }
 
 /// Whether any of `candidates` is the MAC that `mac` computes under any of

@@ -32,6 +32,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use crate::payload::PayloadError;
 use crate::secret::Secrets;
@@ -51,19 +52,21 @@ mod paddle;
 mod pointer;
 mod request;
 mod shopify;
+mod signature;
 mod signer;
 mod slack;
 mod standard;
 mod stripe;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod timestamped;
 mod twilio;
 
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use discord::Discord;
 pub use event_name::{EventName, EventNameError};
-pub use generic::{Encoding, GenericHmac, SignedContent, TemplateError};
+pub use generic::{GenericHmac, SignedContent, TemplateError};
 pub use github::GitHub;
 pub use gitlab::GitLab;
 pub use meta::Meta;
@@ -71,6 +74,7 @@ pub use paddle::Paddle;
 pub use pointer::{InvalidPointer, JsonPointer};
 pub use request::{Header, Headers, Request};
 pub use shopify::Shopify;
+pub use signature::Encoding;
 pub use signer::{Message, SignError, Signer};
 pub use slack::Slack;
 pub use standard::StandardWebhooks;
@@ -79,11 +83,13 @@ pub use twilio::Twilio;
 
 // Crate-internal helpers, at the paths the rest of the crate uses.
 pub(crate) use mac::{
-    any_hex_mac_matches, any_mac_matches, ct_eq_words, decode_base64, decode_hex, hmac_sha1,
-    hmac_sha256, key_values, only_value, sha256, token_matches,
+    any_hex_mac_matches, any_mac_matches, check_mac, ct_eq_words, decode_base64, decode_hex,
+    hmac_sha1, hmac_sha256, key_values, only_value, sha256, token_matches,
 };
 pub(crate) use pointer::{json_string, static_pointer};
-pub(crate) use request::{optional_utf8, query_pairs, utf8};
+pub(crate) use request::{first_optional_utf8, optional_utf8, query_pairs, utf8};
+pub(crate) use signature::SignatureHeader;
+pub(crate) use timestamped::{timestamped_preset, Format, TimestampedHmac, WithoutMac};
 
 /// What a verified request says about its delivery.
 ///
@@ -155,6 +161,17 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
+impl Reply {
+    /// A 200 answer with `body` of type `content_type`.
+    pub(crate) fn ok(content_type: &'static str, body: Vec<u8>) -> Self {
+        Self {
+            status: 200,
+            content_type,
+            body,
+        }
+    }
+}
+
 /// How one provider signs deliveries and where it puts their metadata.
 ///
 /// Implement it for a sender this crate has no preset for; only [`name`],
@@ -196,9 +213,8 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
     ///
     /// As [`EventName::find`].
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
-        static TYPE: std::sync::OnceLock<EventName> = std::sync::OnceLock::new();
-        TYPE.get_or_init(|| EventName::Json(JsonPointer::new("/type").expect("valid pointer")))
-            .find(request)
+        static TYPE: LazyLock<EventName> = LazyLock::new(|| EventName::json_at("/type"));
+        TYPE.find(request)
     }
 
     /// Where the sender always puts the delivery id in the body, e.g. `/id`
@@ -232,38 +248,61 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
     }
 }
 
-impl<S: Scheme + ?Sized> Scheme for std::sync::Arc<S> {
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-    fn secrets(&self) -> &Secrets {
-        (**self).secrets()
-    }
-    fn verify(
-        &self,
-        request: &Request<'_>,
-        secrets: &Secrets,
-        now: i64,
-    ) -> Result<Delivery, VerifyError> {
-        (**self).verify(request, secrets, now)
-    }
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
-        (**self).event_name(request)
-    }
-    fn id_in_body(&self) -> Option<&'static str> {
-        (**self).id_in_body()
-    }
-    fn unsigned_reply(
-        &self,
-        request: &Request<'_>,
-        secrets: &Secrets,
-    ) -> Option<Result<Reply, VerifyError>> {
-        (**self).unsigned_reply(request, secrets)
-    }
-    fn signed_reply(&self, request: &Request<'_>) -> Option<Reply> {
-        (**self).signed_reply(request)
-    }
+/// Implements [`Scheme`] for `$ty` by forwarding every method, the provided
+/// ones included, to the scheme that `$inner` gives for `$this`: for
+/// `Arc<S>`, and for presets that wrap another scheme.
+macro_rules! forward_scheme {
+    ([$($generics:tt)*] $ty:ty, |$this:ident| $inner:expr) => {
+        impl<$($generics)*> $crate::scheme::Scheme for $ty {
+            fn name(&self) -> &'static str {
+                let $this = self;
+                $inner.name()
+            }
+            fn secrets(&self) -> &$crate::secret::Secrets {
+                let $this = self;
+                $inner.secrets()
+            }
+            fn verify(
+                &self,
+                request: &$crate::scheme::Request<'_>,
+                secrets: &$crate::secret::Secrets,
+                now: i64,
+            ) -> Result<$crate::scheme::Delivery, $crate::verify::VerifyError> {
+                let $this = self;
+                $inner.verify(request, secrets, now)
+            }
+            fn event_name(
+                &self,
+                request: &$crate::scheme::Request<'_>,
+            ) -> Result<Option<String>, $crate::scheme::EventNameError> {
+                let $this = self;
+                $inner.event_name(request)
+            }
+            fn id_in_body(&self) -> Option<&'static str> {
+                let $this = self;
+                $inner.id_in_body()
+            }
+            fn unsigned_reply(
+                &self,
+                request: &$crate::scheme::Request<'_>,
+                secrets: &$crate::secret::Secrets,
+            ) -> Option<Result<$crate::scheme::Reply, $crate::verify::VerifyError>> {
+                let $this = self;
+                $inner.unsigned_reply(request, secrets)
+            }
+            fn signed_reply(
+                &self,
+                request: &$crate::scheme::Request<'_>,
+            ) -> Option<$crate::scheme::Reply> {
+                let $this = self;
+                $inner.signed_reply(request)
+            }
+        }
+    };
 }
+pub(crate) use forward_scheme;
+
+forward_scheme!([S: Scheme + ?Sized] std::sync::Arc<S>, |this| **this);
 
 /// Refuses a verified delivery without the id its sender always puts in the
 /// body ([`Scheme::id_in_body`]): it is not one of theirs, and would be

@@ -187,6 +187,24 @@ pub(crate) fn optional_utf8(
     }
 }
 
+/// The first of `headers` that is present, read as [`optional_utf8`]: a
+/// delivery id with a fallback (Shopify, GitLab). `None` when none is.
+///
+/// # Errors
+///
+/// As [`optional_utf8`], for the first header present.
+pub(crate) fn first_optional_utf8(
+    request: &Request<'_>,
+    headers: &[&'static str],
+) -> Result<Option<String>, VerifyError> {
+    for header in headers {
+        if let Some(value) = optional_utf8(request, header)? {
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
 /// The `key=value` parameters of a request target's query string, decoded.
 pub(crate) fn query_pairs(path_and_query: &str) -> form_urlencoded::Parse<'_> {
     let query = path_and_query

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::scheme::{
-    any_mac_matches, decode_base64, hmac_sha256, utf8, Delivery, Message, Request, Scheme, Signer,
+    check_mac, decode_base64, hmac_sha256, utf8, Delivery, Message, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -462,13 +462,10 @@ impl Scheme for StandardWebhooks {
                 Err(VerifyError::InvalidSignature)
             };
         }
-        if any_mac_matches(secrets, scan.candidates(signature), |key| {
+        check_mac(secrets, scan.candidates(signature), |key| {
             hmac_sha256(key, signed)
-        }) {
-            Ok(Delivery::new(Some(id), Some(timestamp)))
-        } else {
-            Err(VerifyError::InvalidSignature)
-        }
+        })?;
+        Ok(Delivery::new(Some(id), Some(timestamp)))
     }
 }
 

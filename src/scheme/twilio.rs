@@ -4,13 +4,15 @@
 use std::borrow::Cow;
 
 use crate::scheme::{
-    any_mac_matches, ct_eq_words, decode_base64, decode_hex, hmac_sha1, optional_utf8, query_pairs,
-    Delivery, EventNameError, Message, Request, Scheme, Signer,
+    any_mac_matches, ct_eq_words, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery,
+    Encoding, EventNameError, Message, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
 
 const SIGNATURE: &str = "X-Twilio-Signature";
+/// The base64 HMAC-SHA1 of the URL and the form parameters.
+const HMAC: SignatureHeader = SignatureHeader::bare(SIGNATURE, Encoding::Base64);
 const IDEMPOTENCY_TOKEN: &str = "I-Twilio-Idempotency-Token";
 const HOST: &str = "Host";
 const CONTENT_TYPE: &str = "Content-Type";
@@ -141,14 +143,12 @@ impl Twilio {
     /// first token.
     #[must_use]
     pub fn signature(&self, url: &str, params: &[(&str, &str)]) -> String {
-        use base64::Engine as _;
         let mut params: Vec<Param<'_>> = params
             .iter()
             .map(|(n, v)| (Cow::Borrowed(n.as_bytes()), Cow::Borrowed(v.as_bytes())))
             .collect();
         canonical_order(&mut params);
-        let mac = mac(self.secrets.primary().expose(), url, &params);
-        base64::engine::general_purpose::STANDARD.encode(mac)
+        HMAC.write(&mac(self.secrets.primary().expose(), url, &params))
     }
 
     /// The full URL Twilio requested.
@@ -411,9 +411,7 @@ impl Scheme for Twilio {
         secrets: &Secrets,
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let value = request.require(SIGNATURE)?;
-        let candidate =
-            decode_base64::<20>(value).map_err(|()| VerifyError::malformed(SIGNATURE))?;
+        let candidate = HMAC.read::<20>(request)?;
         let url = self.url(request)?;
         let body = request.body();
 
@@ -492,10 +490,7 @@ impl Signer for Twilio {
         canonical_order(&mut params);
         let mac = mac(self.secrets.primary().expose(), message.url, &params);
         let mut headers = vec![
-            (SIGNATURE.to_owned(), {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(mac)
-            }),
+            (SIGNATURE.to_owned(), HMAC.write(&mac)),
             (CONTENT_TYPE.to_owned(), content_type.to_owned()),
         ];
         if !message.id.is_empty() {
