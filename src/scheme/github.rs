@@ -152,11 +152,7 @@ mod tests {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Delivery, VerifyError> {
-        scheme.verify(
-            &Request::new("POST", "/", &headers.to_vec(), body),
-            scheme.secrets(),
-            0,
-        )
+        crate::scheme::test_support::verify(scheme, headers, body, 0)
     }
 
     fn headers(signature: &str) -> Vec<(String, String)> {

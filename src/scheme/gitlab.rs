@@ -180,6 +180,7 @@ impl Signer for GitLab {
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
+    use crate::scheme::test_support::verify;
 
     // GitLab's signing token follows Standard Webhooks and is verified with the
     // `standardwebhooks` library (gitlab-org/gitlab merge requests 230944 and
@@ -192,20 +193,6 @@ mod tests {
     const TS: i64 = 1_614_265_330;
     const PAYLOAD: &[u8] = br#"{"test": 2432232314}"#;
     const V1: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
-
-    fn verify(
-        scheme: &GitLab,
-        headers: &[(String, String)],
-        body: &[u8],
-        now: i64,
-    ) -> Result<Delivery, VerifyError> {
-        let headers = headers.to_vec();
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            now,
-        )
-    }
 
     fn token_headers(token: &str) -> Vec<(String, String)> {
         vec![

@@ -207,10 +207,11 @@ mod tests {
         "sha256=c4a6a9758cb8270e98366cb7275be64960dc6cb1d4e96363bf3a0e79ca154ffb";
 
     fn verify(scheme: &Meta, signature: &str, body: &[u8]) -> Result<Delivery, VerifyError> {
-        let headers = [(SIGNATURE, signature)];
-        scheme.verify(
-            &Request::new("POST", "/meta", &headers, body),
-            scheme.secrets(),
+        crate::scheme::test_support::verify_post(
+            scheme,
+            "/meta",
+            &[(SIGNATURE, signature)],
+            body,
             0,
         )
     }

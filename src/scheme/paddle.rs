@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::scheme::{timestamped_preset, Format, TimestampedHmac, WithoutMac};
-use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::Tolerance;
 
 const SIGNATURE: &str = "Paddle-Signature";
@@ -53,43 +52,26 @@ static FORMAT: Format = Format {
 #[derive(Clone)]
 pub struct Paddle(TimestampedHmac);
 
-impl Paddle {
-    /// The scheme with the destination's secret key.
-    ///
-    /// # Errors
-    ///
-    /// [`SecretError::Empty`] for an empty secret.
-    pub fn new(secret_key: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(Secret::new(secret_key)?))
-    }
-
-    /// The scheme with several secret keys, newest first.
-    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
-        Self(TimestampedHmac::new(&FORMAT, secrets.into()))
-    }
-
-    /// How far `ts` may be from now (default 5 seconds, as Paddle's SDKs).
-    #[must_use]
-    pub fn tolerance(self, tolerance: Tolerance) -> Self {
-        Self(self.0.tolerance(tolerance))
-    }
-
-    /// The `Paddle-Signature` value for `body` at `timestamp`, signed with
-    /// the first secret: `ts=<timestamp>;h1=<hex>`.
-    #[must_use]
-    pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
-        self.0.signature(timestamp, body)
+timestamped_preset! {
+    Paddle {
+        /// The scheme with the destination's secret key.
+        new;
+        /// The scheme with several secret keys, newest first.
+        with_secrets;
+        /// How far `ts` may be from now (default 5 seconds, as Paddle's SDKs).
+        tolerance;
+        /// The `Paddle-Signature` value for `body` at `timestamp`, signed with
+        /// the first secret: `ts=<timestamp>;h1=<hex>`.
+        signature;
     }
 }
-
-timestamped_preset!(Paddle);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
     use crate::scheme::{Delivery, Message, Request, Scheme, Signer};
-    use crate::secret::Secret;
+    use crate::secret::{Secret, Secrets};
     use crate::verify::VerifyError;
 
     // paddle-node-sdk's fixed vectors (src/__tests__/notifications/
@@ -109,12 +91,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let headers = [(SIGNATURE, header)];
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            now,
-        )
+        crate::scheme::test_support::verify(scheme, &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

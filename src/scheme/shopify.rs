@@ -152,12 +152,7 @@ mod tests {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Delivery, VerifyError> {
-        let headers = headers.to_vec();
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            0,
-        )
+        crate::scheme::test_support::verify(scheme, headers, body, 0)
     }
 
     #[test]

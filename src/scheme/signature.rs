@@ -4,7 +4,7 @@
 
 use crate::scheme::{check_mac, decode_base64, decode_hex, hmac_sha256, Request};
 use crate::secret::Secrets;
-use crate::verify::VerifyError;
+use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
 /// How the signature bytes are written in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +104,33 @@ impl SignatureHeader {
         format!("{}{encoded}", self.prefix.unwrap_or_default())
     }
 
+    /// The signature `request` carries, as [`read`](Self::read), with the
+    /// unix timestamp in the header `timestamp` that senders sign with it
+    /// (Slack, Discord), as sent and parsed, checked to be within `tolerance`
+    /// of `now`. Both headers must be there before either is read.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MissingSignature`] when either header is absent;
+    /// [`VerifyError::MalformedSignature`] when either is repeated or
+    /// unreadable, the signature's first;
+    /// [`VerifyError::TimestampOutOfTolerance`] when it is out of the window.
+    pub(crate) fn read_timestamped<'r, const N: usize>(
+        &self,
+        request: &Request<'r>,
+        timestamp: &'static str,
+        tolerance: Tolerance,
+        now: i64,
+    ) -> Result<(Option<[u8; N]>, &'r [u8], i64), VerifyError> {
+        let value = request.require(self.name)?;
+        let raw_timestamp = request.require(timestamp)?;
+        let signature = self.decode(value)?;
+        let parsed =
+            parse_timestamp(raw_timestamp).ok_or_else(|| VerifyError::malformed(timestamp))?;
+        tolerance.check(parsed, now)?;
+        Ok((signature, raw_timestamp, parsed))
+    }
+
     /// Checks that `request` carries the HMAC-SHA256 of `signed` under one
     /// of `secrets`.
     ///
@@ -160,5 +187,35 @@ mod tests {
         // An empty prefix still needs a signature after it.
         let generic = SignatureHeader::prefixed("X-Sig", "", Encoding::Hex);
         assert_eq!(generic.decode::<32>(b""), malformed);
+    }
+
+    #[test]
+    fn a_timestamped_signature_reads_both_headers_first() {
+        let v0 = SignatureHeader::prefixed("X-Sig", "v0=", Encoding::Hex);
+        let good = v0.write(&[1; 32]);
+        let read = |headers: &[(&str, &str)]| {
+            let request = Request::new("POST", "/", &headers, b"");
+            v0.read_timestamped::<32>(&request, "X-Ts", Tolerance::default(), 1000)
+                .map(|(signature, raw, ts)| (signature, raw.to_vec(), ts))
+        };
+        assert_eq!(
+            read(&[("X-Sig", &good), ("X-Ts", "990")]),
+            Ok((Some([1; 32]), b"990".to_vec(), 990))
+        );
+        assert_eq!(read(&[]), Err(VerifyError::missing("X-Sig")));
+        // A bad signature is not read before the timestamp is there.
+        assert_eq!(read(&[("X-Sig", "bad")]), Err(VerifyError::missing("X-Ts")));
+        assert_eq!(
+            read(&[("X-Sig", "bad"), ("X-Ts", "x")]),
+            Err(VerifyError::malformed("X-Sig"))
+        );
+        assert_eq!(
+            read(&[("X-Sig", &good), ("X-Ts", "x")]),
+            Err(VerifyError::malformed("X-Ts"))
+        );
+        assert!(matches!(
+            read(&[("X-Sig", &good), ("X-Ts", "1301")]),
+            Err(VerifyError::TimestampOutOfTolerance { .. })
+        ));
     }
 }

@@ -9,7 +9,7 @@ use crate::scheme::{
     Headers, JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
-use crate::verify::{parse_timestamp, Tolerance, VerifyError};
+use crate::verify::{Tolerance, VerifyError};
 
 const SIGNATURE: &str = "X-Slack-Signature";
 const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
@@ -138,12 +138,8 @@ impl Scheme for Slack {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let value = request.require(SIGNATURE)?;
-        let raw_timestamp = request.require(TIMESTAMP)?;
-        let candidate = V0.decode::<32>(value)?;
-        let timestamp =
-            parse_timestamp(raw_timestamp).ok_or_else(|| VerifyError::malformed(TIMESTAMP))?;
-        self.tolerance.check(timestamp, now)?;
+        let (candidate, raw_timestamp, timestamp) =
+            V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
 
         let signed = [&b"v0:"[..], raw_timestamp, b":", request.body()];
         check_mac(secrets, candidate.into_iter(), |key| {
@@ -252,6 +248,7 @@ impl Signer for Slack {
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
+    use crate::scheme::test_support::verify;
     use crate::secret::Secret;
 
     // Slack's published example ("Verifying requests from Slack",
@@ -266,20 +263,6 @@ mod tests {
             (SIGNATURE.into(), signature.into()),
             (TIMESTAMP.into(), ts.to_string()),
         ]
-    }
-
-    fn verify(
-        scheme: &Slack,
-        headers: &[(String, String)],
-        body: &[u8],
-        now: i64,
-    ) -> Result<Delivery, VerifyError> {
-        let headers = headers.to_vec();
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            now,
-        )
     }
 
     const NO_HEADERS: [(&str, &str); 0] = [];

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::scheme::{timestamped_preset, Format, TimestampedHmac, WithoutMac};
-use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::Tolerance;
 
 const SIGNATURE: &str = "Stripe-Signature";
@@ -60,44 +59,27 @@ static FORMAT: Format = Format {
 #[derive(Clone)]
 pub struct Stripe(TimestampedHmac);
 
-impl Stripe {
-    /// The scheme with one signing secret, e.g. `whsec_...`.
-    ///
-    /// # Errors
-    ///
-    /// [`SecretError::Empty`] for an empty secret.
-    pub fn new(secret: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(Secret::new(secret)?))
-    }
-
-    /// The scheme with several secrets, newest first: during a roll of the
-    /// endpoint secret Stripe signs with both and sends a `v1` for each.
-    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
-        Self(TimestampedHmac::new(&FORMAT, secrets.into()))
-    }
-
-    /// How far `t` may be from now (default 5 minutes, as Stripe's SDKs).
-    #[must_use]
-    pub fn tolerance(self, tolerance: Tolerance) -> Self {
-        Self(self.0.tolerance(tolerance))
-    }
-
-    /// The `Stripe-Signature` value for `body` at `timestamp`, signed with
-    /// the first secret: `t=<timestamp>,v1=<hex>`.
-    #[must_use]
-    pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
-        self.0.signature(timestamp, body)
+timestamped_preset! {
+    Stripe {
+        /// The scheme with one signing secret, e.g. `whsec_...`.
+        new;
+        /// The scheme with several secrets, newest first: during a roll of the
+        /// endpoint secret Stripe signs with both and sends a `v1` for each.
+        with_secrets;
+        /// How far `t` may be from now (default 5 minutes, as Stripe's SDKs).
+        tolerance;
+        /// The `Stripe-Signature` value for `body` at `timestamp`, signed with
+        /// the first secret: `t=<timestamp>,v1=<hex>`.
+        signature;
     }
 }
-
-timestamped_preset!(Stripe);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
     use crate::scheme::{hmac_sha256, Delivery, Message, Request, Scheme, Signer};
-    use crate::secret::Secret;
+    use crate::secret::{Secret, Secrets};
     use crate::verify::VerifyError;
 
     // stripe-dotnet's fixed vector (src/StripeTests/Services/Events/
@@ -139,12 +121,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let headers = [(SIGNATURE, header)];
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            now,
-        )
+        crate::scheme::test_support::verify(scheme, &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

@@ -1,7 +1,34 @@
 //! Helpers for the schemes' unit tests.
 
-use super::{Request, Scheme};
+use super::{Delivery, Headers, Request, Scheme};
 use crate::verify::VerifyError;
+
+/// `scheme`'s verdict on a `POST` to `target` with `headers` and `body` at
+/// `now`, checked against its own secrets.
+pub(crate) fn verify_post<H: Headers + ?Sized>(
+    scheme: &dyn Scheme,
+    target: &str,
+    headers: &H,
+    body: &[u8],
+    now: i64,
+) -> Result<Delivery, VerifyError> {
+    let headers: &dyn Headers = &headers;
+    scheme.verify(
+        &Request::new("POST", target, headers, body),
+        scheme.secrets(),
+        now,
+    )
+}
+
+/// [`verify_post`] to `/`.
+pub(crate) fn verify<H: Headers + ?Sized>(
+    scheme: &dyn Scheme,
+    headers: &H,
+    body: &[u8],
+    now: i64,
+) -> Result<Delivery, VerifyError> {
+    verify_post(scheme, "/", headers, body, now)
+}
 
 /// Header values an attacker may send instead of a real one.
 pub(crate) fn absurd_values() -> Vec<Vec<u8>> {

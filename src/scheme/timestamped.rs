@@ -167,10 +167,48 @@ impl Signer for TimestampedHmac {
     }
 }
 
-/// Makes `$preset`, a newtype around a [`TimestampedHmac`], a [`Scheme`], a
-/// [`Signer`] and `Debug` as that is.
+/// Gives `$preset`, a newtype around a [`TimestampedHmac`], its
+/// constructors, each with the docs written before its name, and makes it a
+/// [`Scheme`], a [`Signer`] and `Debug` as the scheme it wraps. The format
+/// is the preset's `FORMAT`.
 macro_rules! timestamped_preset {
-    ($preset:ident) => {
+    (
+        $preset:ident {
+            $(#[$new:meta])* new;
+            $(#[$with_secrets:meta])* with_secrets;
+            $(#[$tolerance:meta])* tolerance;
+            $(#[$signature:meta])* signature;
+        }
+    ) => {
+        impl $preset {
+            $(#[$new])*
+            ///
+            /// # Errors
+            ///
+            /// [`SecretError::Empty`](crate::SecretError::Empty) for an empty
+            /// secret.
+            pub fn new(secret: &str) -> Result<Self, $crate::secret::SecretError> {
+                Ok(Self::with_secrets($crate::secret::Secret::new(secret)?))
+            }
+
+            $(#[$with_secrets])*
+            pub fn with_secrets(secrets: impl Into<$crate::secret::Secrets>) -> Self {
+                Self($crate::scheme::TimestampedHmac::new(&FORMAT, secrets.into()))
+            }
+
+            $(#[$tolerance])*
+            #[must_use]
+            pub fn tolerance(self, tolerance: $crate::verify::Tolerance) -> Self {
+                Self(self.0.tolerance(tolerance))
+            }
+
+            $(#[$signature])*
+            #[must_use]
+            pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
+                self.0.signature(timestamp, body)
+            }
+        }
+
         $crate::scheme::forward_scheme!([] $preset, |this| this.0);
 
         impl $crate::scheme::Signer for $preset {
