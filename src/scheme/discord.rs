@@ -9,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use crate::scheme::ed25519;
 use crate::scheme::{
     json_string, static_pointer, Delivery, Encoding, JsonPointer, Message, Reply, Request, Scheme,
-    SignatureHeader, Signer,
+    SignatureHeader, SignedAt, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -171,8 +171,11 @@ impl Scheme for Discord {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let (candidate, raw_timestamp, timestamp) =
-            ED25519.read_timestamped::<64>(request, TIMESTAMP, self.tolerance, now)?;
+        let SignedAt {
+            signature: candidate,
+            raw_timestamp,
+            timestamp,
+        } = ED25519.read_timestamped::<64>(request, TIMESTAMP, self.tolerance, now)?;
 
         let signed = [raw_timestamp, request.body()];
         if !ed25519::any_key_verifies(secrets, candidate.into_iter(), signed) {

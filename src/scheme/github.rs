@@ -4,8 +4,8 @@
 use std::sync::LazyLock;
 
 use crate::scheme::{
-    optional_utf8, Delivery, Encoding, EventName, EventNameError, Message, Request, Scheme,
-    SignError, SignatureHeader, Signer,
+    optional_utf8, pointer, Delivery, Encoding, EventName, EventNameError, Message, Request,
+    Scheme, SignError, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -21,7 +21,7 @@ pub(crate) const HUB_SIGNATURE: SignatureHeader =
 
 /// `X-GitHub-Event`, then `.` and the body's `action` when it has one.
 static EVENT_NAME: LazyLock<EventName> =
-    LazyLock::new(|| EventName::HeaderAndJson(EVENT, crate::scheme::pointer::constant("/action")));
+    LazyLock::new(|| EventName::HeaderAndJson(EVENT, pointer::constant("/action")));
 
 /// GitHub's webhook scheme ([docs](https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries)).
 ///

@@ -38,6 +38,19 @@ use crate::payload::PayloadError;
 use crate::secret::Secrets;
 use crate::verify::VerifyError;
 
+// One concept per file. Here: the `Scheme` trait, `Delivery`, `Reply`.
+//   request.rs      the request view (`Request`, `Header`, `Headers`), header readers
+//   event_name.rs   where the event name is (`EventName`), and the sender's side of it
+//   signer.rs       the sender's side of a scheme (`Message`, `Signer`, `SignError`)
+//   pointer.rs      `JsonPointer`: one value of a JSON body, without a `Value`
+//   mac.rs          MACs, digests, decoding, and `any_secret_matches`: the one loop
+//                   that matches what a request carries against the secrets
+//   signature.rs    `SignatureHeader`: a header holding one encoded signature
+//   ed25519.rs      ed25519 keys and checks (`v1a`, Discord)
+//   timestamped.rs  the scheme Stripe and Paddle share (`t=..,v1=..` headers)
+//   test_support.rs helpers for the unit tests
+//   the rest        one preset each, holding only what differs
+
 #[cfg(feature = "ed25519")]
 mod discord;
 #[cfg(feature = "ed25519")]
@@ -88,7 +101,7 @@ pub(crate) use mac::{
 };
 pub(crate) use pointer::{json_string, static_pointer};
 pub(crate) use request::{first_optional_utf8, optional_utf8, query_pairs, utf8};
-pub(crate) use signature::SignatureHeader;
+pub(crate) use signature::{SignatureHeader, SignedAt};
 pub(crate) use timestamped::{timestamped_preset, Format, TimestampedHmac, WithoutMac};
 
 /// What a verified request says about its delivery.

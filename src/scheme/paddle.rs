@@ -1,9 +1,10 @@
 //! [Paddle Billing](https://developer.paddle.com/webhooks/signature-verification)
 //! webhooks.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use crate::scheme::{timestamped_preset, Format, TimestampedHmac, WithoutMac};
+use crate::scheme::{pointer, timestamped_preset, EventName, Format, TimestampedHmac, WithoutMac};
 use crate::verify::Tolerance;
 
 const SIGNATURE: &str = "Paddle-Signature";
@@ -18,8 +19,8 @@ static FORMAT: Format = Format {
     mac: "h1",
     joiner: ":",
     without_mac: WithoutMac::Malformed,
-    id: "/event_id",
-    event_name: "/event_type",
+    id: LazyLock::new(|| pointer::constant("/event_id")),
+    event_name: LazyLock::new(|| EventName::json_at("/event_type")),
     // The replay window of Paddle's SDKs.
     tolerance: Tolerance::new(Duration::from_secs(5)), // 5 seconds
 };

@@ -16,6 +16,17 @@ pub enum Encoding {
     Base64,
 }
 
+/// What [`SignatureHeader::read_timestamped`] reads.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SignedAt<'r, const N: usize> {
+    /// The signature, as [`SignatureHeader::read`] gives it.
+    pub(crate) signature: Option<[u8; N]>,
+    /// The timestamp as sent, which the sender signs.
+    pub(crate) raw_timestamp: &'r [u8],
+    /// The timestamp, unix seconds.
+    pub(crate) timestamp: i64,
+}
+
 /// A header carrying one signature: its name, the prefix its value starts
 /// with, if any, and how the signature is encoded after it.
 #[derive(Debug, Clone, Copy)]
@@ -121,14 +132,18 @@ impl SignatureHeader {
         timestamp: &'static str,
         tolerance: Tolerance,
         now: i64,
-    ) -> Result<(Option<[u8; N]>, &'r [u8], i64), VerifyError> {
+    ) -> Result<SignedAt<'r, N>, VerifyError> {
         let value = request.require(self.name)?;
         let raw_timestamp = request.require(timestamp)?;
         let signature = self.decode(value)?;
         let parsed =
             parse_timestamp(raw_timestamp).ok_or_else(|| VerifyError::malformed(timestamp))?;
         tolerance.check(parsed, now)?;
-        Ok((signature, raw_timestamp, parsed))
+        Ok(SignedAt {
+            signature,
+            raw_timestamp,
+            timestamp: parsed,
+        })
     }
 
     /// Checks that `request` carries the HMAC-SHA256 of `signed` under one
@@ -196,7 +211,7 @@ mod tests {
         let read = |headers: &[(&str, &str)]| {
             let request = Request::new("POST", "/", &headers, b"");
             v0.read_timestamped::<32>(&request, "X-Ts", Tolerance::default(), 1000)
-                .map(|(signature, raw, ts)| (signature, raw.to_vec(), ts))
+                .map(|read| (read.signature, read.raw_timestamp.to_vec(), read.timestamp))
         };
         assert_eq!(
             read(&[("X-Sig", &good), ("X-Ts", "990")]),

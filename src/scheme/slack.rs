@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use crate::payload::PayloadError;
 use crate::scheme::{
     check_mac, hmac_sha256, json_string, static_pointer, Delivery, Encoding, EventNameError,
-    Headers, JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
+    Headers, JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, SignedAt, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -138,8 +138,11 @@ impl Scheme for Slack {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let (candidate, raw_timestamp, timestamp) =
-            V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
+        let SignedAt {
+            signature: candidate,
+            raw_timestamp,
+            timestamp,
+        } = V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
 
         let signed = [&b"v0:"[..], raw_timestamp, b":", request.body()];
         check_mac(secrets, candidate.into_iter(), |key| {

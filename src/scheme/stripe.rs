@@ -1,8 +1,9 @@
 //! [Stripe](https://docs.stripe.com/webhooks#verify-events) webhooks.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use crate::scheme::{timestamped_preset, Format, TimestampedHmac, WithoutMac};
+use crate::scheme::{pointer, timestamped_preset, EventName, Format, TimestampedHmac, WithoutMac};
 use crate::verify::Tolerance;
 
 const SIGNATURE: &str = "Stripe-Signature";
@@ -17,8 +18,8 @@ static FORMAT: Format = Format {
     mac: "v1",
     joiner: ".",
     without_mac: WithoutMac::Invalid,
-    id: "/id",
-    event_name: "/type",
+    id: LazyLock::new(|| pointer::constant("/id")),
+    event_name: LazyLock::new(|| EventName::json_at("/type")),
     tolerance: Tolerance::new(Duration::from_secs(5 * 60)), // 5 minutes
 };
 

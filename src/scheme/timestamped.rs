@@ -7,10 +7,11 @@
 //! [`Paddle`]: crate::scheme::Paddle
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use crate::scheme::{
-    any_hex_mac_matches, json_string, key_values, only_value, pointer, Delivery, EventName,
-    EventNameError, JsonPointer, Message, Request, Scheme, Signer,
+    any_hex_mac_matches, json_string, key_values, only_value, Delivery, EventName, EventNameError,
+    JsonPointer, Message, Request, Scheme, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -36,9 +37,9 @@ pub(crate) struct Format {
     /// What a header without a MAC entry is.
     pub(crate) without_mac: WithoutMac,
     /// Where the body holds the delivery id, e.g. `/id`.
-    pub(crate) id: &'static str,
+    pub(crate) id: LazyLock<JsonPointer>,
     /// Where the body holds the event name, e.g. `/type`.
-    pub(crate) event_name: &'static str,
+    pub(crate) event_name: LazyLock<EventName>,
     /// The replay window of the provider's SDKs.
     pub(crate) tolerance: Tolerance,
 }
@@ -60,8 +61,6 @@ pub(crate) struct TimestampedHmac {
     format: &'static Format,
     secrets: Secrets,
     tolerance: Tolerance,
-    id: JsonPointer,
-    event_name: EventName,
 }
 
 impl TimestampedHmac {
@@ -71,8 +70,6 @@ impl TimestampedHmac {
             format,
             secrets,
             tolerance: format.tolerance,
-            id: pointer::constant(format.id),
-            event_name: EventName::json_at(format.event_name),
         }
     }
 
@@ -119,7 +116,7 @@ impl Scheme for TimestampedHmac {
     }
 
     fn id_in_body(&self) -> Option<&'static str> {
-        Some(self.format.id)
+        Some(self.format.id.as_str())
     }
 
     fn verify(
@@ -148,12 +145,12 @@ impl Scheme for TimestampedHmac {
         if !any_hex_mac_matches(header, separator, mac, secrets, signed) {
             return Err(VerifyError::InvalidSignature);
         }
-        let id = json_string(request.body(), &self.id);
+        let id = json_string(request.body(), &self.format.id);
         Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
-        self.event_name.find(request)
+        self.format.event_name.find(request)
     }
 }
 
