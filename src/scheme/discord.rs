@@ -9,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use crate::scheme::ed25519;
 use crate::scheme::{
     json_string, static_pointer, Delivery, Encoding, JsonPointer, Message, Reply, Request, Scheme,
-    SignatureHeader, SignedAt, Signer,
+    SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -171,19 +171,14 @@ impl Scheme for Discord {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let SignedAt {
-            signature: candidate,
-            raw_timestamp,
-            timestamp,
-        } = ED25519.read_timestamped::<64>(request, TIMESTAMP, self.tolerance, now)?;
-
-        let signed = [raw_timestamp, request.body()];
-        if !ed25519::any_key_verifies(secrets, candidate.into_iter(), signed) {
+        let read = ED25519.read_timestamped::<64>(request, TIMESTAMP, self.tolerance, now)?;
+        let signed = [read.raw_timestamp, request.body()];
+        if !ed25519::any_key_verifies(secrets, read.signature.into_iter(), signed) {
             return Err(VerifyError::InvalidSignature);
         }
         static ID: OnceLock<JsonPointer> = OnceLock::new();
         let id = json_string(request.body(), static_pointer(&ID, "/id"));
-        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
+        Ok(Delivery::new(id, Some(read.timestamp)).fingerprint_if_no_id(signed))
     }
 
     /// Answers PING (`"type": 1`) with PONG.

@@ -101,7 +101,7 @@ pub(crate) use mac::{
 };
 pub(crate) use pointer::{json_string, static_pointer};
 pub(crate) use request::{first_optional_utf8, optional_utf8, query_pairs, utf8};
-pub(crate) use signature::{SignatureHeader, SignedAt};
+pub(crate) use signature::SignatureHeader;
 pub(crate) use timestamped::{timestamped_preset, Format, TimestampedHmac, WithoutMac};
 
 /// What a verified request says about its delivery.

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use crate::payload::PayloadError;
 use crate::scheme::{
     check_mac, hmac_sha256, json_string, static_pointer, Delivery, Encoding, EventNameError,
-    Headers, JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, SignedAt, Signer,
+    Headers, JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -138,14 +138,9 @@ impl Scheme for Slack {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let SignedAt {
-            signature: candidate,
-            raw_timestamp,
-            timestamp,
-        } = V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
-
-        let signed = [&b"v0:"[..], raw_timestamp, b":", request.body()];
-        check_mac(secrets, candidate.into_iter(), |key| {
+        let read = V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
+        let signed = [&b"v0:"[..], read.raw_timestamp, b":", request.body()];
+        check_mac(secrets, read.signature.into_iter(), |key| {
             hmac_sha256(key, signed)
         })?;
         static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
@@ -156,7 +151,7 @@ impl Scheme for Slack {
         };
         // Forms (slash commands, interactivity) carry no `event_id`: a
         // repeat is recognised by what was signed.
-        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
+        Ok(Delivery::new(id, Some(read.timestamp)).fingerprint_if_no_id(signed))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
