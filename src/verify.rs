@@ -1,5 +1,9 @@
-//! The pieces every scheme shares: the error type, timestamp parsing and the
-//! replay window, the clock, and constant-time comparison.
+//! What every scheme shares around its signature check: the error type,
+//! timestamp parsing and the replay window, the clock, and
+//! [`constant_time_eq`] for a [`Scheme`](crate::scheme::Scheme) of your own.
+//! The MACs, signature decoding and the one routine that matches a request's
+//! signatures against the secrets are the schemes' own, in
+//! [`scheme`](crate::scheme).
 //!
 //! Nothing here depends on actix-web, so the command line and other frameworks
 //! reuse it.
@@ -19,8 +23,6 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use subtle::ConstantTimeEq;
 
 /// The replay window of most providers' SDKs.
 const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60); // 5 minutes
@@ -191,9 +193,19 @@ impl Clock for FixedClock {
     }
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
+/// Compares two byte strings in time that depends only on their lengths,
+/// as the presets compare MACs: for a [`Scheme`](crate::scheme::Scheme) of
+/// your own. Strings of different lengths are unequal.
+///
+/// ```
+/// use actix_webhook::verify::constant_time_eq;
+///
+/// assert!(constant_time_eq(b"v1=abc", b"v1=abc"));
+/// assert!(!constant_time_eq(b"v1=abc", b"v1=abd"));
+/// assert!(!constant_time_eq(b"v1=abc", b"v1=ab"));
+/// ```
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    bool::from(a.ct_eq(b))
+    bool::from(crate::scheme::ct_eq_words(a, b))
 }
 
 #[cfg(test)]

@@ -3,21 +3,11 @@
 use std::fmt;
 
 use crate::scheme::{
-    any_mac_matches, decode_base64, decode_hex, hmac_sha256, optional_utf8, sha256, Delivery,
-    EventName, EventNameError, JsonPointer, Message, Request, Scheme, SignError, Signer,
+    check_mac, hmac_sha256, optional_utf8, sha256, Delivery, Encoding, EventName, EventNameError,
+    Message, Request, Scheme, SignError, SignatureHeader, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
-
-/// How the signature bytes are written in the header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Encoding {
-    /// Hexadecimal, either case.
-    Hex,
-    /// Standard base64, padding optional.
-    Base64,
-}
 
 /// What the sender signs, as a template over `{id}`, `{timestamp}` and
 /// `{body}` with literal text between them, e.g. `{timestamp}.{body}` or
@@ -176,7 +166,7 @@ impl GenericHmac {
             encoding: Encoding::Hex,
             timestamp: None,
             id_header: None,
-            event_name: EventName::Json(JsonPointer::new("/type").expect("valid pointer")),
+            event_name: EventName::json_at("/type"),
             content: SignedContent::default(),
         }
     }
@@ -236,23 +226,14 @@ impl GenericHmac {
     /// `id` and `timestamp` fill the template's placeholders.
     #[must_use]
     pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        use base64::Engine as _;
         let ts = timestamp.to_string();
-        let mac = self.mac(
-            self.secrets.primary().expose(),
-            id.as_bytes(),
-            ts.as_bytes(),
-            body,
-        );
-        let encoded = match self.encoding {
-            Encoding::Hex => hex::encode(mac),
-            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(mac),
-        };
-        format!("{}{encoded}", self.prefix)
+        let signed = self.content.fill(id.as_bytes(), ts.as_bytes(), body);
+        self.header().sign_hmac_sha256(&self.secrets, signed)
     }
 
-    fn mac(&self, key: &[u8], id: &[u8], timestamp: &[u8], body: &[u8]) -> [u8; 32] {
-        hmac_sha256(key, self.content.fill(id, timestamp, body))
+    /// The signature header as configured.
+    fn header(&self) -> SignatureHeader {
+        SignatureHeader::prefixed(self.signature_header, self.prefix, self.encoding)
     }
 }
 
@@ -271,17 +252,7 @@ impl Scheme for GenericHmac {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let header = self.signature_header;
-        let value = request.require(header)?;
-        let value = value
-            .strip_prefix(self.prefix.as_bytes())
-            .filter(|value| !value.is_empty())
-            .ok_or_else(|| VerifyError::malformed(header))?;
-        let candidate = match self.encoding {
-            Encoding::Hex => decode_hex::<32>(value),
-            Encoding::Base64 => decode_base64::<32>(value),
-        }
-        .map_err(|()| VerifyError::malformed(header))?;
+        let candidate = self.header().read::<32>(request)?;
 
         let (raw_timestamp, timestamp) = match self.timestamp {
             Some((ts_header, tolerance)) => {
@@ -312,11 +283,9 @@ impl Scheme for GenericHmac {
             raw_timestamp,
             request.body(),
         );
-        if !any_mac_matches(secrets, candidate.into_iter(), |key| {
+        check_mac(secrets, candidate.into_iter(), |key| {
             hmac_sha256(key, signed.clone())
-        }) {
-            return Err(VerifyError::InvalidSignature);
-        }
+        })?;
         // An id outside the signed content is anyone's to change: a repeat
         // is then recognised by what was signed.
         let fingerprint = (!self.content.needs(&Part::Id)).then(|| sha256(signed));

@@ -1,9 +1,11 @@
 //! [GitHub](https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries)
 //! webhooks.
 
+use std::sync::LazyLock;
+
 use crate::scheme::{
-    any_mac_matches, decode_hex, hmac_sha256, optional_utf8, Delivery, EventName, EventNameError,
-    JsonPointer, Message, Request, Scheme, SignError, Signer,
+    optional_utf8, pointer, Delivery, Encoding, EventName, EventNameError, Message, Request,
+    Scheme, SignError, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -11,7 +13,15 @@ use crate::verify::VerifyError;
 const SIGNATURE: &str = "X-Hub-Signature-256";
 const DELIVERY: &str = "X-GitHub-Delivery";
 const EVENT: &str = "X-GitHub-Event";
-const PREFIX: &[u8] = b"sha256=";
+
+/// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, which Meta
+/// sends too.
+pub(crate) const HUB_SIGNATURE: SignatureHeader =
+    SignatureHeader::prefixed(SIGNATURE, "sha256=", Encoding::Hex);
+
+/// `X-GitHub-Event`, then `.` and the body's `action` when it has one.
+static EVENT_NAME: LazyLock<EventName> =
+    LazyLock::new(|| EventName::HeaderAndJson(EVENT, pointer::constant("/action")));
 
 /// GitHub's webhook scheme ([docs](https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries)).
 ///
@@ -46,7 +56,6 @@ const PREFIX: &[u8] = b"sha256=";
 #[derive(Debug, Clone)]
 pub struct GitHub {
     secrets: Secrets,
-    event_name: EventName,
 }
 
 impl GitHub {
@@ -63,10 +72,6 @@ impl GitHub {
     pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
         Self {
             secrets: secrets.into(),
-            event_name: EventName::HeaderAndJson(
-                EVENT,
-                JsonPointer::new("/action").expect("valid pointer"),
-            ),
         }
     }
 
@@ -74,40 +79,7 @@ impl GitHub {
     /// secret: `sha256=<hex>`.
     #[must_use]
     pub fn signature(&self, body: &[u8]) -> String {
-        hub_signature(&self.secrets, body)
-    }
-}
-
-/// `sha256=<hex HMAC-SHA256 of body>` with the first of `secrets`.
-pub(crate) fn hub_signature(secrets: &Secrets, body: &[u8]) -> String {
-    let mac = hmac_sha256(secrets.primary().expose(), [body]);
-    format!("sha256={}", hex::encode(mac))
-}
-
-/// Checks `X-Hub-Signature-256: sha256=<hex>` over the body against every
-/// secret (GitHub and Meta).
-///
-/// # Errors
-///
-/// [`VerifyError::MissingSignature`] when absent, [`VerifyError::MalformedSignature`]
-/// when repeated, without the `sha256=` prefix or not hex,
-/// [`VerifyError::InvalidSignature`] when no secret matches.
-pub(crate) fn verify_hub_signature(
-    request: &Request<'_>,
-    secrets: &Secrets,
-) -> Result<(), VerifyError> {
-    let value = request.require(SIGNATURE)?;
-    let hex = value
-        .strip_prefix(PREFIX)
-        .filter(|hex| !hex.is_empty())
-        .ok_or_else(|| VerifyError::malformed(SIGNATURE))?;
-    let candidate = decode_hex::<32>(hex).map_err(|()| VerifyError::malformed(SIGNATURE))?;
-    if any_mac_matches(secrets, candidate.into_iter(), |key| {
-        hmac_sha256(key, [request.body()])
-    }) {
-        Ok(())
-    } else {
-        Err(VerifyError::InvalidSignature)
+        HUB_SIGNATURE.sign_hmac_sha256(&self.secrets, [body])
     }
 }
 
@@ -126,14 +98,14 @@ impl Scheme for GitHub {
         secrets: &Secrets,
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
-        verify_hub_signature(request, secrets)?;
+        HUB_SIGNATURE.check_hmac_sha256(request, secrets, [request.body()])?;
         // The delivery id is not signed: a repeat is recognised by its body.
         let id = optional_utf8(request, DELIVERY)?;
         Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
-        self.event_name.find(request)
+        EVENT_NAME.find(request)
     }
 }
 
@@ -142,8 +114,7 @@ impl Signer for GitHub {
     /// `X-GitHub-Event`: the part of the event name before its first `.`, the
     /// rest being the body's `action`.
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
-        let event = self
-            .event_name
+        let event = EVENT_NAME
             .header_to_send(message.event)
             .map_or(message.event, |(_, value)| value);
         vec![
@@ -158,13 +129,14 @@ impl Signer for GitHub {
     /// is `opened` (the action is read from the body, so a name whose part
     /// after the `.` differs from it would be routed as another event).
     fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
-        self.event_name.check_message(message)
+        EVENT_NAME.check_message(message)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheme::hmac_sha256;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
     use crate::secret::Secret;
 
@@ -180,11 +152,7 @@ mod tests {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Delivery, VerifyError> {
-        scheme.verify(
-            &Request::new("POST", "/", &headers.to_vec(), body),
-            scheme.secrets(),
-            0,
-        )
+        crate::scheme::test_support::verify(scheme, headers, body, 0)
     }
 
     fn headers(signature: &str) -> Vec<(String, String)> {

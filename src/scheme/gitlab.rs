@@ -1,8 +1,10 @@
 //! [GitLab](https://docs.gitlab.com/user/project/integrations/webhooks/) webhooks.
 
+use std::sync::LazyLock;
+
 use crate::scheme::{
-    optional_utf8, token_matches, Delivery, EventName, EventNameError, Header, Message, Request,
-    Scheme, SignError, Signer, StandardWebhooks,
+    first_optional_utf8, token_matches, Delivery, EventName, EventNameError, Header, Message,
+    Request, Scheme, SignError, Signer, StandardWebhooks,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -12,6 +14,9 @@ const EVENT: &str = "X-Gitlab-Event";
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 const EVENT_UUID: &str = "X-Gitlab-Event-UUID";
 const SIGNATURE: &str = "webhook-signature";
+
+/// `X-Gitlab-Event`.
+static EVENT_NAME: LazyLock<EventName> = LazyLock::new(|| EventName::Header(EVENT));
 
 /// How a [`GitLab`] scheme signs, for [`Signer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,12 +116,6 @@ impl GitLab {
     }
 }
 
-/// A header read as a delivery id: `None` when absent, malformed when
-/// repeated or not UTF-8.
-fn id_header(request: &Request<'_>, name: &'static str) -> Result<Option<String>, VerifyError> {
-    optional_utf8(request, name)
-}
-
 impl Scheme for GitLab {
     fn name(&self) -> &'static str {
         "gitlab"
@@ -139,16 +138,13 @@ impl Scheme for GitLab {
         if !token_matches(token, secrets) {
             return Err(VerifyError::InvalidSignature);
         }
-        let id = match id_header(request, IDEMPOTENCY_KEY)? {
-            Some(id) => Some(id),
-            None => id_header(request, EVENT_UUID)?,
-        };
+        let id = first_optional_utf8(request, &[IDEMPOTENCY_KEY, EVENT_UUID])?;
         // The token signs nothing: a repeat is recognised by its body.
         Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
-        EventName::Header(EVENT).find(request)
+        EVENT_NAME.find(request)
     }
 }
 
@@ -176,7 +172,7 @@ impl Signer for GitLab {
     /// GitLab always sends `X-Gitlab-Event`, so the message needs an event
     /// name, e.g. `Push Hook`.
     fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
-        EventName::Header(EVENT).check_message(message)
+        EVENT_NAME.check_message(message)
     }
 }
 
@@ -184,6 +180,7 @@ impl Signer for GitLab {
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
+    use crate::scheme::test_support::verify;
 
     // GitLab's signing token follows Standard Webhooks and is verified with the
     // `standardwebhooks` library (gitlab-org/gitlab merge requests 230944 and
@@ -196,20 +193,6 @@ mod tests {
     const TS: i64 = 1_614_265_330;
     const PAYLOAD: &[u8] = br#"{"test": 2432232314}"#;
     const V1: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
-
-    fn verify(
-        scheme: &GitLab,
-        headers: &[(String, String)],
-        body: &[u8],
-        now: i64,
-    ) -> Result<Delivery, VerifyError> {
-        let headers = headers.to_vec();
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            now,
-        )
-    }
 
     fn token_headers(token: &str) -> Vec<(String, String)> {
         vec![

@@ -6,15 +6,13 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use crate::payload::PayloadError;
-use crate::scheme::github::{hub_signature, verify_hub_signature};
+use crate::scheme::github::HUB_SIGNATURE;
 use crate::scheme::{
     query_pairs, static_pointer, token_matches, Delivery, EventNameError, JsonPointer, Message,
     Reply, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
-
-const SIGNATURE: &str = "X-Hub-Signature-256";
 
 /// Meta's webhook scheme for WhatsApp Business, Messenger, Instagram and
 /// other Graph API objects ([docs](https://developers.facebook.com/docs/graph-api/webhooks/getting-started)).
@@ -98,7 +96,7 @@ impl Meta {
     /// secret: `sha256=<hex>`.
     #[must_use]
     pub fn signature(&self, body: &[u8]) -> String {
-        hub_signature(&self.secrets, body)
+        HUB_SIGNATURE.sign_hmac_sha256(&self.secrets, [body])
     }
 }
 
@@ -117,7 +115,7 @@ impl Scheme for Meta {
         secrets: &Secrets,
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
-        verify_hub_signature(request, secrets)?;
+        HUB_SIGNATURE.check_hmac_sha256(request, secrets, [request.body()])?;
         // No id and no timestamp: a repeat is recognised by its body.
         Ok(Delivery::new(None, None).fingerprint_of([request.body()]))
     }
@@ -168,11 +166,10 @@ impl Scheme for Meta {
                 _ => false,
             };
         Some(match (accepted, challenge) {
-            (true, Some(challenge)) => Ok(Reply {
-                status: 200,
-                content_type: "text/plain; charset=utf-8",
-                body: challenge.into_owned().into_bytes(),
-            }),
+            (true, Some(challenge)) => Ok(Reply::ok(
+                "text/plain; charset=utf-8",
+                challenge.into_owned().into_bytes(),
+            )),
             _ => Err(VerifyError::HandshakeRefused),
         })
     }
@@ -181,7 +178,7 @@ impl Scheme for Meta {
 impl Signer for Meta {
     /// `X-Hub-Signature-256` only: Meta sends no id or event header.
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
-        vec![(SIGNATURE.into(), self.signature(message.body))]
+        vec![(HUB_SIGNATURE.name.into(), self.signature(message.body))]
     }
 }
 
@@ -189,6 +186,8 @@ impl Signer for Meta {
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
+
+    const SIGNATURE: &str = HUB_SIGNATURE.name;
 
     // Meta publishes no signed example. Its `X-Hub-Signature-256` is GitHub's
     // algorithm (HMAC-SHA256 of the body, `sha256=<hex>`), so GitHub's
@@ -208,10 +207,11 @@ mod tests {
         "sha256=c4a6a9758cb8270e98366cb7275be64960dc6cb1d4e96363bf3a0e79ca154ffb";
 
     fn verify(scheme: &Meta, signature: &str, body: &[u8]) -> Result<Delivery, VerifyError> {
-        let headers = [(SIGNATURE, signature)];
-        scheme.verify(
-            &Request::new("POST", "/meta", &headers, body),
-            scheme.secrets(),
+        crate::scheme::test_support::verify_post(
+            scheme,
+            "/meta",
+            &[(SIGNATURE, signature)],
+            body,
             0,
         )
     }

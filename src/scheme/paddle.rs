@@ -1,20 +1,29 @@
 //! [Paddle Billing](https://developer.paddle.com/webhooks/signature-verification)
 //! webhooks.
 
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use crate::scheme::{
-    any_hex_mac_matches, hmac_sha256, json_string, key_values, only_value, static_pointer,
-    Delivery, EventName, EventNameError, JsonPointer, Message, Request, Scheme, Signer,
-};
-use crate::secret::{Secret, SecretError, Secrets};
-use crate::verify::{parse_timestamp, Tolerance, VerifyError};
+use crate::scheme::{pointer, timestamped_preset, EventName, Format, TimestampedHmac, WithoutMac};
+use crate::verify::Tolerance;
 
 const SIGNATURE: &str = "Paddle-Signature";
 
-/// The replay window of Paddle's SDKs.
-const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5); // 5 seconds
+/// How Paddle signs; see [`Paddle`].
+static FORMAT: Format = Format {
+    name: "paddle",
+    type_name: "Paddle",
+    header: SIGNATURE,
+    separator: b';',
+    timestamp: "ts",
+    mac: "h1",
+    joiner: ":",
+    without_mac: WithoutMac::Malformed,
+    id: LazyLock::new(|| pointer::constant("/event_id")),
+    event_name: LazyLock::new(|| EventName::json_at("/event_type")),
+    // The replay window of Paddle's SDKs.
+    tolerance: Tolerance::new(Duration::from_secs(5)), // 5 seconds
+};
 
 /// Paddle Billing's webhook scheme ([docs](https://developer.paddle.com/webhooks/signature-verification)).
 ///
@@ -41,98 +50,20 @@ const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5); // 5 seconds
 ///     .tolerance(Tolerance::new(Duration::from_secs(30)));
 /// # Ok::<(), actix_webhook::SecretError>(())
 /// ```
-#[derive(Debug, Clone)]
-pub struct Paddle {
-    secrets: Secrets,
-    tolerance: Tolerance,
-}
+#[derive(Clone)]
+pub struct Paddle(TimestampedHmac);
 
-impl Paddle {
-    /// The scheme with the destination's secret key.
-    ///
-    /// # Errors
-    ///
-    /// [`SecretError::Empty`] for an empty secret.
-    pub fn new(secret_key: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(Secret::new(secret_key)?))
-    }
-
-    /// The scheme with several secret keys, newest first.
-    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
-            tolerance: Tolerance::new(DEFAULT_TOLERANCE),
-        }
-    }
-
-    /// How far `ts` may be from now (default 5 seconds, as Paddle's SDKs).
-    #[must_use]
-    pub fn tolerance(mut self, tolerance: Tolerance) -> Self {
-        self.tolerance = tolerance;
-        self
-    }
-
-    /// The `Paddle-Signature` value for `body` at `timestamp`, signed with
-    /// the first secret: `ts=<timestamp>;h1=<hex>`.
-    #[must_use]
-    pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
-        let ts = timestamp.to_string();
-        let mac = hmac_sha256(self.secrets.primary().expose(), [ts.as_bytes(), b":", body]);
-        format!("ts={ts};h1={}", hex::encode(mac))
-    }
-}
-
-impl Scheme for Paddle {
-    fn name(&self) -> &'static str {
-        "paddle"
-    }
-
-    fn secrets(&self) -> &Secrets {
-        &self.secrets
-    }
-
-    fn id_in_body(&self) -> Option<&'static str> {
-        Some("/event_id")
-    }
-
-    fn verify(
-        &self,
-        request: &Request<'_>,
-        secrets: &Secrets,
-        now: i64,
-    ) -> Result<Delivery, VerifyError> {
-        let header = request.require(SIGNATURE)?;
-        let malformed = || VerifyError::malformed(SIGNATURE);
-
-        let raw_timestamp = only_value(header, b';', b"ts").ok_or_else(malformed)?;
-        let timestamp = parse_timestamp(raw_timestamp).ok_or_else(malformed)?;
-        if !key_values(header, b';').any(|(key, value)| key == b"h1" && !value.is_empty()) {
-            return Err(malformed());
-        }
-        self.tolerance.check(timestamp, now)?;
-
-        let signed = [raw_timestamp, b":", request.body()];
-        if !any_hex_mac_matches(header, b';', b"h1", secrets, signed) {
-            return Err(VerifyError::InvalidSignature);
-        }
-        static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
-        let id = json_string(request.body(), static_pointer(&EVENT_ID, "/event_id"));
-        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
-    }
-
-    fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
-        static EVENT_TYPE: OnceLock<JsonPointer> = OnceLock::new();
-        EventName::Json(static_pointer(&EVENT_TYPE, "/event_type").clone()).find(request)
-    }
-}
-
-impl Signer for Paddle {
-    /// `Paddle-Signature` only: the id and event name travel in the body.
-    fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
-        vec![(
-            SIGNATURE.into(),
-            self.signature(message.timestamp, message.body),
-        )]
+timestamped_preset! {
+    Paddle {
+        /// The scheme with the destination's secret key.
+        new;
+        /// The scheme with several secret keys, newest first.
+        with_secrets;
+        /// How far `ts` may be from now (default 5 seconds, as Paddle's SDKs).
+        tolerance;
+        /// The `Paddle-Signature` value for `body` at `timestamp`, signed with
+        /// the first secret: `ts=<timestamp>;h1=<hex>`.
+        signature;
     }
 }
 
@@ -140,7 +71,9 @@ impl Signer for Paddle {
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
-    use crate::secret::Secret;
+    use crate::scheme::{Delivery, Message, Request, Scheme, Signer};
+    use crate::secret::{Secret, Secrets};
+    use crate::verify::VerifyError;
 
     // paddle-node-sdk's fixed vectors (src/__tests__/notifications/
     // webhooks-validator.test.ts, https://github.com/PaddleHQ/paddle-node-sdk):
@@ -159,12 +92,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let headers = [(SIGNATURE, header)];
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            now,
-        )
+        crate::scheme::test_support::verify(scheme, &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

@@ -393,6 +393,27 @@ fn array_index(token: &str) -> Option<usize> {
     canonical.then(|| token.parse().ok()).flatten()
 }
 
+/// A pointer a preset writes as a constant (each one is used by the
+/// preset's tests, so a typo fails them).
+pub(crate) fn constant(pointer: &'static str) -> JsonPointer {
+    JsonPointer::new(pointer).expect("valid pointer")
+}
+
+/// A pointer parsed once, for schemes that read fixed fields of the body.
+pub(crate) fn static_pointer(
+    cell: &'static std::sync::OnceLock<JsonPointer>,
+    pointer: &'static str,
+) -> &'static JsonPointer {
+    cell.get_or_init(|| constant(pointer))
+}
+
+/// The string at `pointer` in `body`; `None` when the body is not JSON, has
+/// no such string or repeats a key on the way (the event name's read then
+/// refuses the body). Used for delivery ids, which never fail a request.
+pub(crate) fn json_string(body: &[u8], pointer: &JsonPointer) -> Option<String> {
+    pointer.string_in(body).ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,11 @@
 //! [Shopify](https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook)
 //! webhooks.
 
+use std::sync::LazyLock;
+
 use crate::scheme::{
-    any_mac_matches, decode_base64, hmac_sha256, optional_utf8, Delivery, EventName,
-    EventNameError, Message, Request, Scheme, SignError, Signer,
+    first_optional_utf8, Delivery, Encoding, EventName, EventNameError, Message, Request, Scheme,
+    SignError, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -12,6 +14,12 @@ const SIGNATURE: &str = "X-Shopify-Hmac-Sha256";
 const TOPIC: &str = "X-Shopify-Topic";
 const EVENT_ID: &str = "X-Shopify-Event-Id";
 const WEBHOOK_ID: &str = "X-Shopify-Webhook-Id";
+
+/// The base64 HMAC-SHA256 of the body.
+const HMAC: SignatureHeader = SignatureHeader::bare(SIGNATURE, Encoding::Base64);
+
+/// `X-Shopify-Topic`.
+static EVENT_NAME: LazyLock<EventName> = LazyLock::new(|| EventName::Header(TOPIC));
 
 /// Shopify's webhook scheme ([docs](https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook)).
 ///
@@ -66,9 +74,7 @@ impl Shopify {
     /// secret: base64.
     #[must_use]
     pub fn signature(&self, body: &[u8]) -> String {
-        use base64::Engine as _;
-        let mac = hmac_sha256(self.secrets.primary().expose(), [body]);
-        base64::engine::general_purpose::STANDARD.encode(mac)
+        HMAC.sign_hmac_sha256(&self.secrets, [body])
     }
 }
 
@@ -87,24 +93,14 @@ impl Scheme for Shopify {
         secrets: &Secrets,
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let value = request.require(SIGNATURE)?;
-        let candidate =
-            decode_base64::<32>(value).map_err(|()| VerifyError::malformed(SIGNATURE))?;
-        if !any_mac_matches(secrets, candidate.into_iter(), |key| {
-            hmac_sha256(key, [request.body()])
-        }) {
-            return Err(VerifyError::InvalidSignature);
-        }
-        let id = match optional_utf8(request, EVENT_ID)? {
-            Some(id) => Some(id),
-            None => optional_utf8(request, WEBHOOK_ID)?,
-        };
+        HMAC.check_hmac_sha256(request, secrets, [request.body()])?;
+        let id = first_optional_utf8(request, &[EVENT_ID, WEBHOOK_ID])?;
         // The ids are not signed: a repeat is recognised by its body.
         Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
-        EventName::Header(TOPIC).find(request)
+        EVENT_NAME.find(request)
     }
 }
 
@@ -123,13 +119,14 @@ impl Signer for Shopify {
     /// Shopify always sends `X-Shopify-Topic`, so the message needs an
     /// event name, e.g. `orders/create`.
     fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
-        EventName::Header(TOPIC).check_message(message)
+        EVENT_NAME.check_message(message)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheme::hmac_sha256;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
     use crate::secret::Secret;
 
@@ -155,12 +152,7 @@ mod tests {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Delivery, VerifyError> {
-        let headers = headers.to_vec();
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            0,
-        )
+        crate::scheme::test_support::verify(scheme, headers, body, 0)
     }
 
     #[test]

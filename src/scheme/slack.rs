@@ -5,17 +5,19 @@ use std::sync::OnceLock;
 
 use crate::payload::PayloadError;
 use crate::scheme::{
-    any_mac_matches, decode_hex, hmac_sha256, json_string, static_pointer, Delivery,
-    EventNameError, Headers, JsonPointer, Message, Reply, Request, Scheme, Signer,
+    check_mac, hmac_sha256, json_string, static_pointer, Delivery, Encoding, EventNameError,
+    Headers, JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
-use crate::verify::{parse_timestamp, Tolerance, VerifyError};
+use crate::verify::{Tolerance, VerifyError};
 
 const SIGNATURE: &str = "X-Slack-Signature";
 const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
 const RETRY_NUM: &str = "X-Slack-Retry-Num";
 const RETRY_REASON: &str = "X-Slack-Retry-Reason";
-const PREFIX: &[u8] = b"v0=";
+
+/// `v0=<hex HMAC-SHA256 of v0:timestamp:body>`.
+const V0: SignatureHeader = SignatureHeader::prefixed(SIGNATURE, "v0=", Encoding::Hex);
 
 /// Slack's request signing ([docs](https://api.slack.com/authentication/verifying-requests-from-slack)),
 /// for the Events API, slash commands and interactivity.
@@ -92,11 +94,7 @@ impl Slack {
     #[must_use]
     pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
         let ts = timestamp.to_string();
-        let mac = hmac_sha256(
-            self.secrets.primary().expose(),
-            [b"v0:", ts.as_bytes(), b":", body],
-        );
-        format!("v0={}", hex::encode(mac))
+        V0.sign_hmac_sha256(&self.secrets, [b"v0:", ts.as_bytes(), b":", body])
     }
 
     /// Which retry this request is (`X-Slack-Retry-Num`, 1 for the first
@@ -140,23 +138,11 @@ impl Scheme for Slack {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let value = request.require(SIGNATURE)?;
-        let raw_timestamp = request.require(TIMESTAMP)?;
-        let hex = value
-            .strip_prefix(PREFIX)
-            .filter(|hex| !hex.is_empty())
-            .ok_or_else(|| VerifyError::malformed(SIGNATURE))?;
-        let candidate = decode_hex::<32>(hex).map_err(|()| VerifyError::malformed(SIGNATURE))?;
-        let timestamp =
-            parse_timestamp(raw_timestamp).ok_or_else(|| VerifyError::malformed(TIMESTAMP))?;
-        self.tolerance.check(timestamp, now)?;
-
-        let signed = [&b"v0:"[..], raw_timestamp, b":", request.body()];
-        if !any_mac_matches(secrets, candidate.into_iter(), |key| {
+        let read = V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
+        let signed = [&b"v0:"[..], read.raw_timestamp, b":", request.body()];
+        check_mac(secrets, read.signature.into_iter(), |key| {
             hmac_sha256(key, signed)
-        }) {
-            return Err(VerifyError::InvalidSignature);
-        }
+        })?;
         static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
         let id = if is_json(request.body()) {
             json_string(request.body(), static_pointer(&EVENT_ID, "/event_id"))
@@ -165,7 +151,7 @@ impl Scheme for Slack {
         };
         // Forms (slash commands, interactivity) carry no `event_id`: a
         // repeat is recognised by what was signed.
-        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
+        Ok(Delivery::new(id, Some(read.timestamp)).fingerprint_if_no_id(signed))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
@@ -239,11 +225,7 @@ impl Scheme for Slack {
             .ok()??;
         let challenge: String = serde_json::from_str(challenge.get()).ok()?;
         let body = serde_json::to_vec(&serde_json::json!({ "challenge": challenge })).ok()?;
-        Some(Reply {
-            status: 200,
-            content_type: "application/json",
-            body,
-        })
+        Some(Reply::ok("application/json", body))
     }
 }
 
@@ -264,6 +246,7 @@ impl Signer for Slack {
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
+    use crate::scheme::test_support::verify;
     use crate::secret::Secret;
 
     // Slack's published example ("Verifying requests from Slack",
@@ -278,20 +261,6 @@ mod tests {
             (SIGNATURE.into(), signature.into()),
             (TIMESTAMP.into(), ts.to_string()),
         ]
-    }
-
-    fn verify(
-        scheme: &Slack,
-        headers: &[(String, String)],
-        body: &[u8],
-        now: i64,
-    ) -> Result<Delivery, VerifyError> {
-        let headers = headers.to_vec();
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            now,
-        )
     }
 
     const NO_HEADERS: [(&str, &str); 0] = [];

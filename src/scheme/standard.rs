@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::scheme::{
-    any_mac_matches, decode_base64, hmac_sha256, utf8, Delivery, Message, Request, Scheme, Signer,
+    check_mac, decode_base64, hmac_sha256, utf8, Delivery, Message, Request, Scheme, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -344,7 +344,9 @@ const MAX_V1A_ENTRIES: usize = 2;
 
 /// The decoded `v1a` signatures of a `webhook-signature` value.
 #[cfg(feature = "ed25519")]
-fn v1a_signatures(header: &[u8]) -> impl Iterator<Item = Result<Option<[u8; 64]>, ()>> + '_ {
+fn v1a_signatures(
+    header: &[u8],
+) -> impl Iterator<Item = Result<Option<[u8; 64]>, ()>> + Clone + '_ {
     entries(header)
         .filter(|(version, _)| *version == b"v1a")
         .map(|(_, value)| decode_base64::<64>(value))
@@ -453,28 +455,17 @@ impl Scheme for StandardWebhooks {
             if v1a_signatures(signature).count() > MAX_V1A_ENTRIES {
                 return Err(VerifyError::malformed(SIGNATURE[0]));
             }
-            // Public keys are public: no secret to hide in the timing, but
-            // every key and entry is tried all the same.
-            let mut matched = subtle::Choice::from(0);
-            for key in secrets {
-                for candidate in v1a_signatures(signature).flatten().flatten() {
-                    let valid = crate::scheme::ed25519::verify(key.expose(), &candidate, signed);
-                    matched |= subtle::Choice::from(u8::from(valid));
-                }
-            }
-            return if bool::from(matched) {
+            let candidates = v1a_signatures(signature).flatten().flatten();
+            return if crate::scheme::ed25519::any_key_verifies(secrets, candidates, signed) {
                 Ok(Delivery::new(Some(id), Some(timestamp)))
             } else {
                 Err(VerifyError::InvalidSignature)
             };
         }
-        if any_mac_matches(secrets, scan.candidates(signature), |key| {
+        check_mac(secrets, scan.candidates(signature), |key| {
             hmac_sha256(key, signed)
-        }) {
-            Ok(Delivery::new(Some(id), Some(timestamp)))
-        } else {
-            Err(VerifyError::InvalidSignature)
-        }
+        })?;
+        Ok(Delivery::new(Some(id), Some(timestamp)))
     }
 }
 

@@ -1,15 +1,27 @@
 //! [Stripe](https://docs.stripe.com/webhooks#verify-events) webhooks.
 
-use std::sync::OnceLock;
+use std::sync::LazyLock;
+use std::time::Duration;
 
-use crate::scheme::{
-    any_hex_mac_matches, hmac_sha256, json_string, only_value, static_pointer, Delivery,
-    JsonPointer, Message, Request, Scheme, Signer,
-};
-use crate::secret::{Secret, SecretError, Secrets};
-use crate::verify::{parse_timestamp, Tolerance, VerifyError};
+use crate::scheme::{pointer, timestamped_preset, EventName, Format, TimestampedHmac, WithoutMac};
+use crate::verify::Tolerance;
 
 const SIGNATURE: &str = "Stripe-Signature";
+
+/// How Stripe signs; see [`Stripe`].
+static FORMAT: Format = Format {
+    name: "stripe",
+    type_name: "Stripe",
+    header: SIGNATURE,
+    separator: b',',
+    timestamp: "t",
+    mac: "v1",
+    joiner: ".",
+    without_mac: WithoutMac::Invalid,
+    id: LazyLock::new(|| pointer::constant("/id")),
+    event_name: LazyLock::new(|| EventName::json_at("/type")),
+    tolerance: Tolerance::new(Duration::from_secs(5 * 60)), // 5 minutes
+};
 
 /// Stripe's webhook scheme ([docs](https://docs.stripe.com/webhooks#verify-events)).
 ///
@@ -45,92 +57,21 @@ const SIGNATURE: &str = "Stripe-Signature";
 /// assert_eq!(scheme.event_name(&request)?.as_deref(), Some("invoice.paid"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
-pub struct Stripe {
-    secrets: Secrets,
-    tolerance: Tolerance,
-}
+#[derive(Clone)]
+pub struct Stripe(TimestampedHmac);
 
-impl Stripe {
-    /// The scheme with one signing secret, e.g. `whsec_...`.
-    ///
-    /// # Errors
-    ///
-    /// [`SecretError::Empty`] for an empty secret.
-    pub fn new(secret: &str) -> Result<Self, SecretError> {
-        Ok(Self::with_secrets(Secret::new(secret)?))
-    }
-
-    /// The scheme with several secrets, newest first: during a roll of the
-    /// endpoint secret Stripe signs with both and sends a `v1` for each.
-    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
-            tolerance: Tolerance::default(),
-        }
-    }
-
-    /// How far `t` may be from now (default 5 minutes, as Stripe's SDKs).
-    #[must_use]
-    pub fn tolerance(mut self, tolerance: Tolerance) -> Self {
-        self.tolerance = tolerance;
-        self
-    }
-
-    /// The `Stripe-Signature` value for `body` at `timestamp`, signed with
-    /// the first secret: `t=<timestamp>,v1=<hex>`.
-    #[must_use]
-    pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
-        let ts = timestamp.to_string();
-        let mac = hmac_sha256(self.secrets.primary().expose(), [ts.as_bytes(), b".", body]);
-        format!("t={ts},v1={}", hex::encode(mac))
-    }
-}
-
-impl Scheme for Stripe {
-    fn name(&self) -> &'static str {
-        "stripe"
-    }
-
-    fn secrets(&self) -> &Secrets {
-        &self.secrets
-    }
-
-    fn id_in_body(&self) -> Option<&'static str> {
-        Some("/id")
-    }
-
-    fn verify(
-        &self,
-        request: &Request<'_>,
-        secrets: &Secrets,
-        now: i64,
-    ) -> Result<Delivery, VerifyError> {
-        let header = request.require(SIGNATURE)?;
-        let malformed = || VerifyError::malformed(SIGNATURE);
-
-        let raw_timestamp = only_value(header, b',', b"t").ok_or_else(malformed)?;
-        let timestamp = parse_timestamp(raw_timestamp).ok_or_else(malformed)?;
-        self.tolerance.check(timestamp, now)?;
-
-        // Any `v1` may match; `v0` and other schemes are ignored.
-        let signed = [raw_timestamp, b".", request.body()];
-        if !any_hex_mac_matches(header, b',', b"v1", secrets, signed) {
-            return Err(VerifyError::InvalidSignature);
-        }
-        static ID: OnceLock<JsonPointer> = OnceLock::new();
-        let id = json_string(request.body(), static_pointer(&ID, "/id"));
-        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
-    }
-}
-
-impl Signer for Stripe {
-    /// `Stripe-Signature` only: the id and event name travel in the body.
-    fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
-        vec![(
-            SIGNATURE.into(),
-            self.signature(message.timestamp, message.body),
-        )]
+timestamped_preset! {
+    Stripe {
+        /// The scheme with one signing secret, e.g. `whsec_...`.
+        new;
+        /// The scheme with several secrets, newest first: during a roll of the
+        /// endpoint secret Stripe signs with both and sends a `v1` for each.
+        with_secrets;
+        /// How far `t` may be from now (default 5 minutes, as Stripe's SDKs).
+        tolerance;
+        /// The `Stripe-Signature` value for `body` at `timestamp`, signed with
+        /// the first secret: `t=<timestamp>,v1=<hex>`.
+        signature;
     }
 }
 
@@ -138,7 +79,9 @@ impl Signer for Stripe {
 mod tests {
     use super::*;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
-    use crate::secret::Secret;
+    use crate::scheme::{hmac_sha256, Delivery, Message, Request, Scheme, Signer};
+    use crate::secret::{Secret, Secrets};
+    use crate::verify::VerifyError;
 
     // stripe-dotnet's fixed vector (src/StripeTests/Services/Events/
     // EventUtilityTest.cs with src/StripeTests/Resources/event_test_signature.json,
@@ -179,12 +122,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let headers = [(SIGNATURE, header)];
-        scheme.verify(
-            &Request::new("POST", "/", &headers, body),
-            scheme.secrets(),
-            now,
-        )
+        crate::scheme::test_support::verify(scheme, &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

@@ -3,14 +3,21 @@
 
 use std::borrow::Cow;
 
+mod form;
+mod url;
+
+use form::{canonical_order, form_params, is_form, lossy_form, parse_form, Param};
+
 use crate::scheme::{
-    any_mac_matches, decode_base64, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery,
-    EventNameError, Message, Request, Scheme, Signer,
+    any_mac_matches, ct_eq_words, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery,
+    Encoding, EventNameError, Message, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
 
 const SIGNATURE: &str = "X-Twilio-Signature";
+/// The base64 HMAC-SHA1 of the URL and the form parameters.
+const HMAC: SignatureHeader = SignatureHeader::bare(SIGNATURE, Encoding::Base64);
 const IDEMPOTENCY_TOKEN: &str = "I-Twilio-Idempotency-Token";
 const HOST: &str = "Host";
 const CONTENT_TYPE: &str = "Content-Type";
@@ -26,9 +33,6 @@ const DEFAULT_MAX_PARAMS: usize = 1_000;
 const EVENT_PARAMS: [&str; 2] = ["EventType", "StatusCallbackEvent"];
 /// The event name when the request names none.
 const DEFAULT_EVENT: &str = "twilio";
-
-/// A decoded form parameter, name and value, as signed.
-type Param<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
 /// Twilio's request validation ([docs](https://www.twilio.com/docs/usage/webhooks/webhooks-security)),
 /// following twilio-python's `RequestValidator`.
@@ -141,191 +145,13 @@ impl Twilio {
     /// first token.
     #[must_use]
     pub fn signature(&self, url: &str, params: &[(&str, &str)]) -> String {
-        use base64::Engine as _;
         let mut params: Vec<Param<'_>> = params
             .iter()
             .map(|(n, v)| (Cow::Borrowed(n.as_bytes()), Cow::Borrowed(v.as_bytes())))
             .collect();
         canonical_order(&mut params);
-        let mac = mac(self.secrets.primary().expose(), url, &params);
-        base64::engine::general_purpose::STANDARD.encode(mac)
+        HMAC.write(&mac(self.secrets.primary().expose(), url, &params))
     }
-
-    /// The full URL Twilio requested.
-    fn url(&self, request: &Request<'_>) -> Result<String, VerifyError> {
-        let base = match &self.public_url {
-            Some(base) => Cow::Borrowed(base.as_str()),
-            None => {
-                let host = request.require(HOST)?;
-                // Only `host[:port]`: anything else would move the path or
-                // query of the URL signed.
-                let host = std::str::from_utf8(host)
-                    .ok()
-                    .filter(|host| is_authority(host.as_bytes()))
-                    .ok_or_else(|| VerifyError::malformed(HOST))?;
-                Cow::Owned(format!("https://{host}"))
-            }
-        };
-        Ok(format!("{base}{}", request.path_and_query()))
-    }
-}
-
-/// Whether `host` is what a `Host` header may carry: a name of letters,
-/// digits, `-`, `.` and `_` (DNS names, IPv4 addresses) or a bracketed IPv6
-/// address, then optionally `:` and a port of at most five digits.
-fn is_authority(host: &[u8]) -> bool {
-    let (name_ok, rest) = if let Some(inner) = host.strip_prefix(b"[") {
-        let Some(close) = inner.iter().position(|b| *b == b']') else {
-            return false;
-        };
-        let ip = std::str::from_utf8(&inner[..close])
-            .ok()
-            .and_then(|ip| ip.parse::<std::net::Ipv6Addr>().ok());
-        (ip.is_some(), &inner[close + 1..])
-    } else {
-        let end = host.iter().position(|b| *b == b':').unwrap_or(host.len());
-        let name = &host[..end];
-        let ok = !name.is_empty()
-            && name
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-        (ok, &host[end..])
-    };
-    let port_ok = match rest.strip_prefix(b":") {
-        None => rest.is_empty(),
-        Some(port) => (1..=5).contains(&port.len()) && port.iter().all(u8::is_ascii_digit),
-    };
-    name_ok && port_ok
-}
-
-/// How many parameters a form body holds: its non-empty `&`-separated
-/// pieces, counted without decoding anything.
-fn param_count(body: &[u8]) -> usize {
-    // A piece starts at a byte other than `&` that opens the body or follows
-    // a `&`. Counted over pairs of bytes, which the compiler compares many
-    // at a time: a body of half a million separators costs one quick pass.
-    let after_separator = body
-        .iter()
-        .zip(body.iter().skip(1))
-        .filter(|(before, byte)| **before == b'&' && **byte != b'&')
-        .count();
-    after_separator + usize::from(body.first().is_some_and(|byte| *byte != b'&'))
-}
-
-/// The non-empty `&`-separated pieces of a form body. `memchr` finds the
-/// separators many bytes at a time: a 1 MiB form is read several times
-/// before its MAC can be checked.
-fn pieces(body: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut start = 0;
-    memchr::memchr_iter(b'&', body)
-        .chain(std::iter::once(body.len()))
-        .filter_map(move |end| {
-            let piece = &body[start..end];
-            start = end + 1;
-            (!piece.is_empty()).then_some(piece)
-        })
-}
-
-/// The parameters of a form body, decoded as `form_urlencoded::parse`
-/// decodes them (split at the first `=`, `+` as a space, `%XX` as a byte)
-/// but left as bytes. A name or value with no `%` or `+` is borrowed.
-fn parse_form(body: &[u8]) -> impl Iterator<Item = Param<'_>> {
-    pieces(body).map(|piece| {
-        let (name, value) = match memchr::memchr(b'=', piece) {
-            Some(eq) => (&piece[..eq], &piece[eq + 1..]),
-            None => (piece, &b""[..]),
-        };
-        (decode(name), decode(value))
-    })
-}
-
-/// A form name or value, decoded: `+` is a space, `%XX` a byte, and a `%`
-/// without two hex digits stays as it is, as `form_urlencoded` decodes.
-///
-/// Written out rather than through `percent_encoding::percent_decode`,
-/// which costs about 7 ns per escape: a 1 MiB form of `%78` values took 5x
-/// an HMAC of the same size to refuse, against 2.6x this way
-/// (`benches/worst_request.rs`). `forms_decode_as_form_urlencoded_does`
-/// checks it against `form_urlencoded` on arbitrary bodies.
-fn decode(raw: &[u8]) -> Cow<'_, [u8]> {
-    let Some(first) = memchr::memchr2(b'%', b'+', raw) else {
-        return Cow::Borrowed(raw);
-    };
-    let mut out = Vec::with_capacity(raw.len());
-    out.extend_from_slice(&raw[..first]);
-    let mut i = first;
-    while let Some(&byte) = raw.get(i) {
-        if byte == b'%' {
-            let high = raw.get(i + 1).map_or(INVALID_HEX, |b| HEX[usize::from(*b)]);
-            let low = raw.get(i + 2).map_or(INVALID_HEX, |b| HEX[usize::from(*b)]);
-            if high != INVALID_HEX && low != INVALID_HEX {
-                out.push(high << 4 | low);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if byte == b'+' { b' ' } else { byte });
-        i += 1;
-    }
-    Cow::Owned(out)
-}
-
-/// [`HEX`]'s mark for a byte that is not a hex digit.
-const INVALID_HEX: u8 = 0xff;
-
-/// The value of each byte as a hex digit, [`INVALID_HEX`] when it is not one.
-const HEX: [u8; 256] = {
-    let mut table = [INVALID_HEX; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// The parameters of a form body as text, with U+FFFD for bytes that are
-/// not UTF-8, as `form_urlencoded::parse` gives them. For the event name of
-/// a verified request.
-fn lossy_form(body: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    parse_form(body).map(|(name, value)| (lossy(name), lossy(value)))
-}
-
-/// `bytes` as text, with U+FFFD for bytes that are not UTF-8.
-fn lossy(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
-    match bytes {
-        Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes),
-        Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
-    }
-}
-
-/// Sorts parameters by name, then value, and keeps each `(name, value)` pair
-/// once: twilio-python signs `sorted(set(names))`, and for each name
-/// `sorted(set(values))`.
-fn canonical_order(params: &mut Vec<Param<'_>>) {
-    params.sort_unstable();
-    params.dedup();
-}
-
-/// The decoded parameters of a form `body` in signing order, or `None`
-/// when it has more than `max`: counted before anything is decoded, so a
-/// body of half a million parameters costs one quick pass. A name or value
-/// that needs no decoding is borrowed, not copied.
-fn form_params(body: &[u8], max: usize) -> Option<Vec<Param<'_>>> {
-    let count = param_count(body);
-    if count > max {
-        return None;
-    }
-    let mut params = Vec::with_capacity(count);
-    params.extend(parse_form(body));
-    canonical_order(&mut params);
-    Some(params)
 }
 
 /// HMAC-SHA1 of `url` followed by each (sorted) name and value.
@@ -337,63 +163,6 @@ fn mac(key: &[u8], url: &str, params: &[Param<'_>]) -> [u8; 20] {
 fn signed_content<'a>(url: &'a str, params: &'a [Param<'_>]) -> impl Iterator<Item = &'a [u8]> {
     std::iter::once(url.as_bytes())
         .chain(params.iter().flat_map(|(name, value)| [&**name, &**value]))
-}
-
-/// `url` without its port and with it (twilio-python's `remove_port` and
-/// `add_port`: `:443` for `https`, else `:80`, when it has none).
-fn url_variants(url: &str) -> [Cow<'_, str>; 2] {
-    let Some(scheme_end) = url.find("://") else {
-        return [Cow::Borrowed(url), Cow::Borrowed(url)];
-    };
-    let authority_start = scheme_end + 3;
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| authority_start + i);
-    let authority = &url[authority_start..authority_end];
-    // The port follows the last `:` after any `]` of an IPv6 literal.
-    let host_start = authority.rfind(']').unwrap_or(0);
-    let port = authority[host_start..]
-        .rfind(':')
-        .map(|i| host_start + i)
-        .filter(|&colon| {
-            let digits = &authority[colon + 1..];
-            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-        });
-    match port {
-        Some(colon) => {
-            let without = format!(
-                "{}{}",
-                &url[..authority_start + colon],
-                &url[authority_end..]
-            );
-            [Cow::Owned(without), Cow::Borrowed(url)]
-        }
-        None => {
-            let default = if url[..scheme_end].eq_ignore_ascii_case("https") {
-                "443"
-            } else {
-                "80"
-            };
-            let with = format!(
-                "{}:{default}{}",
-                &url[..authority_end],
-                &url[authority_end..]
-            );
-            [Cow::Borrowed(url), Cow::Owned(with)]
-        }
-    }
-}
-
-/// Whether the request's `Content-Type` is a form.
-fn is_form(request: &Request<'_>) -> bool {
-    request.header(CONTENT_TYPE).one().is_some_and(|value| {
-        let essence = value
-            .split(|b| *b == b';')
-            .next()
-            .unwrap_or_default()
-            .trim_ascii();
-        essence.eq_ignore_ascii_case(FORM.as_bytes())
-    })
 }
 
 impl Scheme for Twilio {
@@ -411,10 +180,8 @@ impl Scheme for Twilio {
         secrets: &Secrets,
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let value = request.require(SIGNATURE)?;
-        let candidate =
-            decode_base64::<20>(value).map_err(|()| VerifyError::malformed(SIGNATURE))?;
-        let url = self.url(request)?;
+        let candidate = HMAC.read::<20>(request)?;
+        let url = url::requested_url(self.public_url.as_deref(), request)?;
         let body = request.body();
 
         // What vouches for the body: the `bodySHA256` in the URL, or the
@@ -428,7 +195,7 @@ impl Scheme for Twilio {
             use sha2::Digest as _;
             let actual: [u8; 32] = sha2::Sha256::digest(body).into();
             body_ok = match decode_hex::<32>(expected.as_bytes()) {
-                Ok(Some(expected)) => subtle::ConstantTimeEq::ct_eq(&actual[..], &expected[..]),
+                Ok(Some(expected)) => ct_eq_words(&actual, &expected),
                 Ok(None) | Err(()) => subtle::Choice::from(0),
             };
         } else if is_form(request) {
@@ -440,7 +207,7 @@ impl Scheme for Twilio {
 
         // The URL (with or without its port) is no secret: trying both
         // forms shows nothing.
-        let variants = url_variants(&url);
+        let variants = url::url_variants(&url);
         let matched = variants.iter().fold(false, |matched, url| {
             matched | any_mac_matches(secrets, candidate.into_iter(), |key| mac(key, url, &params))
         });
@@ -492,10 +259,7 @@ impl Signer for Twilio {
         canonical_order(&mut params);
         let mac = mac(self.secrets.primary().expose(), message.url, &params);
         let mut headers = vec![
-            (SIGNATURE.to_owned(), {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(mac)
-            }),
+            (SIGNATURE.to_owned(), HMAC.write(&mac)),
             (CONTENT_TYPE.to_owned(), content_type.to_owned()),
         ];
         if !message.id.is_empty() {
@@ -544,12 +308,7 @@ mod tests {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Delivery, VerifyError> {
-        let headers = headers.to_vec();
-        scheme.verify(
-            &Request::new("POST", target, &headers, body),
-            scheme.secrets(),
-            0,
-        )
+        crate::scheme::test_support::verify_post(scheme, target, headers, body, 0)
     }
 
     fn form(signature: &str) -> [(&'static str, String); 2] {
@@ -667,70 +426,6 @@ mod tests {
     }
 
     #[test]
-    fn parameters_are_counted_as_the_parser_yields_them() {
-        for body in [
-            &b""[..],
-            b"&",
-            b"&&&",
-            b"a",
-            b"a=1",
-            b"&a=1",
-            b"a=1&",
-            b"a=1&&b=2",
-            b"&&a&&b&&",
-            b"=&=",
-            b"a=%26&b=&",
-            b"\xff&\xfe",
-        ] {
-            assert_eq!(
-                param_count(body),
-                form_urlencoded::parse(body).count(),
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-            assert_eq!(
-                param_count(body),
-                parse_form(body).count(),
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-        }
-    }
-
-    #[test]
-    fn forms_decode_as_form_urlencoded_does() {
-        use proptest::prelude::*;
-        let expected = |body: &[u8]| -> Vec<(String, String)> {
-            form_urlencoded::parse(body)
-                .map(|(n, v)| (n.into_owned(), v.into_owned()))
-                .collect()
-        };
-        let actual = |body: &[u8]| -> Vec<(String, String)> {
-            lossy_form(body)
-                .map(|(n, v)| (n.into_owned(), v.into_owned()))
-                .collect()
-        };
-        for body in [
-            &b"a=1&b=%41%4a%4A%zz%4&c=%&d=%%41+x&=&e"[..],
-            b"%2B=+%2b&\xff=\xc3\x28&%ff%fe=%C3%A9&n=caf%C3%A9",
-            b"a==b&&&=c=",
-        ] {
-            assert_eq!(
-                actual(body),
-                expected(body),
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-        }
-        // Bytes from an alphabet dense in the characters that matter.
-        let alphabet = prop::sample::select(&b"&=%+aF09g\xff\xc3\xa9"[..]);
-        proptest!(|(body in prop::collection::vec(alphabet, 0..200))| {
-            prop_assert_eq!(actual(&body), expected(&body));
-            prop_assert_eq!(param_count(&body), expected(&body).len());
-        });
-    }
-
-    #[test]
     fn bytes_that_are_not_utf8_are_signed_as_they_are() {
         let scheme = Twilio::new(TOKEN)
             .unwrap()
@@ -803,44 +498,6 @@ mod tests {
     }
 
     #[test]
-    fn only_a_plain_host_and_port_is_taken_from_host() {
-        for good in [
-            "mycompany.com",
-            "mycompany.com:8443",
-            "a-b_c.example.",
-            "127.0.0.1:80",
-            "[::1]",
-            "[2001:db8::1]:443",
-            "[::ffff:192.0.2.1]",
-        ] {
-            assert!(is_authority(good.as_bytes()), "{good}");
-        }
-        for bad in [
-            "",
-            ":443",
-            "a.example:",
-            "a.example:123456",
-            "a.example:44x",
-            "a.example/sms?next=",
-            "a.example?x=1",
-            "a.example#x",
-            "user@a.example",
-            "a.example:443/x",
-            "a example",
-            "a%2eexample",
-            "a.example:1:2",
-            "[::1",
-            "[::1]x",
-            "[::1]:",
-            "[not-ip]",
-            "[fe80::1%25eth0]",
-            "é.example",
-        ] {
-            assert!(!is_authority(bad.as_bytes()), "{bad}");
-        }
-    }
-
-    #[test]
     fn host_header_without_public_url() {
         let scheme = Twilio::new(TOKEN).unwrap();
         let headers = [
@@ -867,33 +524,6 @@ mod tests {
         assert_eq!(
             verify(&scheme, "/php?foo=1&bar=2", &smuggled, FORM_BODY),
             Err(VerifyError::malformed(HOST))
-        );
-    }
-
-    #[test]
-    fn url_variants_follow_twilio_python() {
-        let v = |url| url_variants(url).map(Cow::into_owned);
-        assert_eq!(
-            v("https://a.com/x?y=1"),
-            ["https://a.com/x?y=1", "https://a.com:443/x?y=1"]
-        );
-        assert_eq!(v("http://a.com"), ["http://a.com", "http://a.com:80"]);
-        assert_eq!(
-            v("https://a.com:8443/x"),
-            ["https://a.com/x", "https://a.com:8443/x"]
-        );
-        assert_eq!(
-            v("https://[::1]:8443/x"),
-            ["https://[::1]/x", "https://[::1]:8443/x"]
-        );
-        assert_eq!(
-            v("https://[::1]/x"),
-            ["https://[::1]/x", "https://[::1]:443/x"]
-        );
-        assert_eq!(v("no-scheme"), ["no-scheme", "no-scheme"]);
-        assert_eq!(
-            v("https://a.com/p:1"),
-            ["https://a.com/p:1", "https://a.com:443/p:1"]
         );
     }
 
