@@ -71,12 +71,12 @@
 //! key as in production.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::test::TestRequest;
 use actix_web::web::Bytes;
 
-use crate::scheme::{Message, SignError, Signer};
+use crate::scheme::{Message, Scheme, SignError, Signer};
+use crate::verify::{Clock as _, SystemClock};
 
 /// The address a delivery goes to unless [`TestDelivery::url`] says
 /// otherwise. HTTPS, as Twilio assumes when it has no public URL.
@@ -180,13 +180,11 @@ impl TestDelivery {
     /// Something without `://` is taken as a path, as [`uri`](Self::uri).
     #[must_use]
     pub fn url(mut self, url: &str) -> Self {
-        let Some(scheme_end) = url.find("://") else {
+        let Some((origin, path_and_query)) = split_url(url) else {
             return self.uri(url);
         };
-        let rest = &url[scheme_end + 3..];
-        let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
-        self.base = url[..scheme_end + 3 + path_start].to_owned();
-        self.uri(&rest[path_start..])
+        self.base = origin.to_owned();
+        self.uri(&path_and_query)
     }
 
     /// An extra header, added after the signed ones: a content type, or a
@@ -219,7 +217,7 @@ impl TestDelivery {
         let url = self.full_url();
         let message = Message {
             id: &self.id,
-            timestamp: self.timestamp.unwrap_or_else(unix_now),
+            timestamp: self.timestamp.unwrap_or_else(|| SystemClock.now()),
             event: &self.event,
             url: &url,
             body: &self.body,
@@ -288,12 +286,80 @@ fn hint(error: &SignError) -> &'static str {
     }
 }
 
-fn unix_now() -> i64 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    i64::try_from(secs).unwrap_or(i64::MAX)
+/// Splits a full URL into its origin and its path and query, as a request
+/// line carries them: `https://example.com:8443/hook?x=1` gives
+/// `("https://example.com:8443", "/hook?x=1")`. An empty path is `/`:
+/// `http://example.com` gives `/`, and `http://example.com?a=b` gives
+/// `/?a=b`.
+///
+/// `None` when `url` has no `://`. The host is not checked: `https:///hook`
+/// gives the origin `https://`; a caller that needs a host checks for one.
+/// This is how [`TestDelivery::url`] reads a URL, and how the `webhook`
+/// command line reads the URL a captured delivery was sent to.
+///
+/// ```
+/// use actix_webhook::testing::split_url;
+///
+/// assert_eq!(
+///     split_url("https://example.com/webhooks/twilio?x=1"),
+///     Some(("https://example.com", "/webhooks/twilio?x=1".to_owned()))
+/// );
+/// assert_eq!(
+///     split_url("http://127.0.0.1:8080"),
+///     Some(("http://127.0.0.1:8080", "/".to_owned()))
+/// );
+/// assert_eq!(split_url("/webhooks"), None);
+/// ```
+pub fn split_url(url: &str) -> Option<(&str, String)> {
+    let scheme_end = url.find("://")? + 3;
+    let rest = &url[scheme_end..];
+    let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
+    let path = &rest[path_start..];
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    Some((&url[..scheme_end + path_start], path))
 }
+
+/// A scheme that both verifies and signs, as every preset does, so that a
+/// table of different providers can be held as `Box<dyn SigningScheme>` or
+/// `Arc<dyn SigningScheme>`: each signs a [`TestDelivery`] and verifies it,
+/// its provider's way. The `webhook` command line holds its providers so.
+///
+/// Implemented for every [`Scheme`] that is a [`Signer`]; nothing to
+/// implement by hand.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use actix_web::{test, App};
+/// use actix_webhook::scheme::{GitHub, Slack, Stripe};
+/// use actix_webhook::testing::{SigningScheme, TestDelivery};
+/// use actix_webhook::WebhookRouter;
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let providers: [(&str, Arc<dyn SigningScheme>); 3] = [
+///     ("github", Arc::new(GitHub::new("It's a Secret to Everybody").unwrap())),
+///     ("stripe", Arc::new(Stripe::new("whsec_test").unwrap())),
+///     ("slack", Arc::new(Slack::new("slack-signing-secret").unwrap())),
+/// ];
+/// for (name, scheme) in providers {
+///     let hooks = WebhookRouter::new(scheme.clone());
+///     let app = test::init_service(App::new().service(hooks.scope("/hooks"))).await;
+///     let delivery = TestDelivery::new(r#"{"id":"evt_1","type":"push"}"#)
+///         .event("push")
+///         .uri("/hooks");
+///     let response = test::call_service(&app, delivery.sign(&*scheme).to_request()).await;
+///     // No handler: verified, then acknowledged as ignored.
+///     assert_eq!(response.status(), 200, "{name}");
+/// }
+/// # });
+/// ```
+pub trait SigningScheme: Scheme + Signer {}
+
+impl<T: Scheme + Signer> SigningScheme for T {}
 
 #[cfg(test)]
 mod tests {
@@ -310,6 +376,25 @@ mod tests {
         assert_eq!(d.full_url(), "http://example.com/");
         let d = TestDelivery::new("").url("webhooks");
         assert_eq!(d.full_url(), "https://localhost/webhooks");
+    }
+
+    #[test]
+    fn urls_split_into_origin_and_path_and_query() {
+        let split = |url| split_url(url).map(|(origin, path)| (origin.to_owned(), path));
+        let pair = |origin: &str, path: &str| Some((origin.to_owned(), path.to_owned()));
+        assert_eq!(
+            split("https://example.com/hook?x=1"),
+            pair("https://example.com", "/hook?x=1")
+        );
+        assert_eq!(
+            split("http://127.0.0.1:8080"),
+            pair("http://127.0.0.1:8080", "/")
+        );
+        assert_eq!(split("http://h?a=b"), pair("http://h", "/?a=b"));
+        assert_eq!(split("http://h/"), pair("http://h", "/"));
+        assert_eq!(split("https:///hook"), pair("https://", "/hook"));
+        assert_eq!(split("example.com/hook"), None);
+        assert_eq!(split(""), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! same request tampered or stale is refused.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use actix_web::test::{call_service, init_service, read_body_json};
 use actix_web::{web, App};
@@ -12,7 +13,7 @@ use actix_webhook::scheme::{
     EventName, GenericHmac, GitHub, GitLab, Meta, Paddle, Scheme, Shopify, Signer, Slack,
     StandardWebhooks, Stripe, Twilio,
 };
-use actix_webhook::testing::TestDelivery;
+use actix_webhook::testing::{SigningScheme, TestDelivery};
 use actix_webhook::{webhook, Ack, Event, Secret, WebhookRouter};
 use serde::Deserialize;
 use serde_json::Value;
@@ -344,6 +345,41 @@ async fn every_preset_signs_deliveries_its_router_accepts() {
         .await;
         let discord = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
         check_preset("discord", Discord::with_signing_key(discord).unwrap()).await;
+    }
+}
+
+/// Providers held as `Arc<dyn SigningScheme>`, as the `webhook` command line
+/// holds them: each one, boxed, signs deliveries its router (built from the
+/// same value) verifies and hands to the handler.
+#[actix_web::test]
+async fn presets_held_as_signing_schemes_sign_what_their_routers_accept() {
+    let standard = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let providers: Vec<(&str, Arc<dyn SigningScheme>)> = vec![
+        (
+            "standard",
+            Arc::new(StandardWebhooks::new(standard).unwrap()),
+        ),
+        (
+            "github",
+            Arc::new(GitHub::new("It's a Secret to Everybody").unwrap()),
+        ),
+        ("stripe", Arc::new(Stripe::new("whsec_stripe").unwrap())),
+        (
+            "shopify",
+            Arc::new(Shopify::new("shopify-client-secret").unwrap()),
+        ),
+    ];
+    for (name, scheme) in providers {
+        let calls = web::Data::new(Calls::default());
+        let app = app!(scheme.clone(), calls);
+        let delivery = TestDelivery::new(ORDER)
+            .uri("/webhooks")
+            .event("order_paid");
+        let response = call_service(&app, delivery.sign(&*scheme).to_request()).await;
+        assert_eq!(response.status(), 200, "{name}");
+        let body: Value = read_body_json(response).await;
+        assert_eq!(body["status"], "processed", "{name}: {body}");
+        assert_eq!(calls.order_paid.load(Ordering::SeqCst), 1, "{name}");
     }
 }
 

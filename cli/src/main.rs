@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_webhook::scheme::{Message, Request, SignError};
-use actix_webhook::verify::Tolerance;
+use actix_webhook::testing;
+use actix_webhook::verify::{Clock as _, SystemClock, Tolerance};
 use clap::{Args, Parser, Subcommand};
 
 mod schemes;
@@ -192,13 +193,6 @@ fn read_body(path: &PathBuf) -> Result<Vec<u8>, Failure> {
     Ok(body)
 }
 
-fn unix_now() -> i64 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    i64::try_from(secs).unwrap_or(i64::MAX)
-}
-
 /// A fresh delivery id: `msg_` and the time in nanoseconds, in hex.
 fn fresh_id() -> String {
     let nanos = SystemTime::now()
@@ -227,7 +221,7 @@ fn signed_headers(
     let id = signing.id.clone().unwrap_or_else(fresh_id);
     let message = Message {
         id: &id,
-        timestamp: signing.timestamp.unwrap_or_else(unix_now),
+        timestamp: signing.timestamp.unwrap_or_else(|| SystemClock.now()),
         event: signing.event.as_deref().unwrap_or(""),
         url,
         body,
@@ -364,7 +358,7 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     )
     .map_err(Failure::Usage)?;
     let request = Request::new("POST", &path_and_query, &args.headers, &body);
-    match scheme.verify(&request, scheme.secrets(), unix_now()) {
+    match scheme.verify(&request, scheme.secrets(), SystemClock.now()) {
         Ok(_) => {
             println!("valid");
             Ok(())
@@ -377,24 +371,15 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     }
 }
 
-/// `https://example.com/hook?x=1` → (`https://example.com`, `/hook?x=1`).
+/// `https://example.com/hook?x=1` → (`https://example.com`, `/hook?x=1`),
+/// as the library's tests split it; a URL without a host is a usage error.
 fn split_url(url: &str) -> Result<(String, String), String> {
-    let invalid =
-        || format!("--url must be a full URL such as https://example.com/hook, not {url:?}");
-    let scheme_end = url.find("://").ok_or_else(invalid)?;
-    let rest = &url[scheme_end + 3..];
-    let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
-    if path_start == 0 {
-        return Err(invalid());
-    }
-    let base = &url[..scheme_end + 3 + path_start];
-    let path = &rest[path_start..];
-    let path = match path.strip_prefix('?') {
-        Some(_) => format!("/{path}"),
-        None if path.is_empty() => "/".to_owned(),
-        None => path.to_owned(),
-    };
-    Ok((base.to_owned(), path))
+    testing::split_url(url)
+        .filter(|(origin, _)| !origin.ends_with("://"))
+        .map(|(origin, path)| (origin.to_owned(), path))
+        .ok_or_else(|| {
+            format!("--url must be a full URL such as https://example.com/hook, not {url:?}")
+        })
 }
 
 #[cfg(test)]

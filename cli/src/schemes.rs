@@ -6,8 +6,9 @@ use std::fmt;
 #[cfg(feature = "ed25519")]
 use actix_webhook::scheme::Discord;
 use actix_webhook::scheme::{
-    GitHub, GitLab, Meta, Paddle, Scheme, Shopify, Signer, Slack, StandardWebhooks, Stripe, Twilio,
+    GitHub, GitLab, Meta, Paddle, Shopify, Slack, StandardWebhooks, Stripe, Twilio,
 };
+use actix_webhook::testing::SigningScheme;
 use actix_webhook::verify::Tolerance;
 use actix_webhook::SecretError;
 use clap::ValueEnum;
@@ -84,11 +85,6 @@ pub(crate) enum Purpose<'a> {
     },
 }
 
-/// A preset that both verifies and signs.
-pub(crate) trait Provider: Scheme + Signer {}
-
-impl<T: Scheme + Signer> Provider for T {}
-
 /// The preset `name` with `secret`, for `purpose`.
 ///
 /// # Errors
@@ -98,14 +94,14 @@ pub(crate) fn build(
     name: SchemeName,
     secret: &str,
     purpose: Purpose<'_>,
-) -> Result<Box<dyn Provider>, String> {
+) -> Result<Box<dyn SigningScheme>, String> {
     let tolerance = match purpose {
         Purpose::Verify { tolerance, .. } => tolerance,
         Purpose::Sign => None,
     };
     let signing = matches!(purpose, Purpose::Sign);
     let bad = |error: SecretError| format!("--secret for {name}: {error}");
-    let scheme: Box<dyn Provider> = match name {
+    let scheme: Box<dyn SigningScheme> = match name {
         SchemeName::Standard | SchemeName::Svix => {
             let scheme = standard(name, secret, signing)?;
             Box::new(with(scheme, tolerance, StandardWebhooks::tolerance))
@@ -188,7 +184,7 @@ fn discord(
     secret: &str,
     signing: bool,
     tolerance: Option<Tolerance>,
-) -> Result<Box<dyn Provider>, String> {
+) -> Result<Box<dyn SigningScheme>, String> {
     let bad = |error: SecretError| {
         let key = if signing {
             "the private key: 64 hex digits (or 128 for seed and public key)"
@@ -212,6 +208,6 @@ fn discord(
     _secret: &str,
     _signing: bool,
     _tolerance: Option<Tolerance>,
-) -> Result<Box<dyn Provider>, String> {
+) -> Result<Box<dyn SigningScheme>, String> {
     Err("discord needs the `ed25519` feature of actix-webhook-cli".to_owned())
 }

@@ -3,21 +3,18 @@
 //! with it), and helpers to turn fuzz input into requests.
 
 use actix_webhook::scheme::{
-    Discord, Encoding, EventName, GenericHmac, GitHub, GitLab, JsonPointer, Meta, Paddle, Scheme,
-    Shopify, SignedContent, Signer, Slack, StandardWebhooks, Stripe, Twilio,
+    Discord, Encoding, EventName, GenericHmac, GitHub, GitLab, JsonPointer, Meta, Paddle, Shopify,
+    SignedContent, Slack, StandardWebhooks, Stripe, Twilio,
 };
+use actix_webhook::testing::SigningScheme;
 use actix_webhook::verify::Tolerance;
 use actix_webhook::Secret;
-
-/// A scheme that verifies and signs.
-pub trait Both: Scheme + Signer {}
-impl<T: Scheme + Signer> Both for T {}
 
 /// One preset under test.
 pub struct Preset {
     /// A short name, for messages.
     pub name: &'static str,
-    pub scheme: Box<dyn Both>,
+    pub scheme: Box<dyn SigningScheme>,
     /// Whether the signature covers every byte of the body. False for
     /// GitLab's clear-text token, and for Twilio form posts, which are
     /// signed over their decoded, sorted parameters.
@@ -31,7 +28,7 @@ pub const TWILIO_URL: &str = "https://example.com";
 
 /// Every preset, with fixed secrets.
 pub fn presets() -> Vec<Preset> {
-    let preset = |name, scheme: Box<dyn Both>, signs_body_bytes| Preset {
+    let preset = |name, scheme: Box<dyn SigningScheme>, signs_body_bytes| Preset {
         name,
         scheme,
         signs_body_bytes,

@@ -1,12 +1,11 @@
 //! The attribute's arguments: `event = "..."` or `events = ["...", ...]`.
 
+use actix_webhook_pattern::{covers, is_bare, Pattern};
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token};
-
-use crate::pattern;
 
 mod kw {
     syn::custom_keyword!(event);
@@ -135,7 +134,7 @@ impl Args {
         }
         for (i, lit) in patterns.iter().enumerate() {
             let value = lit.value();
-            if let Err(why) = pattern::validate(&value) {
+            if let Err(why) = Pattern::parse(&value) {
                 errors.push(syn::Error::new(
                     lit.span(),
                     format!("invalid event pattern `{value}`: {why}"),
@@ -148,13 +147,13 @@ impl Args {
             } else if let Some(wider) = patterns
                 .iter()
                 .map(syn::LitStr::value)
-                .find(|other| *other != value && pattern::covers(other, &value))
+                .find(|other| *other != value && covers(other, &value))
             {
                 errors.push(syn::Error::new(
                     lit.span(),
                     format!(
                         "event pattern `{value}` is already matched by `{wider}`{}",
-                        if pattern::is_bare(&wider) {
+                        if is_bare(&wider) {
                             format!(" (a bare name also matches `{wider}.<action>`)")
                         } else {
                             String::new()

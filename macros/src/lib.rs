@@ -3,14 +3,14 @@
 //!
 //! Three steps, three modules: `args` parses the attribute, `expand`
 //! validates the function into a model (collecting every mistake) and
-//! generates the handler, `pattern` checks event patterns.
+//! generates the handler. Event patterns are checked with the
+//! `actix-webhook-pattern` crate, the grammar the router parses them with.
 #![warn(missing_docs)]
 
 use proc_macro::TokenStream;
 
 mod args;
 mod expand;
-mod pattern;
 
 /// Turns an `async fn` into a webhook handler that `WebhookRouter::handler`
 /// accepts.
@@ -34,6 +34,12 @@ mod pattern;
 /// - a prefix: `order.*` matches `order.paid` and `order.item.added`, but not
 ///   `order` itself; `*` may only end a pattern, as a whole last segment;
 /// - `*` alone: every event.
+///
+/// The grammar is defined once, with every rule and the list of valid and
+/// invalid patterns it is tested against, in the crate docs of
+/// `actix-webhook-pattern`, an internal part of `actix-webhook`; the router
+/// parses patterns with it too, so what compiles here is what the router
+/// accepts.
 ///
 /// Invalid patterns are compile errors, and so is a pattern that another in
 /// the same list already matches (`events = ["issues", "issues.opened"]`).

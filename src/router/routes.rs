@@ -1,8 +1,11 @@
-//! The route table: which handler an event name goes to, and the pattern
-//! grammar `#[webhook(event = "...")]` is checked against.
+//! The route table: which handler an event name goes to. Patterns are
+//! parsed with the grammar `#[webhook(event = "...")]` is checked against at
+//! compile time, the `actix-webhook-pattern` crate.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use actix_webhook_pattern::Pattern;
 
 use crate::handler::Handler;
 
@@ -14,56 +17,6 @@ pub(crate) struct Routes {
     pub(crate) prefixes: Vec<(Box<str>, &'static str, Arc<dyn Handler>)>,
     pub(crate) any: Option<Arc<dyn Handler>>,
     pub(crate) fallback: Option<Arc<dyn Handler>>,
-}
-
-/// An event pattern as the router uses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern<'a> {
-    /// A name with a dot, `issues.opened`, `invoice.paid`: that name only.
-    Exact(&'a str),
-    /// A bare name (no dot), `issues`: the name and its `issues.<action>`
-    /// forms, as GitHub names them.
-    Family(&'a str),
-    /// `order.*`, kept as `order.`.
-    Prefix(&'a str),
-    /// `*`.
-    Any,
-}
-
-impl<'a> Pattern<'a> {
-    /// Parses a pattern with the rules the `#[webhook]` macro checks at
-    /// compile time.
-    fn parse(pattern: &'a str) -> Result<Self, &'static str> {
-        if pattern == "*" {
-            return Ok(Self::Any);
-        }
-        let (name, prefix) = match pattern.strip_suffix(".*") {
-            Some(head) => (head, true),
-            None => (pattern, false),
-        };
-        if name.is_empty() {
-            return Err("the pattern is empty");
-        }
-        if name.contains('*') {
-            return Err("`*` may only end a pattern, as `order.*`, or stand alone");
-        }
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/'))
-        {
-            return Err("use letters, digits and `._-:/`");
-        }
-        if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-            return Err("empty segment between dots");
-        }
-        Ok(if prefix {
-            Self::Prefix(&pattern[..pattern.len() - 1])
-        } else if name.contains('.') {
-            Self::Exact(name)
-        } else {
-            Self::Family(name)
-        })
-    }
 }
 
 impl Routes {
@@ -148,37 +101,50 @@ impl Routes {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::future::LocalBoxFuture;
+
     use super::*;
+    use crate::handler::{Failure, Incoming};
+    use crate::Ack;
+
+    /// A handler registered for `events`, never called.
+    struct Patterns(&'static [&'static str]);
+
+    impl Handler for Patterns {
+        fn events(&self) -> &'static [&'static str] {
+            self.0
+        }
+
+        fn name(&self) -> &'static str {
+            "patterns"
+        }
+
+        fn call(&self, _: Incoming) -> LocalBoxFuture<'static, Result<Ack, Failure>> {
+            Box::pin(async { Ok(Ack::processed()) })
+        }
+    }
 
     #[test]
-    fn patterns_parse_like_the_macro_checks_them() {
-        // The same table the macro's validator is tested against.
-        let table = include_str!("../../tests/patterns.txt");
-        let mut checked = 0;
-        for line in table
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        {
-            let (expect, pattern) = line.split_once('\t').expect("`valid|invalid<TAB>pattern`");
-            let parsed = Pattern::parse(pattern);
-            match expect {
-                "valid" => assert!(parsed.is_ok(), "{pattern:?} should be valid: {parsed:?}"),
-                "invalid" => assert!(parsed.is_err(), "{pattern:?} should be invalid"),
-                other => panic!("unknown expectation {other:?}"),
-            }
-            checked += 1;
-        }
-        assert!(checked >= 10);
-        assert_eq!(Pattern::parse("order.*"), Ok(Pattern::Prefix("order.")));
-        assert_eq!(
-            Pattern::parse("issues.opened"),
-            Ok(Pattern::Exact("issues.opened"))
-        );
-        assert_eq!(Pattern::parse("*"), Ok(Pattern::Any));
-        assert_eq!(Pattern::parse("issues"), Ok(Pattern::Family("issues")));
-        assert_eq!(
-            Pattern::parse("orders/create"),
-            Ok(Pattern::Family("orders/create"))
-        );
+    fn patterns_route_as_they_parse() {
+        let mut routes = Routes::default();
+        routes.add(Arc::new(Patterns(&[
+            "issues",
+            "order.*",
+            "invoice.paid",
+            "*",
+        ])));
+        assert!(routes.exact.contains_key("issues"));
+        assert!(routes.exact.contains_key("invoice.paid"));
+        let prefixes: Vec<&str> = routes.prefixes.iter().map(|(p, ..)| &**p).collect();
+        assert_eq!(prefixes, ["issues.", "order."]);
+        assert!(routes.any.is_some());
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "handler `patterns`: invalid event pattern `order.**`: `*` may only end a pattern, as in `order.*`, or stand alone"
+    )]
+    fn an_invalid_pattern_panics_with_the_macros_message() {
+        Routes::default().add(Arc::new(Patterns(&["order.**"])));
     }
 }
