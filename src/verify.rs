@@ -205,7 +205,24 @@ impl Clock for FixedClock {
 /// assert!(!constant_time_eq(b"v1=abc", b"v1=ab"));
 /// ```
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    bool::from(crate::scheme::ct_eq_words(a, b))
+    bool::from(ct_eq_words(a, b))
+}
+
+/// `a == b` in constant time (for a given length), with `subtle` comparing
+/// eight bytes at a time: one optimisation barrier per word instead of one
+/// per byte, as `<[u8]>::ct_eq` has. Unequal lengths are unequal.
+pub(crate) fn ct_eq_words(a: &[u8], b: &[u8]) -> subtle::Choice {
+    use subtle::ConstantTimeEq as _;
+    if a.len() != b.len() {
+        return subtle::Choice::from(0);
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let mut equal = a_rest.ct_eq(b_rest);
+    for (x, y) in a_words.iter().zip(b_words) {
+        equal &= u64::from_ne_bytes(*x).ct_eq(&u64::from_ne_bytes(*y));
+    }
+    equal
 }
 
 #[cfg(test)]
@@ -245,6 +262,22 @@ mod tests {
         assert!(t.check(i64::MIN, now).is_err());
         assert!(t.check(i64::MAX, i64::MIN).is_err());
         assert!(Tolerance::disabled().check(i64::MIN, i64::MAX).is_ok());
+    }
+
+    #[test]
+    fn word_comparison_finds_every_difference() {
+        for len in 0..=41 {
+            let a: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            assert!(bool::from(ct_eq_words(&a, &a.clone())), "len {len}");
+            for at in 0..len {
+                for bit in [0x01, 0x80] {
+                    let mut b = a.clone();
+                    b[at] ^= bit;
+                    assert!(!bool::from(ct_eq_words(&a, &b)), "len {len} at {at}");
+                }
+            }
+            assert!(!bool::from(ct_eq_words(&a, &a[..len.saturating_sub(1)])) || len == 0);
+        }
     }
 
     #[test]

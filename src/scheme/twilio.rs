@@ -9,11 +9,11 @@ mod url;
 use form::{canonical_order, form_params, is_form, lossy_form, parse_form, Param};
 
 use crate::scheme::{
-    any_mac_matches, ct_eq_words, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery,
-    Encoding, EventNameError, Message, Request, Scheme, SignatureHeader, Signer,
+    any_mac_matches, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery, Encoding,
+    EventNameError, Message, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
-use crate::verify::VerifyError;
+use crate::verify::{ct_eq_words, VerifyError};
 
 const SIGNATURE: &str = "X-Twilio-Signature";
 /// The base64 HMAC-SHA1 of the URL and the form parameters.
