@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::dedupe::claims::shown_id;
+use crate::ids::shown_id;
 use crate::payload::PayloadError;
 use crate::pipeline::{Arrival, Received, WebhookConfig};
 use crate::rejection::Rejection;
@@ -50,7 +50,7 @@ use crate::scheme::Delivery;
 /// It runs the router's pipeline with the app's [`WebhookConfig`] (without
 /// the router's routing and claims: each delivery once is up to you). It
 /// derefs to the inner value. On failure it is a [`Rejection`] (401, 400,
-/// 404, 405, 408, 413, 503, or 500 `not_configured`), rendered as
+/// 403, 404, 405, 408, 413, 503, or 500 `not_configured`), rendered as
 /// problem+json; take `Result<Verified<_>, Rejection>` to handle it
 /// yourself.
 ///
@@ -58,7 +58,11 @@ use crate::scheme::Delivery;
 /// not run: Slack's `url_verification` and Discord's PING (`POST`s), and
 /// Meta's subscription challenge, a `GET`: route `GET` to the handler too
 /// (`web::route()`, or `#[route("/webhooks", method = "GET", method = "POST")]`).
-/// They arrive as [`Rejection::Handshake`], whose response is the reply.
+/// They arrive as [`Rejection::Handshake`], whose response is the reply:
+/// an error to actix-web, so middleware that counts `response.error()` (an
+/// access log, tracing) sees it as one, and a handler taking
+/// `Option<Verified<_>>` would swallow it; take `Result` and return the
+/// rejection as it is.
 pub struct Verified<T> {
     inner: T,
     delivery: Delivery,

@@ -180,11 +180,14 @@
 //! | handshake: Slack `url_verification`, Discord PING, Meta `GET` challenge | 200 | the challenge, as the provider expects it | R, V |
 //! | handler asks the sender to stop ([`Ack::gone`]) | 410 | `{"status":"gone",..}` | R |
 //! | handler's own answer ([`Ack::json`]) | any | its JSON | R |
-//! | missing / malformed signature, timestamp or id header; a repeated, empty or non-UTF-8 event header | 401 | `missing_signature` / `malformed_signature` | R, V |
+//! | missing / malformed signature, timestamp or id header | 401 | `missing_signature` / `malformed_signature` | R, V |
+//! | a missing, repeated, empty or non-UTF-8 event header | 401 | `missing_signature` / `malformed_signature` | R |
 //! | signature does not match | 401 | `invalid_signature` | R, V |
 //! | timestamp outside tolerance (past or future) | 401 | `timestamp_out_of_tolerance` | R, V |
 //! | Meta handshake with a wrong verify token | 403 | `handshake_refused` | R, V |
-//! | body not JSON, no event name, no id where the sender always puts one (Stripe, Paddle), not the handler's type | 400 | `invalid_payload`, `detail` says where and why | R, V |
+//! | no id where the sender always puts one (Stripe, Paddle) | 400 | `invalid_payload` | R, V |
+//! | body not JSON or not the handler's type (`Verified<web::Json<T>>` for V) | 400 | `invalid_payload`, `detail` says where and why | R, V |
+//! | no event name in the body | 400 | `invalid_payload` | R |
 //! | body not the handler's type, with [`PayloadMismatch::Retry`] | 500 | `invalid_payload` | R |
 //! | body cut off before its end | 400 | `incomplete_body` | R, V |
 //! | unknown tenant ([`tenant`]) | 404 | `unknown_tenant` | R, V |
@@ -244,6 +247,7 @@ mod body;
 pub mod dedupe;
 mod extract;
 pub mod handler;
+mod ids;
 mod payload;
 mod pipeline;
 mod rejection;

@@ -19,7 +19,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::HttpRequest;
 
 use crate::body::{read_body, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT};
-use crate::dedupe::claims::shown_name;
+use crate::ids::shown_name;
 use crate::rejection::{Rejection, DEFAULT_RETRY_AFTER};
 use crate::scheme::{Delivery, EventName, EventNameError, Header, Headers, Reply, Request, Scheme};
 use crate::secret::Secrets;
@@ -109,7 +109,7 @@ impl WebhookConfig {
         self
     }
 
-    /// The `Retry-After` of 503 answers (default 5 s).
+    /// The `Retry-After` of 409 and 503 answers (default 5 s).
     #[must_use]
     pub fn retry_after(mut self, after: Duration) -> Self {
         self.retry_after = after;
@@ -129,8 +129,9 @@ impl WebhookConfig {
             .or_else(|| req.app_data::<web::Data<Self>>().map(|d| d.get_ref()))
     }
 
-    /// Steps 1 to 6 of the pipeline (see the module docs) for `req`, whose
-    /// body is read from `payload` when it is a `POST`.
+    /// Steps 1 to 7 of the pipeline (see the module docs and
+    /// `docs/ARCHITECTURE.md`) for `req`, whose body is read from `payload`
+    /// when it is a `POST`.
     pub(crate) async fn receive<S, E>(
         &self,
         req: &HttpRequest,

@@ -299,7 +299,7 @@ pub(crate) fn reply_response(reply: Reply) -> HttpResponse {
 }
 
 /// A problem+json response.
-pub(crate) fn problem(status: StatusCode, code: &str, detail: &str) -> HttpResponse {
+fn problem(status: StatusCode, code: &str, detail: &str) -> HttpResponse {
     let body = Problem {
         kind: "about:blank",
         title: status.canonical_reason().unwrap_or("Error"),

@@ -402,3 +402,82 @@ async fn an_empty_tenant_secret_is_not_configured() {
     .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+/// The `Verified` extractor with tenants: one `WebhookConfig` serves an
+/// ordinary actix-web handler and, through `WebhookRouter::from_config`, a
+/// router; both verify with the tenant's secret and refuse unknown tenants
+/// and a failing resolver alike.
+#[actix_web::test]
+async fn verified_and_a_router_from_the_same_config_verify_per_tenant() {
+    use actix_web::{web, HttpResponse};
+    use actix_webhook::{Verified, WebhookConfig};
+
+    async fn receive(event: Verified<web::Bytes>) -> HttpResponse {
+        HttpResponse::Ok().body(event.delivery_id().unwrap_or("-").to_owned())
+    }
+
+    let lookups = Lookups::default();
+    let config = WebhookConfig::new(fallback())
+        .clock(FixedClock(NOW))
+        .tenants(Tenants::new("tenant", counting_resolver(&lookups)))
+        .retry_after(Duration::from_secs(9));
+    let hooks = WebhookRouter::from_config(config.clone()).handler(any);
+    let app = test::init_service(
+        App::new()
+            .service(hooks.scope("/webhooks/{tenant}"))
+            .service(
+                web::resource("/verified/{tenant}")
+                    .app_data(config)
+                    .route(web::post().to(receive)),
+            ),
+    )
+    .await;
+    // `delivery` posts to `/webhooks/<tenant>`; send it to `path` instead.
+    let to = |path: &str, req: test::TestRequest| req.uri(path);
+
+    for prefix in ["/webhooks", "/verified"] {
+        let path = |tenant: &str| format!("{prefix}/{tenant}");
+        let (status, _, _) = send!(
+            app,
+            to(&path("acme"), delivery("acme", &secret_of("acme"), "m1"))
+        );
+        assert_eq!(status, StatusCode::OK, "{prefix}");
+        let (status, word, _) = send!(
+            app,
+            to(&path("acme"), delivery("acme", &secret_of("globex"), "m2"))
+        );
+        assert_eq!(
+            (status, word.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_signature"),
+            "{prefix}: another tenant's secret"
+        );
+        let (status, word, _) = send!(
+            app,
+            to(
+                &path("initech"),
+                delivery("initech", &secret_of("initech"), "m3")
+            )
+        );
+        assert_eq!(
+            (status, word.as_str()),
+            (StatusCode::NOT_FOUND, "unknown_tenant"),
+            "{prefix}"
+        );
+        let res = test::call_service(
+            &app,
+            to(
+                &path("broken"),
+                delivery("broken", &secret_of("broken"), "m4"),
+            )
+            .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{prefix}");
+        assert_eq!(res.headers().get("retry-after").unwrap(), "9", "{prefix}");
+    }
+    // Both share the config's tenant cache: acme and initech once each,
+    // broken (not cached) once per receiver.
+    assert_eq!(lookups.of("acme"), 1);
+    assert_eq!(lookups.of("initech"), 1);
+    assert_eq!(lookups.of("broken"), 2);
+}

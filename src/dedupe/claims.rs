@@ -9,16 +9,9 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument as _;
 
+use crate::ids::{id_digest, shown_id, DIGEST_PREFIX, MAX_ID};
+
 use super::{later, Claim, MemoryStore, Store, StoreError, Token, DEFAULT_DONE_TTL, DEFAULT_LEASE};
-
-/// Longest delivery id stored, shown and logged as it is; longer ones are
-/// stored, shown and logged as their digest.
-const MAX_ID: usize = 128;
-
-/// What marks a digest of an id; ids that start with it, or with
-/// [`CONTENT_PREFIX`], are hashed too, so a digest and an id can never be
-/// mistaken for each other.
-const DIGEST_PREFIX: &str = "sha256:";
 
 /// What marks a delivery recognised by the digest of what its sender signed.
 const CONTENT_PREFIX: &str = "content-sha256:";
@@ -184,7 +177,7 @@ pub(crate) enum Key {
 }
 
 impl Identity {
-    pub(crate) fn new(
+    fn new(
         namespace: &str,
         tenant: Option<&str>,
         id: Option<String>,
@@ -232,31 +225,6 @@ impl Key {
             }
         }
     }
-}
-
-/// The first [`MAX_ID`] bytes of a name from the request path, for logs.
-pub(crate) fn shown_name(name: &str) -> &str {
-    let mut end = name.len().min(MAX_ID);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    &name[..end]
-}
-
-/// An id as answered and logged: itself, or its digest past [`MAX_ID`]
-/// bytes.
-pub(crate) fn shown_id(id: &str) -> Cow<'_, str> {
-    if id.len() > MAX_ID {
-        id_digest(id).into()
-    } else {
-        id.into()
-    }
-}
-
-/// `sha256:<hex>` of `id`.
-fn id_digest(id: &str) -> String {
-    use sha2::Digest as _;
-    format!("{DIGEST_PREFIX}{}", hex::encode(sha2::Sha256::digest(id)))
 }
 
 /// An id as stored: itself, or its digest when it is long or could be

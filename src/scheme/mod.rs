@@ -231,8 +231,9 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Where the sender always puts the delivery id in the body, e.g. `/id`
-    /// for Stripe: the router refuses such a scheme's verified body without
-    /// one (400 `invalid_payload`) rather than handle it unrecognised.
+    /// for Stripe: the router, `Verified` and `Verifier` refuse such a
+    /// scheme's verified body without one (400 `invalid_payload`) rather than
+    /// handle it unrecognised.
     /// `None` (the default) when the id is in a header or may be absent.
     fn id_in_body(&self) -> Option<&'static str> {
         None
