@@ -120,7 +120,7 @@ impl WebhookConfig {
         &*self.scheme
     }
 
-    pub(crate) fn retry_after_value(&self) -> Duration {
+    pub(crate) fn retry_delay(&self) -> Duration {
         self.retry_after
     }
 

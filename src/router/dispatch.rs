@@ -155,7 +155,7 @@ impl WebhookRouter {
 
         // Claim the delivery so the handler runs once; nothing to recognise
         // it by, no claim.
-        let retry_after = inner.config.retry_after_value();
+        let retry_after = inner.config.retry_delay();
         let held = match key.map(|key| key.for_event(&name)) {
             Some(key) => match inner.claims.claim(key).await {
                 Claimed::Fresh(held) => Some(held),
