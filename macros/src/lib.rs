@@ -11,6 +11,7 @@ use proc_macro::TokenStream;
 
 mod args;
 mod expand;
+mod generate;
 
 /// Turns an `async fn` into a webhook handler that `WebhookRouter::handler`
 /// accepts.
