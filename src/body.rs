@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::CONTENT_LENGTH;
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 
@@ -84,10 +84,7 @@ where
 /// A response whose body owns the request payload: while the payload is
 /// alive, actix-web closes the connection after the response rather than
 /// reading the rest of the request body to reuse the connection.
-pub(crate) fn hold_until_sent(
-    response: HttpResponse,
-    payload: impl Unpin + 'static,
-) -> HttpResponse {
+pub(crate) fn hold_until_sent(response: HttpResponse, payload: web::Payload) -> HttpResponse {
     response
         .map_body(|_, body| HoldPayload {
             body,
@@ -96,12 +93,12 @@ pub(crate) fn hold_until_sent(
         .map_into_boxed_body()
 }
 
-struct HoldPayload<B, P> {
+struct HoldPayload<B> {
     body: B,
-    _payload: P,
+    _payload: web::Payload,
 }
 
-impl<B: MessageBody + Unpin, P: Unpin> MessageBody for HoldPayload<B, P> {
+impl<B: MessageBody + Unpin> MessageBody for HoldPayload<B> {
     type Error = B::Error;
 
     fn size(&self) -> BodySize {

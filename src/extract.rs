@@ -84,15 +84,11 @@ impl<T> Verified<T> {
     /// timestamp (and it is a representable date), as on
     /// [`Event::timestamp`](crate::Event::timestamp).
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {
-        self.delivery
-            .timestamp
-            .and_then(|t| DateTime::from_timestamp(t, 0))
+        crate::verify::signed_at(self.delivery.timestamp)
     }
 
-    /// What the scheme read: the id, the timestamp in unix seconds, and the
-    /// fingerprint that recognises a repeat when the id is not signed. To
-    /// handle each delivery once, key on the fingerprint when there is one,
-    /// else the id.
+    /// What the scheme read, as on
+    /// [`VerifiedEvent::delivery`](crate::standalone::VerifiedEvent::delivery).
     pub fn delivery(&self) -> &Delivery {
         &self.delivery
     }

@@ -87,9 +87,7 @@ impl<T> Event<T> {
     /// When the sender signed the delivery, when the scheme signs a
     /// timestamp (and it is a representable date).
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {
-        self.meta
-            .timestamp
-            .and_then(|t| DateTime::from_timestamp(t, 0))
+        crate::verify::signed_at(self.meta.timestamp)
     }
 
     /// The scheme that verified it, e.g. `"standard-webhooks"`.

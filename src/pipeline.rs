@@ -8,6 +8,7 @@
 //! read the event name once. What happens next (routing, claiming, parsing)
 //! is the caller's.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use crate::ids::shown_name;
 use crate::rejection::{Rejection, DEFAULT_RETRY_AFTER};
 use crate::scheme::{Delivery, EventName, EventNameError, Header, Headers, Reply, Request, Scheme};
 use crate::secret::Secrets;
-use crate::standalone::{check_signed, check_unsigned, Checked};
+use crate::standalone::{check, Checked};
 use crate::tenant::Tenants;
 use crate::verify::{Clock, SystemClock};
 
@@ -140,20 +141,22 @@ impl WebhookConfig {
     where
         S: futures_core::Stream<Item = Result<Bytes, E>> + Unpin,
     {
-        let scheme = &*self.scheme;
         let (tenant, secrets) = self.secrets_for(req).await?;
-        if req.method() != Method::POST {
-            // The body is not read: a handshake carries none.
-            return Ok(Received::Reply(check_unsigned(
-                scheme,
-                &request_view(req, &[]),
-                &secrets,
-            )?));
-        }
-        let body = read_body(req, payload, self.body_limit, self.body_timeout).await?;
+        // Only a `POST` has a body to read: a handshake carries none.
+        let body = if req.method() == Method::POST {
+            read_body(req, payload, self.body_limit, self.body_timeout).await?
+        } else {
+            Bytes::new()
+        };
         let view = request_view(req, &body);
         let now = self.clock.now();
-        match check_signed(scheme, &view, &secrets, now, self.event_name.as_ref())? {
+        match check(
+            &*self.scheme,
+            &view,
+            &secrets,
+            now,
+            self.event_name.as_ref(),
+        )? {
             Checked::Reply(reply) => Ok(Received::Reply(reply)),
             Checked::Delivery(delivery, event) => Ok(Received::Delivery(Arrival {
                 body,
@@ -175,9 +178,12 @@ impl WebhookConfig {
     }
 
     /// The tenant named in the path and its secrets, or the scheme's own.
-    async fn secrets_for(&self, req: &HttpRequest) -> Result<(Option<String>, Secrets), Rejection> {
+    async fn secrets_for(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<(Option<String>, Cow<'_, Secrets>), Rejection> {
         let Some(tenants) = &self.tenants else {
-            return Ok((None, self.scheme.secrets().clone()));
+            return Ok((None, Cow::Borrowed(self.scheme.secrets())));
         };
         let tenant = req
             .match_info()
@@ -187,7 +193,7 @@ impl WebhookConfig {
             retry_after: self.retry_after,
         };
         match tenants.secrets(tenant).await {
-            Ok(Some(secrets)) => Ok((Some(tenant.to_owned()), secrets)),
+            Ok(Some(secrets)) => Ok((Some(tenant.to_owned()), Cow::Owned(secrets))),
             Ok(None) => Err(Rejection::UnknownTenant),
             Err(error) if error.is_bad_secret() => {
                 tracing::error!(target: "actix_webhook::tenant", %error, tenant = shown_name(tenant), "the tenant's secret is not usable");

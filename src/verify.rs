@@ -183,6 +183,14 @@ impl Clock for SystemClock {
     }
 }
 
+/// A signed timestamp as a date, when it is a representable one: what
+/// `timestamp()` gives on [`Event`](crate::Event),
+/// [`Verified`](crate::Verified) and
+/// [`VerifiedEvent`](crate::standalone::VerifiedEvent).
+pub(crate) fn signed_at(timestamp: Option<i64>) -> Option<chrono::DateTime<chrono::Utc>> {
+    timestamp.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+}
+
 /// A clock stopped at one instant, for tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FixedClock(pub i64);

@@ -292,11 +292,8 @@ impl<'a> Verifier<'a> {
         let headers = &headers;
         let request = Request::new(self.method, self.path_and_query, headers, body);
         let secrets = self.secrets.unwrap_or_else(|| self.scheme.secrets());
-        if self.method != "POST" {
-            return check_unsigned(self.scheme, &request, secrets).map(Received::Handshake);
-        }
         let now = self.clock.now();
-        match check_signed(self.scheme, &request, secrets, now, self.event_name)? {
+        match check(self.scheme, &request, secrets, now, self.event_name)? {
             Checked::Reply(reply) => Ok(Received::Handshake(reply)),
             Checked::Delivery(delivery, name) => Ok(Received::Delivery(VerifiedEvent {
                 delivery,
@@ -307,27 +304,37 @@ impl<'a> Verifier<'a> {
     }
 }
 
-/// What a scheme makes of a signed request (a `POST`): a handshake it
-/// answers itself, or a verified delivery with its event name, read once
-/// (what a missing one means is the caller's to say).
+/// What a scheme makes of a request: a handshake it answers itself, or a
+/// verified delivery with its event name, read once (what a missing one
+/// means is the caller's to say).
 pub(crate) enum Checked {
     Reply(Reply),
     Delivery(Delivery, Result<Option<String>, EventNameError>),
 }
 
-/// The steps every receiver takes on a `POST` (the router and the
-/// [`Verified`](crate::Verified) extractor through
-/// [`WebhookConfig`](crate::WebhookConfig), and [`Verifier`]): verify, let
-/// the scheme answer a handshake (Slack's `url_verification`), refuse a
-/// body without the id its sender always puts there, and read the event
-/// name where `event_name` says, else where the scheme does.
-pub(crate) fn check_signed(
+/// The steps every receiver takes once it has the request and its body
+/// (the router and the [`Verified`](crate::Verified) extractor through
+/// [`WebhookConfig`](crate::WebhookConfig), and [`Verifier`]).
+///
+/// A method other than `POST` carries no signature: a handshake the scheme
+/// answers (Meta's `GET` challenge) or refuses, else 405. A `POST` is
+/// verified; then the scheme may answer it (Slack's `url_verification`), a
+/// body without the id its sender always puts there is refused, and the
+/// event name is read where `event_name` says, else where the scheme does.
+pub(crate) fn check(
     scheme: &dyn Scheme,
     request: &Request<'_>,
     secrets: &Secrets,
     now: i64,
     event_name: Option<&EventName>,
 ) -> Result<Checked, ConstructError> {
+    if request.method() != "POST" {
+        return match scheme.unsigned_reply(request, secrets) {
+            Some(Ok(reply)) => Ok(Checked::Reply(reply)),
+            Some(Err(refused)) => Err(ConstructError::Unverified(refused)),
+            None => Err(ConstructError::MethodNotAllowed),
+        };
+    }
     let delivery = scheme.verify(request, secrets, now)?;
     if let Some(reply) = scheme.signed_reply(request) {
         return Ok(Checked::Reply(reply));
@@ -347,20 +354,6 @@ pub(crate) fn event_name_of(
     match location {
         Some(location) => location.find(request),
         None => scheme.event_name(request),
-    }
-}
-
-/// Another method than `POST`: a handshake the scheme answers (Meta's `GET`
-/// challenge) or refuses, else 405.
-pub(crate) fn check_unsigned(
-    scheme: &dyn Scheme,
-    request: &Request<'_>,
-    secrets: &Secrets,
-) -> Result<Reply, ConstructError> {
-    match scheme.unsigned_reply(request, secrets) {
-        Some(Ok(reply)) => Ok(reply),
-        Some(Err(refused)) => Err(ConstructError::Unverified(refused)),
-        None => Err(ConstructError::MethodNotAllowed),
     }
 }
 

@@ -42,9 +42,7 @@ impl<T> VerifiedEvent<T> {
     /// When the sender signed the delivery, when the scheme signs a
     /// timestamp (and it is a representable date).
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {
-        self.delivery
-            .timestamp
-            .and_then(|t| DateTime::from_timestamp(t, 0))
+        crate::verify::signed_at(self.delivery.timestamp)
     }
 
     /// What the scheme read: the id, the timestamp in unix seconds, and the
