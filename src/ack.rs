@@ -40,6 +40,7 @@ pub struct Ack {
 enum AckKind {
     Processed,
     Accepted,
+    Queued,
     Duplicate,
     Ignored,
     Retry(Duration),
@@ -66,6 +67,15 @@ impl Ack {
     pub fn ignored() -> Self {
         Self {
             kind: AckKind::Ignored,
+        }
+    }
+
+    /// 202 `queued`: the delivery is in the router's inbox; its handler
+    /// runs from there.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn queued() -> Self {
+        Self {
+            kind: AckKind::Queued,
         }
     }
 
@@ -102,7 +112,7 @@ impl Ack {
     pub fn status(&self) -> StatusCode {
         match &self.kind {
             AckKind::Processed | AckKind::Duplicate | AckKind::Ignored => StatusCode::OK,
-            AckKind::Accepted => StatusCode::ACCEPTED,
+            AckKind::Accepted | AckKind::Queued => StatusCode::ACCEPTED,
             AckKind::Retry(_) => StatusCode::SERVICE_UNAVAILABLE,
             AckKind::Gone => StatusCode::GONE,
             AckKind::Json(status, _) => *status,
@@ -114,6 +124,7 @@ impl Ack {
         match &self.kind {
             AckKind::Processed => Some("processed"),
             AckKind::Accepted => Some("accepted"),
+            AckKind::Queued => Some("queued"),
             AckKind::Duplicate => Some("duplicate"),
             AckKind::Ignored => Some("ignored"),
             AckKind::Retry(_) => Some("retry"),
@@ -126,6 +137,15 @@ impl Ack {
     /// for 5xx, so the sender's retry runs the handler again.
     pub fn is_final(&self) -> bool {
         !self.status().is_server_error()
+    }
+
+    /// The wait an [`Ack::retry_after`] asks for.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn retry_delay(&self) -> Option<Duration> {
+        match self.kind {
+            AckKind::Retry(after) => Some(after),
+            _ => None,
+        }
     }
 
     /// The response, naming the delivery and event when known.

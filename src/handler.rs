@@ -29,6 +29,7 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use actix_web::http::header::HeaderMap;
@@ -36,7 +37,7 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
-use futures_util::TryFutureExt as _;
+use futures_util::{FutureExt as _, TryFutureExt as _};
 use serde::de::DeserializeOwned;
 
 use crate::ack::Ack;
@@ -64,6 +65,7 @@ struct Meta {
     name: Arc<str>,
     timestamp: Option<i64>,
     scheme: &'static str,
+    attempt: Option<u32>,
 }
 
 impl<T> Event<T> {
@@ -88,6 +90,14 @@ impl<T> Event<T> {
     /// timestamp (and it is a representable date).
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {
         crate::verify::signed_at(self.meta.timestamp)
+    }
+
+    /// Which run of the delivery this is, from 1, when it runs from an
+    /// [inbox](crate::WebhookRouter::inbox); `None` when it runs inside the
+    /// sender's request. A run killed mid-way counts: the same delivery may
+    /// reach a handler again after it did part of its work.
+    pub fn attempt(&self) -> Option<u32> {
+        self.meta.attempt
     }
 
     /// The scheme that verified it, e.g. `"standard-webhooks"`.
@@ -161,9 +171,17 @@ impl Incoming {
                 name,
                 timestamp,
                 scheme,
+                attempt: None,
             },
             payload_at,
         }
+    }
+
+    /// The same delivery, on run `attempt` from an inbox.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn on_attempt(mut self, attempt: u32) -> Self {
+        self.meta.attempt = Some(attempt);
+        self
     }
 
     /// The request, for extracting further handler arguments.
@@ -195,6 +213,19 @@ impl fmt::Debug for Incoming {
             .field("name", &self.meta.name)
             .field("delivery_id", &self.meta.id)
             .finish_non_exhaustive()
+    }
+}
+
+/// Runs `handler` on `incoming`; a panic, while the future is made or while
+/// it runs, is a [`Failure::Error`].
+pub(crate) async fn run(handler: &dyn Handler, incoming: Incoming) -> Result<Ack, Failure> {
+    let panicked = || Err(Failure::Error("the handler panicked".into()));
+    match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(incoming))) {
+        Ok(future) => AssertUnwindSafe(future)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| panicked()),
+        Err(_) => panicked(),
     }
 }
 

@@ -248,6 +248,9 @@ pub mod dedupe;
 mod extract;
 pub mod handler;
 mod ids;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod inbox;
 mod payload;
 mod pipeline;
 mod rejection;

@@ -2,12 +2,10 @@
 //! verified delivery, then the route, the claim, the handler and the answer,
 //! inside one tracing span.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
-use futures_util::FutureExt as _;
 use tracing::field::Empty;
 use tracing::Instrument as _;
 
@@ -38,7 +36,7 @@ impl WebhookRouter {
         let view = crate::pipeline::request_view(req, body);
         let event = self.inner.config.find_event_name(&view);
         match self
-            .dispatch(req, body.clone(), identity, event, None)
+            .dispatch(req, body.clone(), identity, None, event, None)
             .await
         {
             Ok(answer) => answer.into_response().0,
@@ -107,7 +105,7 @@ impl WebhookRouter {
         if let Some(shown) = &identity.shown {
             tracing::Span::current().record("id", &**shown);
         }
-        self.dispatch(req, body, identity, event, delivery.timestamp)
+        self.dispatch(req, body, identity, tenant, event, delivery.timestamp)
             .await
     }
 
@@ -119,6 +117,7 @@ impl WebhookRouter {
         req: &HttpRequest,
         body: Bytes,
         identity: Identity,
+        tenant: Option<String>,
         event: Result<Option<String>, EventNameError>,
         timestamp: Option<i64>,
     ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
@@ -153,9 +152,39 @@ impl WebhookRouter {
             return Ok(Answer::Ack(inner.unhandled.clone(), shown, Some(name)));
         };
 
+        let retry_after = inner.config.retry_delay();
+        #[cfg(feature = "sqlite")]
+        if let Some(inbox) = &inner.inbox {
+            let key = key.map(|key| key.for_event(&name));
+            let delivery = crate::inbox::NewDelivery::new(
+                req,
+                body,
+                key,
+                id.as_deref(),
+                tenant,
+                &name,
+                inner.config.scheme().name(),
+                timestamp,
+            );
+            let shown = if delivery.id_assigned {
+                Some(delivery.id.as_str().into())
+            } else {
+                shown
+            };
+            return match inbox.store(delivery).await {
+                Ok(true) => Ok(Answer::Ack(Ack::queued(), shown, Some(name))),
+                Ok(false) => Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
+                Err(error) => {
+                    tracing::error!(target: "actix_webhook::inbox", %error, "storing a delivery failed");
+                    Err((Rejection::Unavailable { retry_after }, shown))
+                }
+            };
+        }
+        #[cfg(not(feature = "sqlite"))]
+        let _ = tenant;
+
         // Claim the delivery so the handler runs once; nothing to recognise
         // it by, no claim.
-        let retry_after = inner.config.retry_delay();
         let held = match key.map(|key| key.for_event(&name)) {
             Some(key) => match inner.claims.claim(key).await {
                 Claimed::Fresh(held) => Some(held),
@@ -177,13 +206,7 @@ impl WebhookRouter {
             inner.config.scheme().name(),
             inner.payload_at.clone(),
         );
-        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(incoming))) {
-            Ok(future) => AssertUnwindSafe(future)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| Err(Failure::Error("the handler panicked".into()))),
-            Err(_) => Err(Failure::Error("the handler panicked".into())),
-        };
+        let outcome = crate::handler::run(&**handler, incoming).await;
 
         if let Some(held) = held {
             let handled = matches!(&outcome, Ok(ack) if ack.is_final());
@@ -210,6 +233,44 @@ impl WebhookRouter {
                 Err(with_id(Rejection::HandlerFailed))
             }
         }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl WebhookRouter {
+    /// Runs the handler for a delivery from the inbox, on run `attempt`,
+    /// with extractors seeing the stored request and `app_data`. No handler
+    /// for its event (any more) is the router's unhandled answer.
+    pub(crate) async fn run_stored(
+        &self,
+        stored: crate::inbox::StoredDelivery,
+        attempt: u32,
+        app_data: &[crate::inbox::AppData],
+    ) -> Result<Ack, Failure> {
+        let inner = &*self.inner;
+        let (exact, handler) = inner.routes.find(&stored.event);
+        let Some(handler) = handler else {
+            tracing::warn!(target: "actix_webhook::router", event = %stored.event, "no handler for a stored delivery's event");
+            return Ok(inner.unhandled.clone());
+        };
+        let name = exact
+            .cloned()
+            .unwrap_or_else(|| stored.event.as_str().into());
+        let incoming = Incoming::new(
+            stored.request(app_data),
+            stored.body,
+            Some(stored.id.into()),
+            name,
+            stored.signed_at,
+            inner.config.scheme().name(),
+            inner.payload_at.clone(),
+        )
+        .on_attempt(attempt);
+        let outcome = crate::handler::run(&**handler, incoming).await;
+        if let Err(Failure::Error(message)) = &outcome {
+            tracing::error!(target: "actix_webhook::handler", handler = handler.name(), error = %message, "webhook handler failed");
+        }
+        outcome
     }
 }
 

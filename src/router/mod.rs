@@ -109,6 +109,8 @@ struct Inner {
     payload_mismatch: PayloadMismatch,
     claims: Claims,
     payload_at: Option<Arc<JsonPointer>>,
+    #[cfg(feature = "sqlite")]
+    inbox: Option<crate::inbox::Inbox>,
 }
 
 impl WebhookRouter {
@@ -131,6 +133,8 @@ impl WebhookRouter {
                 payload_mismatch: PayloadMismatch::Reject,
                 claims: Claims::default(),
                 payload_at: None,
+                #[cfg(feature = "sqlite")]
+                inbox: None,
             }),
         }
     }
@@ -284,6 +288,40 @@ impl WebhookRouter {
         self.config(|config| config.tenants(tenants))
     }
 
+    /// Inbox mode: each verified delivery with a handler is stored in
+    /// `inbox` and answered `202 {"status":"queued","id":..,"event":..}`
+    /// at once; the router's [`workers`](Self::workers) run the handler
+    /// later. One already in the inbox is answered `200 duplicate`; an
+    /// event without a handler gets the [unhandled](Self::unhandled) answer
+    /// and is not stored; an inbox that cannot be written gets 503
+    /// `unavailable` with `Retry-After`. The [`store`](Self::store) is not
+    /// used: the inbox recognises deliveries sent again. See
+    /// [`inbox`](crate::inbox) for what is promised.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    #[must_use]
+    pub fn inbox(self, inbox: crate::inbox::Inbox) -> Self {
+        self.with(|inner| inner.inbox = Some(inbox))
+    }
+
+    /// The workers that run this router's handlers on the deliveries in its
+    /// [inbox](Self::inbox); spawn their [`run`](crate::inbox::Workers::run)
+    /// next to the server.
+    ///
+    /// # Panics
+    ///
+    /// When the router has no inbox.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    pub fn workers(&self) -> crate::inbox::Workers {
+        let inbox = self
+            .inner
+            .inbox
+            .clone()
+            .expect("WebhookRouter::workers needs an inbox: call .inbox(..) first");
+        crate::inbox::Workers::new(self.clone(), inbox)
+    }
+
     /// A scope at `path` answering deliveries, for `App::service`.
     pub fn scope(&self, path: &str) -> actix_web::Scope {
         let router = self.clone();
@@ -301,6 +339,15 @@ impl WebhookRouter {
         move |config| {
             config.service(scope);
         }
+    }
+}
+
+impl WebhookRouter {
+    fn has_inbox(&self) -> bool {
+        #[cfg(feature = "sqlite")]
+        return self.inner.inbox.is_some();
+        #[cfg(not(feature = "sqlite"))]
+        false
     }
 }
 
@@ -325,6 +372,7 @@ impl fmt::Debug for WebhookRouter {
             .field("fallback", &inner.routes.fallback.is_some())
             .field("store", &inner.claims.store)
             .field("namespace", &inner.claims.namespace)
+            .field("inbox", &self.has_inbox())
             .finish_non_exhaustive()
     }
 }

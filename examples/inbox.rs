@@ -1,0 +1,90 @@
+//! Inbox mode: deliveries are stored and answered 202 at once, then handled
+//! by 4 workers in the same process, with retries and dead letters.
+//!
+//! ```text
+//! cargo run --example inbox --features sqlite
+//! ```
+//!
+//! - `PORT`: the port on 127.0.0.1 (default 8080).
+//! - `INBOX`: the inbox file (default `webhook-inbox.db`).
+//! - `LEASE_SECS`: how long a killed process's runs wait before they run
+//!   again (default 30).
+//!
+//! It receives Standard Webhooks deliveries signed with the quickstart's
+//! demo secret, for any event. The handler does what the payload's `data`
+//! asks: `"sleep_ms": n` sleeps n ms, `"fail_times": n` fails the first n
+//! attempts. Each successful run prints one line to stdout:
+//! `handled <delivery-id> attempt=<n>`.
+//!
+//! ```text
+//! webhook send --scheme standard-webhooks --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
+//!   --event order_paid --body '{"type":"order_paid","data":{"fail_times":2}}' \
+//!   http://127.0.0.1:8080/webhooks
+//! webhook inbox --db webhook-inbox.db stats
+//! ```
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer};
+use actix_webhook::inbox::{Backoff, Inbox};
+use actix_webhook::scheme::StandardWebhooks;
+use actix_webhook::{webhook, Event, WebhookRouter};
+
+/// The quickstart's demo secret; a real one comes from the sender.
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+#[webhook(event = "*")]
+async fn every_event(event: Event<serde_json::Value>) -> Result<(), String> {
+    let attempt = event.attempt().unwrap_or(1);
+    let data = &event["data"];
+    if let Some(ms) = data["sleep_ms"].as_u64() {
+        actix_web::rt::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let fail_times = data["fail_times"].as_u64().unwrap_or(0);
+    if u64::from(attempt) <= fail_times {
+        return Err(format!(
+            "failing as asked, attempt {attempt} of {fail_times}"
+        ));
+    }
+    // One line per successful run, written at once (a test counts them).
+    let mut out = std::io::stdout().lock();
+    let id = event.delivery_id().unwrap_or("-");
+    writeln!(out, "handled {id} attempt={attempt}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let port: u16 = env_or("PORT", 8080);
+    let path: String = env_or("INBOX", "webhook-inbox.db".to_owned());
+    let lease = Duration::from_secs(env_or("LEASE_SECS", 30));
+
+    let inbox = Inbox::sqlite(&path).map_err(std::io::Error::other)?;
+    let hooks = WebhookRouter::new(StandardWebhooks::new(SECRET).expect("the demo secret"))
+        .handler(every_event)
+        .inbox(inbox);
+    let workers = hooks
+        .workers()
+        .concurrency(4)
+        .lease(lease)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        ));
+    actix_web::rt::spawn(workers.run());
+
+    eprintln!("inbox at {path}; POST deliveries to http://127.0.0.1:{port}/webhooks");
+    HttpServer::new(move || App::new().service(hooks.scope("/webhooks")))
+        .bind(("127.0.0.1", port))?
+        .run()
+        .await
+}

@@ -1,0 +1,269 @@
+//! The inbox: acknowledge a delivery as soon as it is stored, run its
+//! handler after.
+//!
+//! Providers wait a few seconds for an answer (Slack 3 s, Shopify 5 s,
+//! GitHub 10 s) and switch off endpoints that keep timing out. A router with
+//! an [`Inbox`] verifies each delivery as usual, writes it durably and
+//! answers `202 {"status":"queued"}`; [`Workers`] in the same process then
+//! run the same `#[webhook]` handlers from the inbox, with leases, retries
+//! with backoff, and dead letters.
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer};
+//! use actix_webhook::inbox::Inbox;
+//! use actix_webhook::{scheme::StandardWebhooks, webhook, Event, WebhookRouter};
+//!
+//! struct Db;
+//!
+//! #[webhook(event = "order_paid")]
+//! async fn order_paid(event: Event<serde_json::Value>, _db: web::Data<Db>) -> Result<(), String> {
+//!     // The id is the same on every run: use it to make the work idempotent.
+//!     println!("{:?} attempt {:?}", event.delivery_id(), event.attempt());
+//!     Ok(())
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+//!     let inbox = Inbox::sqlite("webhook-inbox.db").expect("the inbox file");
+//!     let hooks = WebhookRouter::new(scheme).handler(order_paid).inbox(inbox);
+//!
+//!     let db = web::Data::new(Db);
+//!     // Four handlers at a time, next to the server, on the same runtime.
+//!     actix_web::rt::spawn(hooks.workers().concurrency(4).app_data(db.clone()).run());
+//!
+//!     HttpServer::new(move || App::new().app_data(db.clone()).service(hooks.scope("/webhooks")))
+//!         .bind(("127.0.0.1", 8080))?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! # What is promised
+//!
+//! - A delivery answered 202 is on disk (SQLite `synchronous=FULL` in WAL
+//!   mode: it survives a crash of the process and a power loss). A delivery
+//!   whose id is already in the inbox is answered `200 duplicate` and not
+//!   stored again. When the inbox cannot be written the answer is 503 with
+//!   `Retry-After` and nothing is accepted.
+//! - Each stored delivery runs until a handler run succeeds or it is a dead
+//!   letter; nothing accepted is dropped. A run holds a lease, renewed while
+//!   it runs; a process killed mid-run loses it and the delivery runs again
+//!   once the lease runs out (default 30 s).
+//! - Never two runs of one delivery at once, and no new run after its
+//!   success is recorded. **The window:** a process killed after a handler
+//!   succeeded and before that success is written (one write, shared with
+//!   the other writes of the moment) runs the delivery again. So do runs
+//!   killed mid-way. Make handlers idempotent, keyed by
+//!   [`Event::delivery_id`](crate::Event::delivery_id), which is the same on
+//!   every run.
+//!
+//! # Outcomes of a run
+//!
+//! | the handler | the delivery |
+//! |---|---|
+//! | returns `Ok`, `()` or an [`Ack`](crate::Ack) below 500 | done (pruned after [`keep_done`](Inbox::keep_done), default 7 days) |
+//! | returns an error, panics, or an [`Ack`](crate::Ack) of 500 or more | retried after the [`Backoff`] |
+//! | returns [`Ack::retry_after(d)`](crate::Ack::retry_after) | retried after `d` |
+//! | cannot take the body (not JSON, not its type) | dead at once, with the serde error and its path: only a code change helps |
+//! | failed [`max_attempts`](Backoff::max_attempts) times | dead, with the last error |
+//! | no handler for its event any more | what the router answers unhandled events ([`unhandled`](crate::WebhookRouter::unhandled)): done as `ignored` by default |
+//!
+//! Dead letters stay until replayed or purged (`webhook inbox replay`,
+//! [`Inbox::replay`]).
+//!
+//! # Ids
+//!
+//! A delivery is known by its id, per tenant, as the router's claims are;
+//! where the scheme signs no id it is known by the fingerprint of what was
+//! signed (see [`Delivery`](crate::scheme::Delivery)). A delivery with
+//! neither gets an id assigned (`wh_` and 32 hex digits): it cannot be
+//! recognised when it is sent again, so each copy is stored and run.
+//! An id is remembered as long as its delivery is in the inbox: after a done
+//! delivery is pruned, the same id is stored again.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+mod admin;
+mod sqlite;
+mod stored;
+mod worker;
+
+pub use admin::{Attempt, Details, Filter, Selection, State, Stats, Summary};
+pub use worker::{Backoff, Workers};
+
+pub(crate) use stored::{AppData, NewDelivery, StoredDelivery};
+
+use sqlite::{Durability, Sqlite};
+
+/// Done deliveries are kept this long unless told otherwise.
+const DEFAULT_KEEP_DONE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Where verified deliveries wait for their handlers: an SQLite file.
+///
+/// Open it with [`Inbox::sqlite`], give it to
+/// [`WebhookRouter::inbox`](crate::WebhookRouter::inbox), and run the
+/// router's [`workers`](crate::WebhookRouter::workers). Several processes on
+/// one host may share the file (each with its own workers); the `webhook
+/// inbox` command opens it while they run. Cloning is cheap: clones share
+/// one connection and one writer thread.
+#[derive(Clone)]
+pub struct Inbox {
+    store: Arc<Sqlite>,
+    keep_done: Duration,
+    /// Wakes this process's workers when a delivery is stored.
+    pub(crate) arrived: Arc<tokio::sync::Notify>,
+}
+
+impl Inbox {
+    /// Opens the inbox at `path`, creating the file (and its tables) on
+    /// first use. Writes are durable before they are acknowledged: each
+    /// commit is synced to disk, and commits of deliveries arriving together
+    /// are shared (one sync for many).
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("inbox-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// use actix_webhook::inbox::Inbox;
+    ///
+    /// let inbox = Inbox::sqlite(dir.join("webhook-inbox.db"))?;
+    /// # Ok::<(), actix_webhook::inbox::InboxError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InboxError`] when the file cannot be opened or is not an inbox.
+    pub fn sqlite(path: impl AsRef<Path>) -> Result<Self, InboxError> {
+        Self::open(path.as_ref(), Durability::Full)
+    }
+
+    /// Like [`sqlite`](Self::sqlite), trading durability for speed: commits
+    /// are not synced one by one (SQLite `synchronous=NORMAL`). A crash of
+    /// the process loses nothing; a power loss or an OS crash may lose the
+    /// deliveries acknowledged in the last moments before it, which their
+    /// senders will not send again.
+    ///
+    /// # Errors
+    ///
+    /// [`InboxError`] when the file cannot be opened or is not an inbox.
+    pub fn sqlite_unsynced(path: impl AsRef<Path>) -> Result<Self, InboxError> {
+        Self::open(path.as_ref(), Durability::Normal)
+    }
+
+    fn open(path: &Path, durability: Durability) -> Result<Self, InboxError> {
+        Ok(Self {
+            store: Arc::new(Sqlite::open(path, durability)?),
+            keep_done: DEFAULT_KEEP_DONE,
+            arrived: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// How long done deliveries are kept before the workers prune them
+    /// (default 7 days). Their ids are remembered as long: a delivery sent
+    /// again after that is stored and run again. Dead letters are kept
+    /// until replayed or purged.
+    #[must_use]
+    pub fn keep_done(mut self, keep: Duration) -> Self {
+        self.keep_done = keep;
+        self
+    }
+
+    /// Stores a verified delivery, durably; `false` when one with its key
+    /// is already in the inbox.
+    pub(crate) async fn store(&self, delivery: NewDelivery) -> Result<bool, InboxError> {
+        let stored = self.store.insert(delivery).await?;
+        if stored {
+            self.arrived.notify_one();
+        }
+        Ok(stored)
+    }
+
+    /// Counts by state and by event.
+    ///
+    /// # Errors
+    ///
+    /// [`InboxError`] when the file cannot be read.
+    pub async fn stats(&self) -> Result<Stats, InboxError> {
+        self.store.stats().await
+    }
+
+    /// The deliveries `filter` selects, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`InboxError`] when the file cannot be read.
+    pub async fn list(&self, filter: Filter) -> Result<Vec<Summary>, InboxError> {
+        self.store.list(filter).await
+    }
+
+    /// Everything about the deliveries with id `id` (one per tenant or
+    /// event it was stored for): headers, body, attempts.
+    ///
+    /// # Errors
+    ///
+    /// [`InboxError`] when the file cannot be read.
+    pub async fn show(&self, id: &str) -> Result<Vec<Details>, InboxError> {
+        self.store.show(id.to_owned()).await
+    }
+
+    /// Queues the deliveries `selection` names to run again now, with a
+    /// fresh [`max_attempts`](Backoff::max_attempts), and returns them; with
+    /// `dry_run` it only returns them. Deliveries running now are left
+    /// alone.
+    ///
+    /// # Errors
+    ///
+    /// [`InboxError`] when the file cannot be written.
+    pub async fn replay(
+        &self,
+        selection: Selection,
+        dry_run: bool,
+    ) -> Result<Vec<Summary>, InboxError> {
+        let replayed = self.store.replay(selection, dry_run).await?;
+        if !dry_run && !replayed.is_empty() {
+            self.arrived.notify_one();
+        }
+        Ok(replayed)
+    }
+
+    /// Deletes the done and dead deliveries `selection` names (never one
+    /// still to run) and returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`InboxError`] when the file cannot be written.
+    pub async fn purge(&self, selection: Selection) -> Result<u64, InboxError> {
+        self.store.purge(selection).await
+    }
+}
+
+impl fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbox")
+            .field("store", &self.store)
+            .field("keep_done", &self.keep_done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the inbox could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboxError {
+    /// The file could not be opened or set up as an inbox.
+    #[error("cannot open the inbox at {path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A read or write failed (the disk is full, the file is locked for
+    /// longer than the busy timeout, ...).
+    #[error("the inbox storage failed: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

@@ -1,0 +1,670 @@
+//! The inbox in an SQLite file: one writer thread per process that shares
+//! commits between the writes arriving together (group commit).
+//!
+//! Every operation is a closure run on the writer's connection inside a
+//! savepoint of the current batch's transaction; its result is handed back
+//! only once the batch is committed, so a delivery is acknowledged only
+//! when it is on disk. Several processes may open one file: SQLite's lock
+//! serialises their transactions (`BEGIN IMMEDIATE`, with a busy timeout).
+
+use std::fmt;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::{named_params, params, Connection, Row};
+use tokio::sync::oneshot;
+
+use super::admin::{time_of, Attempt, Details, Filter, Selection, State, Stats, Summary};
+use super::stored::{decode_headers, now_ms, NewDelivery, RawDelivery, StoredDelivery};
+use super::InboxError;
+
+/// Most operations committed together.
+const MAX_BATCH: usize = 1024;
+
+/// How long a transaction waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS inbox_deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
+    id_assigned INTEGER NOT NULL,
+    tenant TEXT,
+    event TEXT NOT NULL,
+    scheme TEXT NOT NULL,
+    method TEXT NOT NULL,
+    target TEXT NOT NULL,
+    headers BLOB NOT NULL,
+    params TEXT NOT NULL,
+    body BLOB NOT NULL,
+    signed_at INTEGER,
+    received_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    -- `attempts` when it was last replayed: max attempts count from here.
+    replayed_at_attempt INTEGER NOT NULL DEFAULT 0,
+    run_at INTEGER NOT NULL,
+    owner INTEGER,
+    lease_until INTEGER,
+    started_at INTEGER,
+    finished_at INTEGER,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS inbox_due ON inbox_deliveries (state, run_at);
+CREATE INDEX IF NOT EXISTS inbox_by_id ON inbox_deliveries (id);
+CREATE TABLE IF NOT EXISTS inbox_attempts (
+    seq INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    PRIMARY KEY (seq, number)
+) WITHOUT ROWID;
+";
+
+/// How hard a commit is pushed to disk.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Durability {
+    /// `synchronous=FULL`: every commit is synced; survives power loss.
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of the process only.
+    Normal,
+}
+
+/// What a run ended with, as recorded.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    Done,
+    Retry { at: i64, error: String },
+    Dead { error: String },
+}
+
+/// A delivery a worker claimed for one run.
+pub(super) struct Claim {
+    pub(super) seq: i64,
+    /// This run's number, from 1.
+    pub(super) attempt: u32,
+    /// Runs since it was stored or last replayed, this one included.
+    pub(super) tries: u32,
+    pub(super) started_at: i64,
+    /// The delivery, or why its row no longer reads as one.
+    pub(super) delivery: Result<StoredDelivery, String>,
+}
+
+/// The inbox file, through its writer thread.
+pub(super) struct Sqlite {
+    path: String,
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl fmt::Debug for Sqlite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sqlite").field("path", &self.path).finish()
+    }
+}
+
+impl Sqlite {
+    /// Opens (or creates) the file and starts its writer thread.
+    pub(super) fn open(path: &Path, durability: Durability) -> Result<Self, InboxError> {
+        let shown = path.display().to_string();
+        let failed = |source: rusqlite::Error| InboxError::Open {
+            path: shown.clone(),
+            source: Box::new(source),
+        };
+        let conn = Connection::open(path).map_err(failed)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+            .map_err(failed)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(InboxError::Open {
+                path: shown,
+                source: format!("the file cannot be in WAL mode (it is in `{mode}`)").into(),
+            });
+        }
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!("PRAGMA synchronous={synchronous};"))
+            .map_err(failed)?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE;{SCHEMA}COMMIT;"))
+            .map_err(failed)?;
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("webhook-inbox".into())
+            .spawn(move || write_batches(&conn, &queue))
+            .map_err(|e| InboxError::Open {
+                path: shown.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(Self { path: shown, jobs })
+    }
+
+    /// Runs `work` in the next batch; its result once the batch is
+    /// committed.
+    async fn run<R, F>(&self, work: F) -> Result<R, InboxError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Op {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        self.jobs
+            .send(Box::new(job))
+            .map_err(|_| storage("the inbox's writer thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| storage("the inbox's writer thread has stopped"))?
+    }
+
+    /// Stores `delivery` as queued; `false` when its key is already there.
+    pub(super) async fn insert(&self, delivery: NewDelivery) -> Result<bool, InboxError> {
+        self.run(move |conn| {
+            let d = delivery;
+            let changed = conn
+                .prepare_cached(
+                    "INSERT INTO inbox_deliveries (key, id, id_assigned, tenant, event, scheme,
+                        method, target, headers, params, body, signed_at, received_at, state, run_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'queued', ?13)
+                     ON CONFLICT (key) DO NOTHING",
+                )?
+                .execute(params![
+                    d.key,
+                    d.id,
+                    d.id_assigned,
+                    d.tenant,
+                    d.event,
+                    d.scheme,
+                    d.method,
+                    d.target,
+                    d.headers,
+                    d.params,
+                    &d.body[..],
+                    d.signed_at,
+                    d.received_at,
+                ])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// Takes up to `n` due deliveries for `owner` for a lease of `lease_ms`,
+    /// and says when the next one is due (unix ms) if none is left now. A
+    /// delivery whose lease ran out while running is taken over; its
+    /// unfinished run is recorded as `interrupted`.
+    pub(super) async fn claim(
+        &self,
+        owner: i64,
+        n: usize,
+        lease_ms: i64,
+    ) -> Result<(Vec<Claim>, Option<i64>), InboxError> {
+        self.run(move |conn| {
+            let now = now_ms();
+            let due: Vec<(i64, String)> = conn
+                .prepare_cached(
+                    "SELECT seq, state FROM inbox_deliveries
+                     WHERE (state IN ('queued', 'retry') AND run_at <= ?1)
+                        OR (state = 'running' AND lease_until <= ?1)
+                     ORDER BY run_at, seq LIMIT ?2",
+                )?
+                .query_map(params![now, n as i64], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut claims = Vec::with_capacity(due.len());
+            for (seq, state) in due {
+                if state == "running" {
+                    conn.prepare_cached(
+                        "INSERT OR IGNORE INTO inbox_attempts (seq, number, started_at, finished_at, outcome, error)
+                         SELECT seq, attempts, COALESCE(started_at, ?2), ?2, 'interrupted',
+                                'the run did not finish: its lease ran out'
+                         FROM inbox_deliveries WHERE seq = ?1",
+                    )?
+                    .execute(params![seq, now])?;
+                }
+                let claim = conn
+                    .prepare_cached(
+                        "UPDATE inbox_deliveries
+                         SET state = 'running', owner = ?2, lease_until = ?3, started_at = ?4,
+                             attempts = attempts + 1
+                         WHERE seq = ?1
+                         RETURNING attempts, attempts - replayed_at_attempt,
+                             id, event, method, target, headers, params, body, signed_at",
+                    )?
+                    .query_row(params![seq, owner, now + lease_ms, now], |row| {
+                        Ok(Claim {
+                            seq,
+                            attempt: row.get(0)?,
+                            tries: row.get(1)?,
+                            started_at: now,
+                            delivery: raw_delivery(row).and_then(StoredDelivery::try_from),
+                        })
+                    })?;
+                claims.push(claim);
+            }
+            let next = if claims.len() < n {
+                conn.prepare_cached(
+                    "SELECT MIN(at) FROM (
+                        SELECT MIN(run_at) AS at FROM inbox_deliveries WHERE state IN ('queued', 'retry')
+                        UNION ALL
+                        SELECT MIN(lease_until) FROM inbox_deliveries WHERE state = 'running')",
+                )?
+                .query_row([], |row| row.get(0))?
+            } else {
+                None
+            };
+            Ok((claims, next))
+        })
+        .await
+    }
+
+    /// Extends the leases `owner` holds to `until` (unix ms).
+    pub(super) async fn renew(&self, owner: i64, until: i64) -> Result<(), InboxError> {
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "UPDATE inbox_deliveries SET lease_until = ?2 WHERE state = 'running' AND owner = ?1",
+            )?
+            .execute(params![owner, until])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records how run `attempt` of `seq` ended; `false` when `owner` no
+    /// longer held it (its lease ran out and another run took it over).
+    pub(super) async fn finish(
+        &self,
+        seq: i64,
+        owner: i64,
+        attempt: u32,
+        started_at: i64,
+        outcome: Outcome,
+    ) -> Result<bool, InboxError> {
+        self.run(move |conn| {
+            let now = now_ms();
+            let (state, run_at, error) = match outcome {
+                Outcome::Done => (State::Done, None, None),
+                Outcome::Retry { at, error } => (State::Retry, Some(at), Some(error)),
+                Outcome::Dead { error } => (State::Dead, None, Some(error)),
+            };
+            let finished_at = (state != State::Retry).then_some(now);
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE inbox_deliveries
+                     SET state = :state, run_at = COALESCE(:run_at, run_at), finished_at = :finished_at,
+                         last_error = :error, owner = NULL, lease_until = NULL
+                     WHERE seq = :seq AND owner = :owner AND state = 'running' AND attempts = :attempt",
+                )?
+                .execute(named_params! {
+                    ":state": state.as_str(),
+                    ":run_at": run_at,
+                    ":finished_at": finished_at,
+                    ":error": error,
+                    ":seq": seq,
+                    ":owner": owner,
+                    ":attempt": attempt,
+                })?;
+            if changed == 1 {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO inbox_attempts (seq, number, started_at, finished_at, outcome, error)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![seq, attempt, started_at, now, state.as_str(), error])?;
+            }
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// Deletes done deliveries finished before `before` (unix ms); how many.
+    pub(super) async fn prune(&self, before: i64) -> Result<u64, InboxError> {
+        self.run(move |conn| {
+            delete_where(conn, "state = 'done' AND finished_at < ?1", params![before])
+        })
+        .await
+    }
+
+    pub(super) async fn stats(&self) -> Result<Stats, InboxError> {
+        self.run(|conn| {
+            let mut stats = Stats::default();
+            let mut rows = conn.prepare_cached(
+                "SELECT state, event, COUNT(*) FROM inbox_deliveries GROUP BY state, event",
+            )?;
+            let mut rows = rows.query([])?;
+            while let Some(row) = rows.next()? {
+                let Ok(state) = row.get::<_, String>(0)?.parse::<State>() else {
+                    continue;
+                };
+                let event: String = row.get(1)?;
+                let count = row.get::<_, i64>(2)?.unsigned_abs();
+                *stats.by_state.entry(state).or_default() += count;
+                *stats
+                    .by_event
+                    .entry(event)
+                    .or_default()
+                    .entry(state)
+                    .or_default() += count;
+            }
+            stats.restarted_runs = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM inbox_attempts WHERE outcome = 'interrupted'",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )?
+                .unsigned_abs();
+            Ok(stats)
+        })
+        .await
+    }
+
+    pub(super) async fn list(&self, filter: Filter) -> Result<Vec<Summary>, InboxError> {
+        self.run(move |conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {SUMMARY} FROM inbox_deliveries
+                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR event = ?2)
+                   AND (?3 IS NULL OR received_at >= ?3)
+                 ORDER BY seq DESC LIMIT ?4"
+            ))?;
+            let rows = statement.query_map(
+                params![
+                    filter.state.map(State::as_str),
+                    filter.event,
+                    filter.since.map(|t| t.timestamp_millis()),
+                    filter.limit,
+                ],
+                summary,
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub(super) async fn show(&self, id: String) -> Result<Vec<Details>, InboxError> {
+        self.run(move |conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {SUMMARY}, seq, scheme, method, target, headers, body
+                 FROM inbox_deliveries WHERE id = ?1 ORDER BY seq"
+            ))?;
+            let found: Vec<(i64, Details)> = statement
+                .query_map([&id], |row| {
+                    let headers: Vec<u8> = row.get(10)?;
+                    let headers = decode_headers(&headers)
+                        .map(|map| {
+                            map.iter()
+                                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec().into()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Ok((
+                        row.get(6)?,
+                        Details {
+                            summary: summary(row)?,
+                            scheme: row.get(7)?,
+                            method: row.get(8)?,
+                            target: row.get(9)?,
+                            headers,
+                            body: row.get::<_, Vec<u8>>(11)?.into(),
+                            attempts: Vec::new(),
+                        },
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut attempts = conn.prepare_cached(
+                "SELECT number, started_at, finished_at, outcome, error FROM inbox_attempts
+                 WHERE seq = ?1 ORDER BY number",
+            )?;
+            found
+                .into_iter()
+                .map(|(seq, mut details)| {
+                    details.attempts = attempts
+                        .query_map([seq], |row| {
+                            Ok(Attempt {
+                                number: row.get(0)?,
+                                started_at: time_of(row.get(1)?),
+                                finished_at: time_of(row.get(2)?),
+                                outcome: row.get(3)?,
+                                error: row.get(4)?,
+                            })
+                        })?
+                        .collect::<Result<_, _>>()?;
+                    Ok(details)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    pub(super) async fn replay(
+        &self,
+        selection: Selection,
+        dry_run: bool,
+    ) -> Result<Vec<Summary>, InboxError> {
+        self.run(move |conn| {
+            // Named by id, a queued or retrying delivery is run now too.
+            let states = if selection.dead {
+                "state = 'dead'"
+            } else if selection.id.is_some() {
+                "state IN ('queued', 'retry', 'done', 'dead')"
+            } else {
+                "state IN ('done', 'dead')"
+            };
+            let filter = format!("{states} AND {SELECTED}");
+            let selected = Selected::new(&selection);
+            let picked: Vec<Summary> = conn
+                .prepare(&format!(
+                    "SELECT {SUMMARY} FROM inbox_deliveries WHERE {filter} ORDER BY seq"
+                ))?
+                .query_map(selected.params().as_slice(), summary)?
+                .collect::<Result<_, _>>()?;
+            if !dry_run {
+                let mut values = selected.params();
+                let now = now_ms();
+                values.push((":now", &now));
+                conn.prepare(&format!(
+                    "UPDATE inbox_deliveries
+                     SET state = 'queued', run_at = :now, replayed_at_attempt = attempts,
+                         finished_at = NULL
+                     WHERE {filter}"
+                ))?
+                .execute(values.as_slice())?;
+            }
+            Ok(picked)
+        })
+        .await
+    }
+
+    pub(super) async fn purge(&self, selection: Selection) -> Result<u64, InboxError> {
+        self.run(move |conn| {
+            let states = if selection.dead {
+                "state = 'dead'"
+            } else {
+                "state IN ('done', 'dead')"
+            };
+            let filter = format!("{states} AND {SELECTED}");
+            delete_where(conn, &filter, Selected::new(&selection).params().as_slice())
+        })
+        .await
+    }
+}
+
+/// The columns [`summary`] reads, in its order.
+const SUMMARY: &str =
+    "id, id_assigned, tenant, event, state, attempts, received_at, run_at, lease_until, last_error";
+
+/// The conditions of a [`Selection`], over [`selection_params`].
+const SELECTED: &str = "(:id IS NULL OR id = :id) AND (:event IS NULL OR event = :event)
+    AND (:since IS NULL OR received_at >= :since)
+    AND (:before IS NULL OR finished_at < :before)";
+
+/// A [`Selection`]'s values as SQL parameters.
+struct Selected {
+    id: Option<String>,
+    event: Option<String>,
+    since: Option<i64>,
+    before: Option<i64>,
+}
+
+impl Selected {
+    fn new(selection: &Selection) -> Self {
+        Self {
+            id: selection.id.clone(),
+            event: selection.event.clone(),
+            since: selection.since.map(|t| t.timestamp_millis()),
+            before: selection.finished_before.map(|t| t.timestamp_millis()),
+        }
+    }
+
+    fn params(&self) -> Vec<(&'static str, &dyn rusqlite::ToSql)> {
+        vec![
+            (":id", &self.id),
+            (":event", &self.event),
+            (":since", &self.since),
+            (":before", &self.before),
+        ]
+    }
+}
+
+/// Deletes the deliveries matching `filter`, and their attempts.
+fn delete_where(
+    conn: &Connection,
+    filter: &str,
+    values: impl rusqlite::Params + Clone,
+) -> rusqlite::Result<u64> {
+    conn.prepare(&format!(
+        "DELETE FROM inbox_attempts WHERE seq IN (SELECT seq FROM inbox_deliveries WHERE {filter})"
+    ))?
+    .execute(values.clone())?;
+    let deleted = conn
+        .prepare(&format!("DELETE FROM inbox_deliveries WHERE {filter}"))?
+        .execute(values)?;
+    Ok(deleted as u64)
+}
+
+/// A listed delivery from the [`SUMMARY`] columns.
+fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
+    let state: String = row.get(4)?;
+    let state: State = state.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
+    })?;
+    let next = match state {
+        State::Queued | State::Retry => row.get::<_, Option<i64>>(7)?,
+        State::Running => row.get::<_, Option<i64>>(8)?,
+        State::Done | State::Dead => None,
+    };
+    Ok(Summary {
+        id: row.get(0)?,
+        id_assigned: row.get(1)?,
+        tenant: row.get(2)?,
+        event: row.get(3)?,
+        state,
+        attempts: row.get(5)?,
+        received_at: time_of(row.get(6)?),
+        next_run: next.map(time_of),
+        last_error: row.get(9)?,
+    })
+}
+
+/// The delivery columns a claim returns (from index 2), or why they do not
+/// read: a row written by hand or by another program is a dead letter, not
+/// a stopped worker.
+fn raw_delivery(row: &Row<'_>) -> Result<RawDelivery, String> {
+    let read = || -> rusqlite::Result<RawDelivery> {
+        Ok(RawDelivery {
+            id: row.get(2)?,
+            event: row.get(3)?,
+            method: row.get(4)?,
+            target: row.get(5)?,
+            headers: row.get(6)?,
+            params: row.get(7)?,
+            body: row.get(8)?,
+            signed_at: row.get(9)?,
+        })
+    };
+    read().map_err(|e| format!("the stored delivery does not read: {e}"))
+}
+
+fn storage(message: &'static str) -> InboxError {
+    InboxError::Storage(message.into())
+}
+
+/// The writer thread: takes the operations waiting, runs them in one
+/// transaction, commits once, answers each. Ends when every [`Sqlite`]
+/// handle is dropped.
+fn write_batches(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = conn.execute_batch("BEGIN IMMEDIATE").and_then(|()| {
+            for job in &mut batch {
+                job.run(conn);
+            }
+            conn.execute_batch("COMMIT")
+        });
+        let committed = committed.map_err(|error| {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            tracing::error!(target: "actix_webhook::inbox", %error, "an inbox write failed");
+            error.to_string()
+        });
+        for job in batch {
+            job.answer(committed.clone());
+        }
+    }
+}
+
+/// An operation waiting for the writer thread.
+trait Job: Send {
+    /// Runs it inside the open transaction, in a savepoint of its own.
+    fn run(&mut self, conn: &Connection);
+    /// Hands its result over once the transaction's fate is known.
+    fn answer(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct Op<R, F> {
+    work: Option<F>,
+    result: Option<rusqlite::Result<R>>,
+    reply: oneshot::Sender<Result<R, InboxError>>,
+}
+
+impl<R, F> Job for Op<R, F>
+where
+    R: Send,
+    F: FnOnce(&Connection) -> rusqlite::Result<R> + Send,
+{
+    fn run(&mut self, conn: &Connection) {
+        let Some(work) = self.work.take() else { return };
+        let result = conn.execute_batch("SAVEPOINT op").and_then(|()| {
+            let result = work(conn);
+            let end = if result.is_ok() {
+                "RELEASE op"
+            } else {
+                "ROLLBACK TO op; RELEASE op"
+            };
+            conn.execute_batch(end)?;
+            result
+        });
+        self.result = Some(result);
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), String>) {
+        let result = match (committed, self.result) {
+            (Ok(()), Some(Ok(value))) => Ok(value),
+            (Ok(()), Some(Err(error))) => Err(InboxError::Storage(Box::new(error))),
+            (Err(error), _) => Err(InboxError::Storage(error.into())),
+            (Ok(()), None) => Err(storage("the operation did not run")),
+        };
+        let _ = self.reply.send(result);
+    }
+}
