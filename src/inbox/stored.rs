@@ -43,17 +43,15 @@ pub(crate) struct NewDelivery {
 }
 
 impl NewDelivery {
-    /// The delivery `req` brought; `key` `None` when nothing recognises it
-    /// (an id is assigned).
+    /// The delivery `req` brought, routed as `event`; `key` `None` when
+    /// nothing recognises it (an id is assigned). Its tenant, scheme and
+    /// signed time are the caller's to set.
     pub(crate) fn new(
         req: &HttpRequest,
         body: Bytes,
         key: Option<String>,
         id: Option<&str>,
-        tenant: Option<String>,
         event: &str,
-        scheme: &'static str,
-        signed_at: Option<i64>,
     ) -> Self {
         let (key, id, id_assigned) = match (key, id) {
             (Some(key), Some(id)) => (key, id.to_owned(), false),
@@ -68,9 +66,9 @@ impl NewDelivery {
             key,
             id,
             id_assigned,
-            tenant,
+            tenant: None,
             event: event.to_owned(),
-            scheme,
+            scheme: "",
             method: req.method().as_str().to_owned(),
             target: req
                 .uri()
@@ -80,7 +78,7 @@ impl NewDelivery {
             headers: encode_headers(req.headers()),
             params: serde_json::to_string(&params).unwrap_or_else(|_| "[]".into()),
             body,
-            signed_at,
+            signed_at: None,
             received_at: now_ms(),
         }
     }

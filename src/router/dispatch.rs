@@ -156,16 +156,11 @@ impl WebhookRouter {
         #[cfg(feature = "sqlite")]
         if let Some(inbox) = &inner.inbox {
             let key = key.map(|key| key.for_event(&name));
-            let delivery = crate::inbox::NewDelivery::new(
-                req,
-                body,
-                key,
-                id.as_deref(),
-                tenant,
-                &name,
-                inner.config.scheme().name(),
-                timestamp,
-            );
+            let mut delivery =
+                crate::inbox::NewDelivery::new(req, body, key, id.as_deref(), &name);
+            delivery.tenant = tenant;
+            delivery.scheme = inner.config.scheme().name();
+            delivery.signed_at = timestamp;
             let shown = if delivery.id_assigned {
                 Some(delivery.id.as_str().into())
             } else {
