@@ -107,6 +107,13 @@ impl Default for Filter {
 /// [`Inbox::purge`](super::Inbox::purge) act on: those matching every field
 /// set. A replay takes done and dead deliveries, and queued or retrying ones
 /// named by id (run now); a purge only done and dead ones.
+///
+/// ```
+/// use actix_webhook::inbox::Selection;
+///
+/// let failed_orders = Selection::dead().event("order_paid");
+/// let one = Selection::id("msg_2Lx8");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Selection {
@@ -120,6 +127,75 @@ pub struct Selection {
     pub since: Option<DateTime<Utc>>,
     /// Only finished (done or dead) before this time.
     pub finished_before: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    /// Only deliveries in `state`.
+    #[must_use]
+    pub fn state(mut self, state: State) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only deliveries of `event`.
+    #[must_use]
+    pub fn event(mut self, event: &str) -> Self {
+        self.event = Some(event.to_owned());
+        self
+    }
+
+    /// Only deliveries received at or after `time`.
+    #[must_use]
+    pub fn since(mut self, time: DateTime<Utc>) -> Self {
+        self.since = Some(time);
+        self
+    }
+
+    /// At most `limit` deliveries.
+    #[must_use]
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+impl Selection {
+    /// The deliveries with id `id`.
+    pub fn id(id: &str) -> Self {
+        Self {
+            id: Some(id.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// Every dead letter.
+    pub fn dead() -> Self {
+        Self {
+            dead: true,
+            ..Self::default()
+        }
+    }
+
+    /// Only those of `event`.
+    #[must_use]
+    pub fn event(mut self, event: &str) -> Self {
+        self.event = Some(event.to_owned());
+        self
+    }
+
+    /// Only those received at or after `time`.
+    #[must_use]
+    pub fn since(mut self, time: DateTime<Utc>) -> Self {
+        self.since = Some(time);
+        self
+    }
+
+    /// Only those finished (done or dead) before `time`.
+    #[must_use]
+    pub fn finished_before(mut self, time: DateTime<Utc>) -> Self {
+        self.finished_before = Some(time);
+        self
+    }
 }
 
 /// One delivery, as listed.

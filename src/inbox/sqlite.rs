@@ -243,7 +243,11 @@ impl Sqlite {
                             attempt: row.get(0)?,
                             tries: row.get(1)?,
                             started_at: now,
-                            delivery: raw_delivery(row).and_then(StoredDelivery::try_from),
+                            delivery: raw_delivery(row).and_then(|raw| {
+                                StoredDelivery::try_from(raw).map_err(|e| {
+                                    format!("the stored delivery does not parse: {e}")
+                                })
+                            }),
                         })
                     })?;
                 claims.push(claim);
@@ -393,7 +397,7 @@ impl Sqlite {
             ))?;
             let found: Vec<(i64, Details)> = statement
                 .query_map([&id], |row| {
-                    let headers: Vec<u8> = row.get(10)?;
+                    let headers = any_bytes(row, 14)?;
                     let headers = decode_headers(&headers)
                         .map(|map| {
                             map.iter()
@@ -402,14 +406,14 @@ impl Sqlite {
                         })
                         .unwrap_or_default();
                     Ok((
-                        row.get(6)?,
+                        row.get(10)?,
                         Details {
                             summary: summary(row)?,
-                            scheme: row.get(7)?,
-                            method: row.get(8)?,
-                            target: row.get(9)?,
+                            scheme: row.get(11)?,
+                            method: row.get(12)?,
+                            target: row.get(13)?,
                             headers,
-                            body: row.get::<_, Vec<u8>>(11)?.into(),
+                            body: any_bytes(row, 15)?.into(),
                             attempts: Vec::new(),
                         },
                     ))
@@ -567,6 +571,18 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
         received_at: time_of(row.get(6)?),
         next_run: next.map(time_of),
         last_error: row.get(9)?,
+    })
+}
+
+/// Column `index` as bytes whatever its type, so that a damaged row can
+/// still be shown.
+fn any_bytes(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    use rusqlite::types::ValueRef;
+    Ok(match row.get_ref(index)? {
+        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => bytes.to_vec(),
+        ValueRef::Integer(n) => n.to_string().into_bytes(),
+        ValueRef::Real(x) => x.to_string().into_bytes(),
+        ValueRef::Null => Vec::new(),
     })
 }
 

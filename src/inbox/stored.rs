@@ -116,10 +116,10 @@ impl TryFrom<RawDelivery> for StoredDelivery {
         let method = Method::from_bytes(raw.method.as_bytes())
             .map_err(|_| format!("the method `{}` is not one", raw.method.escape_debug()))?;
         if !raw.target.starts_with('/') || raw.target.parse::<actix_web::http::Uri>().is_err() {
-            return Err("the stored path is not a request target".into());
+            return Err("the path is not a request target".into());
         }
         let params = serde_json::from_str(&raw.params)
-            .map_err(|e| format!("the stored path parameters do not parse: {e}"))?;
+            .map_err(|e| format!("the path parameters: {e}"))?;
         Ok(Self {
             id: raw.id,
             event: raw.event,
@@ -182,7 +182,7 @@ pub(crate) fn decode_headers(bytes: &[u8]) -> Result<HeaderMap, String> {
         if line.is_empty() {
             continue;
         }
-        let bad = || format!("stored header line {} does not parse", n + 1);
+        let bad = || format!("header line {} is not `name: value`", n + 1);
         let at = memchr::memmem::find(line, b": ").ok_or_else(bad)?;
         let name = HeaderName::from_bytes(&line[..at]).map_err(|_| bad())?;
         let value = HeaderValue::from_bytes(&line[at + 2..]).map_err(|_| bad())?;
