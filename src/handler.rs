@@ -93,8 +93,8 @@ impl<T> Event<T> {
     }
 
     /// Which run of the delivery this is, from 1, when it runs from an
-    /// [inbox](crate::WebhookRouter::inbox); `None` when it runs inside the
-    /// sender's request. A run killed mid-way counts: the same delivery may
+    /// inbox (`WebhookRouter::inbox`, feature `sqlite`); `None` when it runs
+    /// inside the sender's request. A run killed mid-way counts: the same delivery may
     /// reach a handler again after it did part of its work.
     pub fn attempt(&self) -> Option<u32> {
         self.meta.attempt

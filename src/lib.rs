@@ -175,6 +175,7 @@
 //! |---|---|---|---|
 //! | handler succeeded ([`Ack::processed`], or `()`) | 200 | `{"status":"processed","id":..,"event":..}` | R |
 //! | handler queued it for later ([`Ack::accepted`]) | 202 | `{"status":"accepted",..}` | R |
+//! | inbox mode: stored durably, the handler runs later (feature `sqlite`) | 202 | `{"status":"queued","id":..,"event":..}` | R |
 //! | delivery already handled | 200 | `{"status":"duplicate",..}`, handler not run again | R |
 //! | no handler for the event | 200 ([configurable](WebhookRouter::unhandled), [strict](WebhookRouter::strict)) | `{"status":"ignored",..}` | R |
 //! | handshake: Slack `url_verification`, Discord PING, Meta `GET` challenge | 200 | the challenge, as the provider expects it | R, V |
@@ -198,7 +199,7 @@
 //! | no [`WebhookConfig`] for the extractor; a tenant's secret empty or invalid | 500 | `not_configured` | R, V |
 //! | handler returned an error or panicked | 500 | `handler_failed`; the server keeps serving | R |
 //! | handler asked to retry ([`Ack::retry_after`]) | 503 | `{"status":"retry",..}`, `Retry-After` | R |
-//! | delivery store or secret resolver unreachable or saturated | 503 | `unavailable`, `Retry-After` | R, V |
+//! | delivery store, inbox or secret resolver unreachable or saturated | 503 | `unavailable`, `Retry-After` | R, V |
 //!
 //! Errors are `application/problem+json` (RFC 9457) with a stable `code`
 //! ([`Rejection`]); they never echo a secret, an expected signature, a
@@ -227,6 +228,8 @@
 //!   [`PayloadError`]: where and why a body does not fit.
 //! - [`dedupe`]: where deliveries are claimed ([`dedupe::MemoryStore`], or
 //!   Redis for several replicas).
+//! - `inbox` (feature `sqlite`): acknowledge at once, run the handlers from
+//!   a durable inbox with retries, dead letters and replay.
 //! - [`tenant`]: a secret per tenant, looked up per request.
 //! - [`testing`]: correctly signed `TestRequest`s for testing your handlers.
 //! - [`standalone`]: [`construct_event`], one call that verifies a delivery
@@ -237,6 +240,9 @@
 //! - `ed25519`: ed25519 signatures (Standard Webhooks `v1a`,
 //!   `scheme::Discord`).
 //! - `redis`: `dedupe::RedisStore`, delivery ids shared by several replicas.
+//! - `sqlite`: the `inbox` module, `WebhookRouter::inbox` and `workers`:
+//!   deliveries stored in an SQLite file (compiled in) and handled after
+//!   the answer.
 //! - `bench`: `WebhookRouter::dispatch_verified`, for the crate's benches;
 //!   not part of the stable API.
 #![warn(missing_docs)]

@@ -96,6 +96,7 @@ pub use admin::{Attempt, Details, Filter, Selection, State, Stats, Summary};
 pub use worker::{Backoff, Workers};
 
 pub(crate) use stored::{AppData, NewDelivery, StoredDelivery};
+pub(crate) use worker::RunStored;
 
 use sqlite::{Durability, Sqlite};
 

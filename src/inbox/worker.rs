@@ -7,14 +7,27 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_web::test::TestRequest;
-use futures_util::future::{select, Either};
+use futures_util::future::{select, LocalBoxFuture};
 use tracing::Instrument as _;
 
 use super::sqlite::{Claim, Outcome};
-use super::stored::{now_ms, AppData};
+use super::stored::{now_ms, AppData, StoredDelivery};
 use super::Inbox;
+use crate::ack::Ack;
 use crate::handler::Failure;
-use crate::router::WebhookRouter;
+
+/// What runs a stored delivery's handler: the router, which knows the
+/// routes. A trait so that the inbox does not depend on the router.
+pub(crate) trait RunStored {
+    /// Runs the handler for `stored` on run `attempt`, its extractors seeing
+    /// the stored request and `app_data`.
+    fn run_stored<'a>(
+        &'a self,
+        stored: StoredDelivery,
+        attempt: u32,
+        app_data: &'a [AppData],
+    ) -> LocalBoxFuture<'a, Result<Ack, Failure>>;
+}
 
 /// How often done deliveries are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
@@ -103,7 +116,7 @@ impl Backoff {
 /// Several `Workers`, in one process or in several processes sharing the
 /// inbox file, share the work: each delivery is leased to one run at a time.
 pub struct Workers {
-    router: WebhookRouter,
+    router: Box<dyn RunStored>,
     inbox: Inbox,
     concurrency: usize,
     lease: Duration,
@@ -113,7 +126,7 @@ pub struct Workers {
 }
 
 impl Workers {
-    pub(crate) fn new(router: WebhookRouter, inbox: Inbox) -> Self {
+    pub(crate) fn new(router: Box<dyn RunStored>, inbox: Inbox) -> Self {
         Self {
             router,
             inbox,
@@ -229,15 +242,13 @@ impl Workers {
             }
             let wake_at = wake_at.min(next_renew).min(next_prune);
             let sleep = Duration::from_millis(u64::try_from(wake_at - now_ms()).unwrap_or(0));
+            // A delivery stored, a slot freed, or a timer (a retry, a lease,
+            // the poll) due.
             let woken = select(
                 Box::pin(workers.inbox.arrived.notified()),
                 Box::pin(shared.freed.notified()),
             );
-            if let Either::Right(..) =
-                select(woken, Box::pin(actix_web::rt::time::sleep(sleep))).await
-            {
-                // A timer: a retry or a lease may be due.
-            }
+            select(woken, Box::pin(actix_web::rt::time::sleep(sleep))).await;
         }
     }
 }

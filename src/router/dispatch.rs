@@ -232,40 +232,40 @@ impl WebhookRouter {
 }
 
 #[cfg(feature = "sqlite")]
-impl WebhookRouter {
-    /// Runs the handler for a delivery from the inbox, on run `attempt`,
-    /// with extractors seeing the stored request and `app_data`. No handler
-    /// for its event (any more) is the router's unhandled answer.
-    pub(crate) async fn run_stored(
-        &self,
+impl crate::inbox::RunStored for WebhookRouter {
+    /// No handler for the event (any more) is the router's unhandled answer.
+    fn run_stored<'a>(
+        &'a self,
         stored: crate::inbox::StoredDelivery,
         attempt: u32,
-        app_data: &[crate::inbox::AppData],
-    ) -> Result<Ack, Failure> {
-        let inner = &*self.inner;
-        let (exact, handler) = inner.routes.find(&stored.event);
-        let Some(handler) = handler else {
-            tracing::warn!(target: "actix_webhook::router", event = %stored.event, "no handler for a stored delivery's event");
-            return Ok(inner.unhandled.clone());
-        };
-        let name = exact
-            .cloned()
-            .unwrap_or_else(|| stored.event.as_str().into());
-        let incoming = Incoming::new(
-            stored.request(app_data),
-            stored.body,
-            Some(stored.id.into()),
-            name,
-            stored.signed_at,
-            inner.config.scheme().name(),
-            inner.payload_at.clone(),
-        )
-        .on_attempt(attempt);
-        let outcome = crate::handler::run(&**handler, incoming).await;
-        if let Err(Failure::Error(message)) = &outcome {
-            tracing::error!(target: "actix_webhook::handler", handler = handler.name(), error = %message, "webhook handler failed");
-        }
-        outcome
+        app_data: &'a [crate::inbox::AppData],
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<Ack, Failure>> {
+        Box::pin(async move {
+            let inner = &*self.inner;
+            let (exact, handler) = inner.routes.find(&stored.event);
+            let Some(handler) = handler else {
+                tracing::warn!(target: "actix_webhook::router", event = %stored.event, "no handler for a stored delivery's event");
+                return Ok(inner.unhandled.clone());
+            };
+            let name = exact
+                .cloned()
+                .unwrap_or_else(|| stored.event.as_str().into());
+            let incoming = Incoming::new(
+                stored.request(app_data),
+                stored.body,
+                Some(stored.id.into()),
+                name,
+                stored.signed_at,
+                inner.config.scheme().name(),
+                inner.payload_at.clone(),
+            )
+            .on_attempt(attempt);
+            let outcome = crate::handler::run(&**handler, incoming).await;
+            if let Err(Failure::Error(message)) = &outcome {
+                tracing::error!(target: "actix_webhook::handler", handler = handler.name(), error = %message, "webhook handler failed");
+            }
+            outcome
+        })
     }
 }
 

@@ -319,7 +319,7 @@ impl WebhookRouter {
             .inbox
             .clone()
             .expect("WebhookRouter::workers needs an inbox: call .inbox(..) first");
-        crate::inbox::Workers::new(self.clone(), inbox)
+        crate::inbox::Workers::new(Box::new(self.clone()), inbox)
     }
 
     /// A scope at `path` answering deliveries, for `App::service`.
