@@ -209,10 +209,18 @@ impl Sqlite {
         self.run(move |conn| {
             let now = now_ms();
             let due: Vec<(i64, String)> = conn
+                // One walk of the (state, run_at) index per state, each
+                // stopping at the limit, however long the backlog.
                 .prepare_cached(
-                    "SELECT seq, state FROM inbox_deliveries
-                     WHERE (state IN ('queued', 'retry') AND run_at <= ?1)
-                        OR (state = 'running' AND lease_until <= ?1)
+                    "SELECT seq, state FROM (
+                        SELECT * FROM (SELECT seq, state, run_at FROM inbox_deliveries
+                            WHERE state = 'queued' AND run_at <= ?1 ORDER BY run_at LIMIT ?2)
+                        UNION ALL
+                        SELECT * FROM (SELECT seq, state, run_at FROM inbox_deliveries
+                            WHERE state = 'retry' AND run_at <= ?1 ORDER BY run_at LIMIT ?2)
+                        UNION ALL
+                        SELECT * FROM (SELECT seq, state, lease_until FROM inbox_deliveries
+                            WHERE state = 'running' AND lease_until <= ?1 LIMIT ?2))
                      ORDER BY run_at, seq LIMIT ?2",
                 )?
                 .query_map(params![now, n as i64], |row| Ok((row.get(0)?, row.get(1)?)))?
@@ -255,7 +263,9 @@ impl Sqlite {
             let next = if claims.len() < n {
                 conn.prepare_cached(
                     "SELECT MIN(at) FROM (
-                        SELECT MIN(run_at) AS at FROM inbox_deliveries WHERE state IN ('queued', 'retry')
+                        SELECT MIN(run_at) AS at FROM inbox_deliveries WHERE state = 'queued'
+                        UNION ALL
+                        SELECT MIN(run_at) FROM inbox_deliveries WHERE state = 'retry'
                         UNION ALL
                         SELECT MIN(lease_until) FROM inbox_deliveries WHERE state = 'running')",
                 )?
