@@ -2,17 +2,22 @@
 //! and tests. It signs a body the way a provider does (`sign`), sends it to
 //! an endpoint (`send`), or checks a captured delivery (`verify`), with the
 //! same code as the `actix-webhook` library's verification, so the two never
-//! disagree.
+//! disagree. It also operates the inbox file of a router in inbox mode
+//! (`inbox`): counts, lists, shows, replays and purges deliveries while the
+//! server runs.
 //!
 //! ```text
 //! webhook sign   --scheme stripe --secret whsec_... event.json
 //! webhook send   --scheme github --secret S --event issues.opened --url http://127.0.0.1:8080/webhooks/github event.json
 //! webhook send   --scheme stripe --secret whsec_... --url https://staging.example.com/webhooks --ca-cert staging-ca.pem event.json
 //! webhook verify --scheme slack  --secret S -H 'X-Slack-Signature: v0=...' -H 'X-Slack-Request-Timestamp: 1700000000' body.json
+//! webhook inbox  --db webhook-inbox.db stats
+//! webhook inbox  --db webhook-inbox.db replay --dead --dry-run
 //! ```
 //!
 //! Exit codes: 0 done (`valid`, a 2xx answer); 1 rejected (not valid, a
-//! non-2xx answer, the request could not be sent); 2 a usage error.
+//! non-2xx answer, the request could not be sent; for `inbox`, a missing or
+//! unreadable file or an unknown id); 2 a usage error.
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
@@ -25,12 +30,14 @@ use actix_webhook::testing;
 use actix_webhook::verify::{Clock as _, SystemClock, Tolerance};
 use clap::{Args, Parser, Subcommand};
 
+mod inbox;
 mod schemes;
 mod tls;
 
 use schemes::{Purpose, SchemeName};
 
-/// Sign, send and verify webhook deliveries the way providers do.
+/// Sign, send and verify webhook deliveries the way providers do; operate
+/// an inbox file.
 #[derive(Debug, Parser)]
 #[command(name = "webhook", version, about, long_about = None)]
 struct Cli {
@@ -49,6 +56,9 @@ enum Command {
     /// Check a captured delivery: print `valid` (exit 0) or the rejection
     /// code, e.g. `invalid_signature` (exit 1).
     Verify(VerifyArgs),
+    /// Operate the inbox file of a router in inbox mode, while its server
+    /// runs: `stats`, `list`, `show ID`, `replay`, `purge`.
+    Inbox(inbox::InboxArgs),
 }
 
 /// What `sign` and `send` share.
@@ -152,6 +162,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign(&args),
         Command::Send(args) => send(&args),
         Command::Verify(args) => verify(&args),
+        Command::Inbox(args) => inbox::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
