@@ -94,8 +94,20 @@ impl<T> Event<T> {
 
     /// Which run of the delivery this is, from 1, when it runs from an
     /// inbox (`WebhookRouter::inbox`, feature `sqlite`); `None` when it runs
-    /// inside the sender's request. A run killed mid-way counts: the same delivery may
-    /// reach a handler again after it did part of its work.
+    /// inside the sender's request. A run killed mid-way counts: the same
+    /// delivery may reach a handler again after it did part of its work.
+    ///
+    /// ```
+    /// use actix_webhook::{webhook, Event};
+    ///
+    /// #[webhook(event = "order_paid")]
+    /// async fn order_paid(event: Event<serde_json::Value>) -> Result<(), String> {
+    ///     if event.attempt() > Some(1) {
+    ///         println!("{:?} again: the work must be idempotent", event.delivery_id());
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn attempt(&self) -> Option<u32> {
         self.meta.attempt
     }

@@ -470,6 +470,16 @@ async fn rows_that_no_longer_read_are_dead_letters_and_the_workers_go_on() {
             ],
         )
         .unwrap();
+        conn.execute(
+            insert,
+            rusqlite::params!["garbage_count", "POST", b"".as_slice(), b"{}".as_slice()],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE inbox_deliveries SET replayed_at_attempt = 5 WHERE id = 'garbage_count'",
+            [],
+        )
+        .unwrap();
     }
     let runs = web::Data::new(Runs::default());
     let hooks = router(inbox.clone());
@@ -481,7 +491,12 @@ async fn rows_that_no_longer_read_are_dead_letters_and_the_workers_go_on() {
         runs.successes("msg_good") == 1
     })
     .await;
-    for id in ["garbage_headers", "garbage_body", "garbage_method"] {
+    for id in [
+        "garbage_headers",
+        "garbage_body",
+        "garbage_method",
+        "garbage_count",
+    ] {
         eventually(id, async || state_of(&inbox, id).await == Some(State::Dead)).await;
         let details = inbox.show(id).await.unwrap().remove(0);
         let error = details.summary.last_error.unwrap();
@@ -590,4 +605,33 @@ async fn an_inbox_that_cannot_be_written_gets_503_and_accepts_nothing() {
     );
     let (status, _) = send(&app, delivery("msg_locked", json!({"type": "order_paid"}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "the sender's retry is");
+}
+
+#[actix_web::test]
+async fn an_sqlite_file_that_is_not_an_inbox_is_refused_untouched() {
+    let file = TempInbox::new("foreign");
+    let conn = rusqlite::Connection::open(file.path()).unwrap();
+    conn.execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
+    drop(conn);
+
+    let error = Inbox::sqlite(file.path()).unwrap_err();
+    assert!(error.to_string().contains("not an inbox"), "{error}");
+    let conn = rusqlite::Connection::open(file.path()).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete", "not switched to WAL");
+    let ours: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'inbox%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(ours, 0, "no inbox tables added");
+
+    // An inbox opens again, as often as asked.
+    let inbox = TempInbox::new("again");
+    drop(Inbox::sqlite(inbox.path()).unwrap());
+    Inbox::sqlite(inbox.path()).unwrap();
 }

@@ -9,6 +9,13 @@ use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 
 /// Where a stored delivery is in its life.
+///
+/// ```
+/// use actix_webhook::inbox::State;
+///
+/// assert_eq!("dead".parse::<State>(), Ok(State::Dead));
+/// assert_eq!(State::Retry.to_string(), "retry");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum State {
@@ -79,6 +86,12 @@ pub struct Stats {
 }
 
 /// Which deliveries [`Inbox::list`](super::Inbox::list) shows.
+///
+/// ```
+/// use actix_webhook::inbox::{Filter, State};
+///
+/// let recent_failures = Filter::default().state(State::Retry).event("order_paid").limit(20);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Filter {
@@ -231,9 +244,10 @@ pub struct Details {
     pub summary: Summary,
     /// The scheme that verified it.
     pub scheme: String,
-    /// The request's method and path (with the query).
+    /// The request's method.
     pub method: String,
-    /// The path and query, as received.
+    /// The path and query, as received (a secret put in the URL's query by
+    /// the sender is stored with it).
     pub target: String,
     /// The headers, byte for byte (credentials such as `Authorization` are
     /// never stored).

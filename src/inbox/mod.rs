@@ -42,7 +42,8 @@
 //! # What is promised
 //!
 //! - A delivery answered 202 is on disk (SQLite `synchronous=FULL` in WAL
-//!   mode: it survives a crash of the process and a power loss). A delivery
+//!   mode: it survives a crash of the process and a power loss; with
+//!   [`Inbox::sqlite_unsynced`], a crash of the process only). A delivery
 //!   whose id is already in the inbox is answered `200 duplicate` and not
 //!   stored again. When the inbox cannot be written the answer is 503 with
 //!   `Retry-After` and nothing is accepted.
@@ -50,8 +51,12 @@
 //!   letter; nothing accepted is dropped. A run holds a lease, renewed while
 //!   it runs; a process killed mid-run loses it and the delivery runs again
 //!   once the lease runs out (default 30 s).
-//! - Never two runs of one delivery at once, and no new run after its
-//!   success is recorded. **The window:** a process killed after a handler
+//! - No new run after a success is recorded, and never two runs of one
+//!   delivery at once as long as each run's process renews its lease (every
+//!   third of it): a handler that blocks the runtime's thread, or a process
+//!   paused or cut off from the file for longer than the lease, lets
+//!   another worker start the delivery again while the first run goes on
+//!   (only the newer run's outcome is recorded). **The window:** a process killed after a handler
 //!   succeeded and before that success is written (one write, shared with
 //!   the other writes of the moment) runs the delivery again. So do runs
 //!   killed mid-way. Make handlers idempotent, keyed by
@@ -105,6 +110,23 @@ const DEFAULT_KEEP_DONE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Where verified deliveries wait for their handlers: an SQLite file.
 ///
+/// Besides receiving, it answers an operator's questions, as `webhook
+/// inbox` does:
+///
+/// ```
+/// # async fn run(inbox: actix_webhook::inbox::Inbox) -> Result<(), actix_webhook::inbox::InboxError> {
+/// use actix_webhook::inbox::{Filter, Selection, State};
+///
+/// let stats = inbox.stats().await?;
+/// println!("{} dead letters", stats.by_state.get(&State::Dead).unwrap_or(&0));
+/// for dead in inbox.list(Filter::default().state(State::Dead)).await? {
+///     println!("{} {}: {:?}", dead.id, dead.event, dead.last_error);
+/// }
+/// // The handler is fixed: run them again.
+/// let replayed = inbox.replay(Selection::dead(), false).await?;
+/// # Ok(()) }
+/// ```
+///
 /// Open it with [`Inbox::sqlite`], give it to
 /// [`WebhookRouter::inbox`](crate::WebhookRouter::inbox), and run the
 /// router's [`workers`](crate::WebhookRouter::workers). Several processes on
@@ -116,7 +138,7 @@ pub struct Inbox {
     store: Arc<Sqlite>,
     keep_done: Duration,
     /// Wakes this process's workers when a delivery is stored.
-    pub(crate) arrived: Arc<tokio::sync::Notify>,
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 impl Inbox {
@@ -136,7 +158,8 @@ impl Inbox {
     ///
     /// # Errors
     ///
-    /// [`InboxError`] when the file cannot be opened or is not an inbox.
+    /// [`InboxError`] when the file cannot be opened, or is an SQLite
+    /// database that is not an inbox (it is left untouched).
     pub fn sqlite(path: impl AsRef<Path>) -> Result<Self, InboxError> {
         Self::open(path.as_ref(), Durability::Full)
     }
@@ -174,7 +197,7 @@ impl Inbox {
 
     /// Stores a verified delivery, durably; `false` when one with its key
     /// is already in the inbox.
-    pub(crate) async fn store(&self, delivery: NewDelivery) -> Result<bool, InboxError> {
+    pub(crate) async fn enqueue(&self, delivery: NewDelivery) -> Result<bool, InboxError> {
         let stored = self.store.insert(delivery).await?;
         if stored {
             self.arrived.notify_one();
@@ -182,7 +205,7 @@ impl Inbox {
         Ok(stored)
     }
 
-    /// Counts by state and by event.
+    /// Counts by state and by event, and how many runs were restarted.
     ///
     /// # Errors
     ///
@@ -213,7 +236,9 @@ impl Inbox {
     /// Queues the deliveries `selection` names to run again now, with a
     /// fresh [`max_attempts`](Backoff::max_attempts), and returns them; with
     /// `dry_run` it only returns them. Deliveries running now are left
-    /// alone.
+    /// alone. Done deliveries match too, unless the selection asks for
+    /// [dead ones](Selection::dead): a replay by event or time runs their
+    /// handlers again.
     ///
     /// # Errors
     ///
@@ -251,6 +276,16 @@ impl fmt::Debug for Inbox {
 }
 
 /// Why the inbox could not be opened, read or written.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("inbox-err-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// use actix_webhook::inbox::{Inbox, InboxError};
+///
+/// // A directory is no inbox.
+/// let error = Inbox::sqlite(&dir).unwrap_err();
+/// assert!(matches!(error, InboxError::Open { .. }));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InboxError {

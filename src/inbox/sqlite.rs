@@ -9,15 +9,19 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{named_params, params, Connection, Row};
+use rusqlite::types::ValueRef;
+use rusqlite::{named_params, params, Connection, OpenFlags, Row};
 use tokio::sync::oneshot;
 
 use super::admin::{time_of, Attempt, Details, Filter, Selection, State, Stats, Summary};
 use super::stored::{decode_headers, now_ms, NewDelivery, RawDelivery, StoredDelivery};
 use super::InboxError;
+
+/// Marks an SQLite file as an inbox (`PRAGMA application_id`): "WHIB".
+const APPLICATION_ID: i64 = 0x5748_4942;
 
 /// Most operations committed together.
 const MAX_BATCH: usize = 1024;
@@ -54,6 +58,7 @@ CREATE TABLE IF NOT EXISTS inbox_deliveries (
 );
 CREATE INDEX IF NOT EXISTS inbox_due ON inbox_deliveries (state, run_at);
 CREATE INDEX IF NOT EXISTS inbox_by_id ON inbox_deliveries (id);
+CREATE INDEX IF NOT EXISTS inbox_finished ON inbox_deliveries (state, finished_at);
 CREATE TABLE IF NOT EXISTS inbox_attempts (
     seq INTEGER NOT NULL,
     number INTEGER NOT NULL,
@@ -75,7 +80,7 @@ pub(super) enum Durability {
 }
 
 /// What a run ended with, as recorded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Outcome {
     Done,
     Retry { at: i64, error: String },
@@ -90,14 +95,24 @@ pub(super) struct Claim {
     /// Runs since it was stored or last replayed, this one included.
     pub(super) tries: u32,
     pub(super) started_at: i64,
-    /// The delivery, or why its row no longer reads as one.
-    pub(super) delivery: Result<StoredDelivery, String>,
+    pub(super) delivery: StoredDelivery,
 }
 
-/// The inbox file, through its writer thread.
+/// What a claim took: the runs to start, the rows that no longer read as a
+/// delivery (made dead letters on the spot), and when the next delivery is
+/// due (unix ms) when none is left now.
+pub(super) struct Claimed {
+    pub(super) runs: Vec<Claim>,
+    pub(super) damaged: Vec<(i64, String)>,
+    pub(super) next_due: Option<i64>,
+}
+
+/// The inbox file: writes through its writer thread, reads on a connection
+/// of their own, which does not hold up writes (WAL).
 pub(super) struct Sqlite {
     path: String,
     jobs: mpsc::Sender<Box<dyn Job>>,
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl fmt::Debug for Sqlite {
@@ -107,41 +122,97 @@ impl fmt::Debug for Sqlite {
 }
 
 impl Sqlite {
-    /// Opens (or creates) the file and starts its writer thread.
+    /// Opens (or creates) the file and starts its writer thread. A file
+    /// that is neither empty nor an inbox is refused, untouched.
     pub(super) fn open(path: &Path, durability: Durability) -> Result<Self, InboxError> {
         let shown = path.display().to_string();
-        let failed = |source: rusqlite::Error| InboxError::Open {
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| InboxError::Open {
             path: shown.clone(),
-            source: Box::new(source),
+            source,
         };
-        let conn = Connection::open(path).map_err(failed)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+        let sql = |e: rusqlite::Error| failed(Box::new(e));
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        let is_ours = |conn: &Connection| -> rusqlite::Result<Option<bool>> {
+            let id: i64 = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
+            let objects: i64 =
+                conn.query_row("SELECT COUNT(*) FROM sqlite_schema", [], |row| row.get(0))?;
+            Ok(match (id == APPLICATION_ID, objects) {
+                (true, _) => Some(true),
+                (false, 0) => None, // empty: made an inbox below
+                (false, _) => Some(false),
+            })
+        };
+        if is_ours(&conn).map_err(sql)? == Some(false) {
+            return Err(failed(
+                "the file is an SQLite database, not an inbox".into(),
+            ));
+        }
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-            .map_err(failed)?;
+            .map_err(sql)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(InboxError::Open {
-                path: shown,
-                source: format!("the file cannot be in WAL mode (it is in `{mode}`)").into(),
-            });
+            return Err(failed(
+                format!("the file cannot be in WAL mode (it is in `{mode}`)").into(),
+            ));
         }
         let synchronous = match durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
         };
-        conn.execute_batch(&format!("PRAGMA synchronous={synchronous};"))
-            .map_err(failed)?;
-        conn.execute_batch(&format!("BEGIN IMMEDIATE;{SCHEMA}COMMIT;"))
-            .map_err(failed)?;
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous={synchronous}; BEGIN IMMEDIATE;"
+        ))
+        .map_err(sql)?;
+        // Again under the lock: another process may have made it meanwhile.
+        let made = match is_ours(&conn) {
+            Ok(Some(false)) => Err(failed(
+                "the file is an SQLite database, not an inbox".into(),
+            )),
+            Ok(_) => conn
+                .execute_batch(&format!(
+                    "PRAGMA application_id = {APPLICATION_ID}; {SCHEMA} COMMIT;"
+                ))
+                .map_err(sql),
+            Err(e) => Err(sql(e)),
+        };
+        if let Err(error) = made {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(error);
+        }
+        let reader = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|reader| reader.busy_timeout(BUSY_TIMEOUT).map(|()| reader))
+            .map_err(sql)?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("webhook-inbox".into())
             .spawn(move || write_batches(&conn, &queue))
-            .map_err(|e| InboxError::Open {
-                path: shown.clone(),
-                source: Box::new(e),
-            })?;
-        Ok(Self { path: shown, jobs })
+            .map_err(|e| failed(Box::new(e)))?;
+        Ok(Self {
+            path: shown,
+            jobs,
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    /// Runs `read` in a transaction of the read connection, on a blocking
+    /// thread: a long listing holds up neither the runtime nor the writes.
+    async fn read<R, F>(&self, read: F) -> Result<R, InboxError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let reader = self.reader.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction()?;
+            let value = read(&tx)?;
+            tx.finish()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|_| storage("a read of the inbox panicked"))?
+        .map_err(|e: rusqlite::Error| InboxError::Storage(Box::new(e)))
     }
 
     /// Runs `work` in the next batch; its result once the batch is
@@ -196,16 +267,15 @@ impl Sqlite {
         .await
     }
 
-    /// Takes up to `n` due deliveries for `owner` for a lease of `lease_ms`,
-    /// and says when the next one is due (unix ms) if none is left now. A
-    /// delivery whose lease ran out while running is taken over; its
+    /// Takes up to `n` due deliveries for `owner` for a lease of `lease_ms`.
+    /// A delivery whose lease ran out while running is taken over; its
     /// unfinished run is recorded as `interrupted`.
     pub(super) async fn claim(
         &self,
         owner: i64,
         n: usize,
         lease_ms: i64,
-    ) -> Result<(Vec<Claim>, Option<i64>), InboxError> {
+    ) -> Result<Claimed, InboxError> {
         self.run(move |conn| {
             let now = now_ms();
             let due: Vec<(i64, String)> = conn
@@ -225,7 +295,11 @@ impl Sqlite {
                 )?
                 .query_map(params![now, n as i64], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<Result<_, _>>()?;
-            let mut claims = Vec::with_capacity(due.len());
+            let mut claimed = Claimed {
+                runs: Vec::with_capacity(due.len()),
+                damaged: Vec::new(),
+                next_due: None,
+            };
             for (seq, state) in due {
                 if state == "running" {
                     conn.prepare_cached(
@@ -236,7 +310,7 @@ impl Sqlite {
                     )?
                     .execute(params![seq, now])?;
                 }
-                let claim = conn
+                let run = conn
                     .prepare_cached(
                         "UPDATE inbox_deliveries
                          SET state = 'running', owner = ?2, lease_until = ?3, started_at = ?4,
@@ -245,46 +319,56 @@ impl Sqlite {
                          RETURNING attempts, attempts - replayed_at_attempt,
                              id, event, method, target, headers, params, body, signed_at",
                     )?
-                    .query_row(params![seq, owner, now + lease_ms, now], |row| {
-                        Ok(Claim {
-                            seq,
-                            attempt: row.get(0)?,
-                            tries: row.get(1)?,
-                            started_at: now,
-                            delivery: raw_delivery(row).and_then(|raw| {
-                                StoredDelivery::try_from(raw).map_err(|e| {
-                                    format!("the stored delivery does not parse: {e}")
-                                })
-                            }),
-                        })
+                    .query_row(params![seq, owner, now.saturating_add(lease_ms), now], |row| {
+                        Ok(claim_of(row, seq, now))
                     })?;
-                claims.push(claim);
+                match run {
+                    Ok(run) => claimed.runs.push(run),
+                    Err(why) => {
+                        // A row written by hand or by another program: a
+                        // dead letter, not a stopped worker.
+                        conn.prepare_cached(
+                            "UPDATE inbox_deliveries SET state = 'dead', owner = NULL,
+                                 lease_until = NULL, finished_at = ?2, last_error = ?3
+                             WHERE seq = ?1",
+                        )?
+                        .execute(params![seq, now, why])?;
+                        claimed.damaged.push((seq, why));
+                    }
+                }
             }
-            let next = if claims.len() < n {
-                conn.prepare_cached(
-                    "SELECT MIN(at) FROM (
-                        SELECT MIN(run_at) AS at FROM inbox_deliveries WHERE state = 'queued'
-                        UNION ALL
-                        SELECT MIN(run_at) FROM inbox_deliveries WHERE state = 'retry'
-                        UNION ALL
-                        SELECT MIN(lease_until) FROM inbox_deliveries WHERE state = 'running')",
-                )?
-                .query_row([], |row| row.get(0))?
-            } else {
-                None
-            };
-            Ok((claims, next))
+            if claimed.runs.len() + claimed.damaged.len() < n {
+                claimed.next_due = conn
+                    .prepare_cached(
+                        "SELECT MIN(at) FROM (
+                            SELECT MIN(run_at) AS at FROM inbox_deliveries WHERE state = 'queued'
+                            UNION ALL
+                            SELECT MIN(run_at) FROM inbox_deliveries WHERE state = 'retry'
+                            UNION ALL
+                            SELECT MIN(lease_until) FROM inbox_deliveries WHERE state = 'running')",
+                    )?
+                    .query_row([], |row| Ok(integer(row, 0)))?;
+            }
+            Ok(claimed)
         })
         .await
     }
 
-    /// Extends the leases `owner` holds to `until` (unix ms).
-    pub(super) async fn renew(&self, owner: i64, until: i64) -> Result<(), InboxError> {
+    /// Extends the lease of run `attempt` of `seq`, while `owner` holds it,
+    /// to `until` (unix ms).
+    pub(super) async fn renew(
+        &self,
+        seq: i64,
+        owner: i64,
+        attempt: u32,
+        until: i64,
+    ) -> Result<(), InboxError> {
         self.run(move |conn| {
             conn.prepare_cached(
-                "UPDATE inbox_deliveries SET lease_until = ?2 WHERE state = 'running' AND owner = ?1",
+                "UPDATE inbox_deliveries SET lease_until = ?4
+                 WHERE seq = ?1 AND owner = ?2 AND attempts = ?3 AND state = 'running'",
             )?
-            .execute(params![owner, until])?;
+            .execute(params![seq, owner, attempt, until])?;
             Ok(())
         })
         .await
@@ -336,26 +420,41 @@ impl Sqlite {
         .await
     }
 
-    /// Deletes done deliveries finished before `before` (unix ms); how many.
-    pub(super) async fn prune(&self, before: i64) -> Result<u64, InboxError> {
+    /// Deletes up to `chunk` done deliveries finished before `before` (unix
+    /// ms); how many. In chunks, so that acknowledgements are not held up
+    /// behind a week of done rows.
+    pub(super) async fn prune(&self, before: i64, chunk: u32) -> Result<u64, InboxError> {
         self.run(move |conn| {
-            delete_where(conn, "state = 'done' AND finished_at < ?1", params![before])
+            let seqs: Vec<i64> = conn
+                .prepare_cached(
+                    "SELECT seq FROM inbox_deliveries
+                     WHERE state = 'done' AND finished_at < ?1 LIMIT ?2",
+                )?
+                .query_map(params![before, chunk], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            for seq in &seqs {
+                conn.prepare_cached("DELETE FROM inbox_attempts WHERE seq = ?1")?
+                    .execute([seq])?;
+                conn.prepare_cached("DELETE FROM inbox_deliveries WHERE seq = ?1")?
+                    .execute([seq])?;
+            }
+            Ok(seqs.len() as u64)
         })
         .await
     }
 
     pub(super) async fn stats(&self) -> Result<Stats, InboxError> {
-        self.run(|conn| {
+        self.read(|conn| {
             let mut stats = Stats::default();
             let mut rows = conn.prepare_cached(
                 "SELECT state, event, COUNT(*) FROM inbox_deliveries GROUP BY state, event",
             )?;
             let mut rows = rows.query([])?;
             while let Some(row) = rows.next()? {
-                let Ok(state) = row.get::<_, String>(0)?.parse::<State>() else {
+                let Ok(state) = text(row, 0).parse::<State>() else {
                     continue;
                 };
-                let event: String = row.get(1)?;
+                let event = text(row, 1);
                 let count = row.get::<_, i64>(2)?.unsigned_abs();
                 *stats.by_state.entry(state).or_default() += count;
                 *stats
@@ -378,7 +477,7 @@ impl Sqlite {
     }
 
     pub(super) async fn list(&self, filter: Filter) -> Result<Vec<Summary>, InboxError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut statement = conn.prepare_cached(&format!(
                 "SELECT {SUMMARY} FROM inbox_deliveries
                  WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR event = ?2)
@@ -400,7 +499,7 @@ impl Sqlite {
     }
 
     pub(super) async fn show(&self, id: String) -> Result<Vec<Details>, InboxError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut statement = conn.prepare_cached(&format!(
                 "SELECT {SUMMARY}, seq, scheme, method, target, headers, body
                  FROM inbox_deliveries WHERE id = ?1 ORDER BY seq"
@@ -419,9 +518,9 @@ impl Sqlite {
                         row.get(10)?,
                         Details {
                             summary: summary(row)?,
-                            scheme: row.get(11)?,
-                            method: row.get(12)?,
-                            target: row.get(13)?,
+                            scheme: text(row, 11),
+                            method: text(row, 12),
+                            target: text(row, 13),
                             headers,
                             body: any_bytes(row, 15)?.into(),
                             attempts: Vec::new(),
@@ -439,11 +538,11 @@ impl Sqlite {
                     details.attempts = attempts
                         .query_map([seq], |row| {
                             Ok(Attempt {
-                                number: row.get(0)?,
-                                started_at: time_of(row.get(1)?),
-                                finished_at: time_of(row.get(2)?),
-                                outcome: row.get(3)?,
-                                error: row.get(4)?,
+                                number: count(row, 0),
+                                started_at: time_of(integer(row, 1).unwrap_or_default()),
+                                finished_at: time_of(integer(row, 2).unwrap_or_default()),
+                                outcome: text(row, 3),
+                                error: optional_text(row, 4),
                             })
                         })?
                         .collect::<Result<_, _>>()?;
@@ -461,12 +560,10 @@ impl Sqlite {
     ) -> Result<Vec<Summary>, InboxError> {
         self.run(move |conn| {
             // Named by id, a queued or retrying delivery is run now too.
-            let states = if selection.dead {
-                "state = 'dead'"
-            } else if selection.id.is_some() {
+            let states = if selection.id.is_some() && !selection.dead {
                 "state IN ('queued', 'retry', 'done', 'dead')"
             } else {
-                "state IN ('done', 'dead')"
+                finished(&selection)
             };
             let filter = format!("{states} AND {SELECTED}");
             let selected = Selected::new(&selection);
@@ -495,12 +592,7 @@ impl Sqlite {
 
     pub(super) async fn purge(&self, selection: Selection) -> Result<u64, InboxError> {
         self.run(move |conn| {
-            let states = if selection.dead {
-                "state = 'dead'"
-            } else {
-                "state IN ('done', 'dead')"
-            };
-            let filter = format!("{states} AND {SELECTED}");
+            let filter = format!("{} AND {SELECTED}", finished(&selection));
             delete_where(conn, &filter, Selected::new(&selection).params().as_slice())
         })
         .await
@@ -515,6 +607,15 @@ const SUMMARY: &str =
 const SELECTED: &str = "(:id IS NULL OR id = :id) AND (:event IS NULL OR event = :event)
     AND (:since IS NULL OR received_at >= :since)
     AND (:before IS NULL OR finished_at < :before)";
+
+/// The finished states a selection takes: dead letters, or done ones too.
+fn finished(selection: &Selection) -> &'static str {
+    if selection.dead {
+        "state = 'dead'"
+    } else {
+        "state IN ('done', 'dead')"
+    }
+}
 
 /// A [`Selection`]'s values as SQL parameters.
 struct Selected {
@@ -560,48 +661,33 @@ fn delete_where(
     Ok(deleted as u64)
 }
 
-/// A listed delivery from the [`SUMMARY`] columns.
+/// A listed delivery from the [`SUMMARY`] columns, whatever a damaged row
+/// holds (an unknown state is shown as dead: nothing runs it).
 fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
-    let state: String = row.get(4)?;
-    let state: State = state.parse().map_err(|e: String| {
-        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
-    })?;
+    let state = text(row, 4).parse().unwrap_or(State::Dead);
     let next = match state {
-        State::Queued | State::Retry => row.get::<_, Option<i64>>(7)?,
-        State::Running => row.get::<_, Option<i64>>(8)?,
+        State::Queued | State::Retry => integer(row, 7),
+        State::Running => integer(row, 8),
         State::Done | State::Dead => None,
     };
     Ok(Summary {
-        id: row.get(0)?,
-        id_assigned: row.get(1)?,
-        tenant: row.get(2)?,
-        event: row.get(3)?,
+        id: text(row, 0),
+        id_assigned: integer(row, 1).is_some_and(|n| n != 0),
+        tenant: optional_text(row, 2),
+        event: text(row, 3),
         state,
-        attempts: row.get(5)?,
-        received_at: time_of(row.get(6)?),
+        attempts: count(row, 5),
+        received_at: time_of(integer(row, 6).unwrap_or_default()),
         next_run: next.map(time_of),
-        last_error: row.get(9)?,
+        last_error: optional_text(row, 9),
     })
 }
 
-/// Column `index` as bytes whatever its type, so that a damaged row can
-/// still be shown.
-fn any_bytes(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
-    use rusqlite::types::ValueRef;
-    Ok(match row.get_ref(index)? {
-        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => bytes.to_vec(),
-        ValueRef::Integer(n) => n.to_string().into_bytes(),
-        ValueRef::Real(x) => x.to_string().into_bytes(),
-        ValueRef::Null => Vec::new(),
-    })
-}
-
-/// The delivery columns a claim returns (from index 2), or why they do not
-/// read: a row written by hand or by another program is a dead letter, not
-/// a stopped worker.
-fn raw_delivery(row: &Row<'_>) -> Result<RawDelivery, String> {
-    let read = || -> rusqlite::Result<RawDelivery> {
-        Ok(RawDelivery {
+/// A run of `seq` from the columns a claim returns, or why they do not read
+/// as one.
+fn claim_of(row: &Row<'_>, seq: i64, now: i64) -> Result<Claim, String> {
+    let read = || -> rusqlite::Result<(i64, i64, RawDelivery)> {
+        let raw = RawDelivery {
             id: row.get(2)?,
             event: row.get(3)?,
             method: row.get(4)?,
@@ -610,9 +696,61 @@ fn raw_delivery(row: &Row<'_>) -> Result<RawDelivery, String> {
             params: row.get(7)?,
             body: row.get(8)?,
             signed_at: row.get(9)?,
-        })
+        };
+        Ok((row.get(0)?, row.get(1)?, raw))
     };
-    read().map_err(|e| format!("the stored delivery does not read: {e}"))
+    let (attempt, tries, raw) =
+        read().map_err(|e| format!("the stored delivery does not read: {e}"))?;
+    let attempt = u32::try_from(attempt).map_err(|_| "the stored attempt count is not one")?;
+    let tries = u32::try_from(tries).map_err(|_| "the stored attempt count is not one")?;
+    let delivery = StoredDelivery::try_from(raw)
+        .map_err(|e| format!("the stored delivery does not parse: {e}"))?;
+    Ok(Claim {
+        seq,
+        attempt,
+        tries,
+        started_at: now,
+        delivery,
+    })
+}
+
+/// Column `index` as bytes whatever its type, so that a damaged row can
+/// still be shown.
+fn any_bytes(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    Ok(match row.get_ref(index)? {
+        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => bytes.to_vec(),
+        ValueRef::Integer(n) => n.to_string().into_bytes(),
+        ValueRef::Real(x) => x.to_string().into_bytes(),
+        ValueRef::Null => Vec::new(),
+    })
+}
+
+/// Column `index` as text whatever its type (lossy).
+fn text(row: &Row<'_>, index: usize) -> String {
+    optional_text(row, index).unwrap_or_default()
+}
+
+fn optional_text(row: &Row<'_>, index: usize) -> Option<String> {
+    match row.get_ref(index) {
+        Ok(ValueRef::Null) | Err(_) => None,
+        Ok(_) => any_bytes(row, index)
+            .ok()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+/// Column `index` when it holds an integer.
+fn integer(row: &Row<'_>, index: usize) -> Option<i64> {
+    match row.get_ref(index) {
+        Ok(ValueRef::Integer(n)) => Some(n),
+        _ => None,
+    }
+}
+
+fn count(row: &Row<'_>, index: usize) -> u32 {
+    integer(row, index)
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or_default()
 }
 
 fn storage(message: &'static str) -> InboxError {
@@ -631,23 +769,32 @@ fn write_batches(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        let committed = conn.execute_batch("BEGIN IMMEDIATE").and_then(|()| {
-            for job in &mut batch {
-                job.run(conn);
-            }
-            conn.execute_batch("COMMIT")
-        });
-        let committed = committed.map_err(|error| {
+        let committed = run_batch(conn, &mut batch).map_err(|error| {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             tracing::error!(target: "actix_webhook::inbox", %error, "an inbox write failed");
-            error.to_string()
+            error
         });
         for job in batch {
             job.answer(committed.clone());
         }
     }
+}
+
+/// Runs `batch` in one transaction and commits it.
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| e.to_string())?;
+    for job in batch {
+        // SQLite ends the whole transaction on some errors (a full disk, an
+        // I/O error); the jobs after it must not commit on their own.
+        if conn.is_autocommit() {
+            return Err("the transaction was rolled back by SQLite".into());
+        }
+        job.run(conn);
+    }
+    conn.execute_batch("COMMIT").map_err(|e| e.to_string())
 }
 
 /// An operation waiting for the writer thread.

@@ -17,8 +17,8 @@ const NEVER_STORED: [&str; 4] = [
     "x-gitlab-token",
 ];
 
-/// A verified delivery on its way into the inbox.
-#[derive(Debug)]
+/// A verified delivery on its way into the inbox. Not `Debug`: it holds
+/// the body and headers.
 pub(crate) struct NewDelivery {
     /// What recognises it when it is sent again: the router's claim key, or
     /// one made of the assigned id.
@@ -84,8 +84,7 @@ impl NewDelivery {
     }
 }
 
-/// A delivery loaded by a worker, for one run.
-#[derive(Debug)]
+/// A delivery loaded by a worker, for one run. Not `Debug`, as above.
 pub(crate) struct StoredDelivery {
     pub(crate) id: String,
     pub(crate) event: String,
@@ -118,8 +117,8 @@ impl TryFrom<RawDelivery> for StoredDelivery {
         if !raw.target.starts_with('/') || raw.target.parse::<actix_web::http::Uri>().is_err() {
             return Err("the path is not a request target".into());
         }
-        let params = serde_json::from_str(&raw.params)
-            .map_err(|e| format!("the path parameters: {e}"))?;
+        let params =
+            serde_json::from_str(&raw.params).map_err(|e| format!("the path parameters: {e}"))?;
         Ok(Self {
             id: raw.id,
             event: raw.event,
@@ -193,13 +192,26 @@ pub(crate) fn decode_headers(bytes: &[u8]) -> Result<HeaderMap, String> {
 
 /// An id for a delivery that has none: `wh_` and 128 random bits in hex.
 fn assign_id() -> String {
-    let mut bytes = [0_u8; 16];
+    format!("wh_{}", hex::encode(random_bytes::<16>()))
+}
+
+/// `N` random bytes; without system randomness, bytes that still differ
+/// between calls and processes (ids and lease owners need to be unique,
+/// not secret).
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut bytes = [0_u8; N];
     if getrandom::fill(&mut bytes).is_err() {
-        // No system randomness: unique within the file is enough.
-        bytes[..8].copy_from_slice(&now_ms().to_be_bytes());
-        bytes[8..].copy_from_slice(&u64::from(std::process::id()).to_be_bytes());
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let seed = [now_ms() as u64, u64::from(std::process::id()), call];
+        for (byte, source) in bytes
+            .iter_mut()
+            .zip(seed.iter().flat_map(|n| n.to_le_bytes()).cycle())
+        {
+            *byte = source;
+        }
     }
-    format!("wh_{}", hex::encode(bytes))
+    bytes
 }
 
 /// Now, in unix milliseconds.

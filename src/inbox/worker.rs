@@ -11,7 +11,7 @@ use futures_util::future::{select, LocalBoxFuture};
 use tracing::Instrument as _;
 
 use super::sqlite::{Claim, Outcome};
-use super::stored::{now_ms, AppData, StoredDelivery};
+use super::stored::{now_ms, random_bytes, AppData, StoredDelivery};
 use super::Inbox;
 use crate::ack::Ack;
 use crate::handler::Failure;
@@ -38,8 +38,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
 /// After the `n`th failed attempt a delivery waits between half of and the
 /// whole of `base × 2ⁿ⁻¹`, at most `cap` (the jitter spreads the retries of
 /// deliveries that failed together). Defaults: `base` 5 s, `cap` 1 hour, 12
-/// attempts, so a delivery is retried for about 4 hours before it is a dead
-/// letter. An [`Ack::retry_after(d)`](crate::Ack::retry_after) waits `d`
+/// attempts: the eleven waits add up to between 1.2 and 2.4 hours before a
+/// delivery that keeps failing is a dead letter. An [`Ack::retry_after(d)`](crate::Ack::retry_after) waits `d`
 /// instead; it still counts as an attempt.
 ///
 /// ```
@@ -115,6 +115,24 @@ impl Backoff {
 ///
 /// Several `Workers`, in one process or in several processes sharing the
 /// inbox file, share the work: each delivery is leased to one run at a time.
+///
+/// ```no_run
+/// # async fn run(hooks: actix_webhook::WebhookRouter) {
+/// use std::time::Duration;
+/// use actix_web::web;
+/// use actix_webhook::inbox::Backoff;
+///
+/// struct Db;
+///
+/// let workers = hooks
+///     .workers()
+///     .concurrency(8)
+///     .lease(Duration::from_secs(60))
+///     .backoff(Backoff::exponential(Duration::from_secs(1), Duration::from_secs(600)).max_attempts(20))
+///     .app_data(web::Data::new(Db)); // for `web::Data<Db>` parameters
+/// actix_web::rt::spawn(workers.run());
+/// # }
+/// ```
 pub struct Workers {
     router: Box<dyn RunStored>,
     inbox: Inbox,
@@ -183,55 +201,39 @@ impl Workers {
     }
 
     /// Runs deliveries until the task is dropped. Store errors are logged
-    /// and retried; they never end it.
+    /// and retried; they never end it. Runs already started when it is
+    /// dropped go on to their end, without renewing their leases.
     pub async fn run(self) {
-        let owner = random_owner();
         let shared = Rc::new(Shared {
             workers: self,
-            owner,
+            owner: random_owner(),
             running: Cell::new(0),
             freed: tokio::sync::Notify::new(),
         });
         let workers = &shared.workers;
-        let lease_ms = i64::try_from(workers.lease.as_millis()).unwrap_or(i64::MAX);
-        let renew_every = workers.lease / 3;
-        let mut next_renew = now_ms();
         let mut next_prune = now_ms();
         tracing::info!(target: "actix_webhook::inbox", concurrency = workers.concurrency, "inbox workers started");
         loop {
             let now = now_ms();
             if now >= next_prune {
-                let keep = i64::try_from(workers.inbox.keep_done.as_millis()).unwrap_or(i64::MAX);
-                match workers.inbox.store.prune(now.saturating_sub(keep)).await {
-                    Ok(0) => {}
-                    Ok(pruned) => {
-                        tracing::info!(target: "actix_webhook::inbox", pruned, "pruned done deliveries")
-                    }
-                    Err(error) => {
-                        tracing::error!(target: "actix_webhook::inbox", %error, "pruning the inbox failed")
-                    }
-                }
-                next_prune = now + millis(PRUNE_EVERY);
-            }
-            if now >= next_renew {
-                if shared.running.get() > 0 {
-                    if let Err(error) = workers.inbox.store.renew(owner, now + lease_ms).await {
-                        tracing::error!(target: "actix_webhook::inbox", %error, "renewing leases failed");
-                    }
-                }
-                next_renew = now + millis(renew_every);
+                prune(&workers.inbox).await;
+                next_prune = now.saturating_add(millis(PRUNE_EVERY));
             }
 
-            let mut wake_at = now + millis(workers.poll);
+            let mut wake_at = now.saturating_add(millis(workers.poll));
             let free = workers.concurrency.saturating_sub(shared.running.get());
             if free > 0 {
-                match workers.inbox.store.claim(owner, free, lease_ms).await {
-                    Ok((claims, next_due)) => {
-                        for claim in claims {
-                            shared.running.set(shared.running.get() + 1);
-                            actix_web::rt::spawn(run_one(shared.clone(), claim));
+                let lease = millis(workers.lease);
+                match workers.inbox.store.claim(shared.owner, free, lease).await {
+                    Ok(claimed) => {
+                        for (seq, error) in claimed.damaged {
+                            tracing::error!(target: "actix_webhook::inbox", seq, %error, "a stored delivery cannot be read; it is a dead letter");
                         }
-                        if let Some(due) = next_due {
+                        for run in claimed.runs {
+                            shared.running.set(shared.running.get() + 1);
+                            actix_web::rt::spawn(run_one(shared.clone(), run));
+                        }
+                        if let Some(due) = claimed.next_due {
                             wake_at = wake_at.min(due);
                         }
                     }
@@ -240,16 +242,41 @@ impl Workers {
                     }
                 }
             }
-            let wake_at = wake_at.min(next_renew).min(next_prune);
+            let wake_at = wake_at.min(next_prune);
             let sleep = Duration::from_millis(u64::try_from(wake_at - now_ms()).unwrap_or(0));
-            // A delivery stored, a slot freed, or a timer (a retry, a lease,
-            // the poll) due.
+            // A delivery stored, a slot freed, or a timer (a retry, the poll,
+            // pruning) due.
             let woken = select(
                 Box::pin(workers.inbox.arrived.notified()),
                 Box::pin(shared.freed.notified()),
             );
             select(woken, Box::pin(actix_web::rt::time::sleep(sleep))).await;
         }
+    }
+}
+
+/// Deletes the done deliveries older than the inbox keeps them, a chunk at
+/// a time.
+async fn prune(inbox: &Inbox) {
+    const CHUNK: u32 = 500;
+    let before = now_ms().saturating_sub(millis(inbox.keep_done));
+    let mut pruned = 0;
+    loop {
+        match inbox.store.prune(before, CHUNK).await {
+            Ok(n) => {
+                pruned += n;
+                if n < u64::from(CHUNK) {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::error!(target: "actix_webhook::inbox", %error, "pruning the inbox failed");
+                break;
+            }
+        }
+    }
+    if pruned > 0 {
+        tracing::info!(target: "actix_webhook::inbox", pruned, "pruned done deliveries");
     }
 }
 
@@ -275,8 +302,10 @@ struct Shared {
     freed: tokio::sync::Notify,
 }
 
-/// One run of a claimed delivery, and its record.
+/// One run of a claimed delivery and its record, holding the lease (renewed
+/// every third of it) until the record is written.
 async fn run_one(shared: Rc<Shared>, claim: Claim) {
+    let _slot = Slot(&shared);
     let Claim {
         seq,
         attempt,
@@ -285,38 +314,72 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
         delivery,
     } = claim;
     let workers = &shared.workers;
-    let outcome = match delivery {
-        Err(why) => {
-            tracing::error!(target: "actix_webhook::inbox", seq, error = %why, "a stored delivery cannot be read; it is a dead letter");
-            Outcome::Dead { error: why }
-        }
-        Ok(stored) => {
-            let span = tracing::info_span!("webhook_run", id = %crate::ids::shown_id(&stored.id), event = %stored.event, attempt);
-            let ran = workers
-                .router
-                .run_stored(stored, attempt, &workers.app_data)
-                .instrument(span.clone())
-                .await;
-            let _entered = span.enter();
-            outcome_of(ran, tries, &workers.backoff)
+    let store = &workers.inbox.store;
+    let owner = shared.owner;
+    let work = async {
+        let span = tracing::info_span!("webhook_run", id = %crate::ids::shown_id(&delivery.id), event = %delivery.event, attempt);
+        let ran = workers
+            .router
+            .run_stored(delivery, attempt, &workers.app_data)
+            .instrument(span.clone())
+            .await;
+        let outcome = span.in_scope(|| outcome_of(ran, tries, &workers.backoff));
+        record(store, seq, owner, attempt, started_at, outcome).await;
+    };
+    let renew = async {
+        loop {
+            actix_web::rt::time::sleep(workers.lease / 3).await;
+            let until = now_ms().saturating_add(millis(workers.lease));
+            if let Err(error) = store.renew(seq, owner, attempt, until).await {
+                tracing::error!(target: "actix_webhook::inbox", seq, %error, "renewing a lease failed");
+            }
         }
     };
-    match workers
-        .inbox
-        .store
-        .finish(seq, shared.owner, attempt, started_at, outcome)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(target: "actix_webhook::inbox", seq, attempt, "a run outlived its lease; its outcome is not recorded, the run that took over counts")
-        }
-        Err(error) => {
-            tracing::error!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; the delivery runs again after its lease")
+    select(Box::pin(work), Box::pin(renew)).await;
+}
+
+/// Writes a run's outcome, trying a few times: a record given up on leaves
+/// the delivery to run again after its lease.
+async fn record(
+    store: &super::sqlite::Sqlite,
+    seq: i64,
+    owner: i64,
+    attempt: u32,
+    started_at: i64,
+    outcome: Outcome,
+) {
+    let mut pause = Duration::from_millis(100);
+    for tries_left in (0..5).rev() {
+        match store
+            .finish(seq, owner, attempt, started_at, outcome.clone())
+            .await
+        {
+            Ok(true) => return,
+            Ok(false) => {
+                tracing::warn!(target: "actix_webhook::inbox", seq, attempt, "a run outlived its lease; its outcome is not recorded, the run that took over counts");
+                return;
+            }
+            Err(error) if tries_left == 0 => {
+                tracing::error!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; the delivery runs again after its lease");
+            }
+            Err(error) => {
+                tracing::warn!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; trying again");
+                actix_web::rt::time::sleep(pause).await;
+                pause *= 2;
+            }
         }
     }
-    shared.running.set(shared.running.get() - 1);
-    shared.freed.notify_one();
+}
+
+/// A run's place among the `concurrency` slots, given back when the run
+/// ends, however it ends.
+struct Slot<'a>(&'a Shared);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.running.set(self.0.running.get() - 1);
+        self.0.freed.notify_one();
+    }
 }
 
 /// What a run's result means for its delivery, after `tries` runs.
@@ -354,19 +417,12 @@ fn millis(duration: Duration) -> i64 {
 
 /// A random number in `[0, 1)`, for jitter.
 fn random_fraction() -> f64 {
-    let mut bytes = [0_u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1_u64 << 53) as f64
+    (u64::from_le_bytes(random_bytes()) >> 11) as f64 / (1_u64 << 53) as f64
 }
 
 /// A token for the leases of one [`Workers::run`].
 fn random_owner() -> i64 {
-    let mut bytes = [0_u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        bytes = now_ms().to_le_bytes();
-        bytes[0] ^= std::process::id() as u8;
-    }
-    i64::from_le_bytes(bytes)
+    i64::from_le_bytes(random_bytes())
 }
 
 #[cfg(test)]

@@ -156,8 +156,7 @@ impl WebhookRouter {
         #[cfg(feature = "sqlite")]
         if let Some(inbox) = &inner.inbox {
             let key = key.map(|key| key.for_event(&name));
-            let mut delivery =
-                crate::inbox::NewDelivery::new(req, body, key, id.as_deref(), &name);
+            let mut delivery = crate::inbox::NewDelivery::new(req, body, key, id.as_deref(), &name);
             delivery.tenant = tenant;
             delivery.scheme = inner.config.scheme().name();
             delivery.signed_at = timestamp;
@@ -166,7 +165,7 @@ impl WebhookRouter {
             } else {
                 shown
             };
-            return match inbox.store(delivery).await {
+            return match inbox.enqueue(delivery).await {
                 Ok(true) => Ok(Answer::Ack(Ack::queued(), shown, Some(name))),
                 Ok(false) => Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
                 Err(error) => {

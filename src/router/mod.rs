@@ -297,6 +297,16 @@ impl WebhookRouter {
     /// `unavailable` with `Retry-After`. The [`store`](Self::store) is not
     /// used: the inbox recognises deliveries sent again. See
     /// [`inbox`](crate::inbox) for what is promised.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("inbox-router-doc-{}.db", std::process::id()));
+    /// use actix_webhook::{inbox::Inbox, scheme::GitHub, WebhookRouter};
+    ///
+    /// let inbox = Inbox::sqlite(&path)?;
+    /// let hooks = WebhookRouter::new(GitHub::new("It's a Secret to Everybody").unwrap()).inbox(inbox);
+    /// let workers = hooks.workers().concurrency(8); // spawn `workers.run()` next to the server
+    /// # Ok::<(), actix_webhook::inbox::InboxError>(())
+    /// ```
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     #[must_use]
