@@ -9,6 +9,14 @@
 //! - `INBOX`: the inbox file (default `webhook-inbox.db`).
 //! - `LEASE_SECS`: how long a killed process's runs wait before they run
 //!   again (default 30).
+//! - `QUIET=1`: no `handled` line per run (for load tests).
+//! - `INLINE=1`: the same handler mounted without the inbox: each delivery
+//!   runs inside its request and is answered after it, no file and no
+//!   workers (`scripts/inbox_load.sh` compares the two).
+//! - `UNSYNCED=1`: open the inbox with `Inbox::sqlite_unsynced` (no sync
+//!   per commit; survives a crash of the process, not a power loss).
+//! - `CONCURRENCY`: handlers run at once by the workers (default 4; 0 runs
+//!   no workers, so deliveries are only stored).
 //!
 //! It receives Standard Webhooks deliveries signed with the quickstart's
 //! demo secret, for any event. The handler does what the payload's `data`
@@ -47,12 +55,22 @@ async fn every_event(event: Event<serde_json::Value>) -> Result<(), String> {
             "failing as asked, attempt {attempt} of {fail_times}"
         ));
     }
+    if quiet() {
+        return Ok(());
+    }
     // One line per successful run, written at once (a test counts them).
     let mut out = std::io::stdout().lock();
     let id = event.delivery_id().unwrap_or("-");
     writeln!(out, "handled {id} attempt={attempt}")
         .and_then(|()| out.flush())
         .map_err(|e| e.to_string())
+}
+
+/// Whether `QUIET=1` asked for no line per run.
+fn quiet() -> bool {
+    static QUIET: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var("QUIET").is_ok_and(|v| v == "1"));
+    *QUIET
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -68,19 +86,34 @@ async fn main() -> std::io::Result<()> {
     let path: String = env_or("INBOX", "webhook-inbox.db".to_owned());
     let lease = Duration::from_secs(env_or("LEASE_SECS", 30));
 
-    let inbox = Inbox::sqlite(&path).map_err(std::io::Error::other)?;
     let hooks = WebhookRouter::new(StandardWebhooks::new(SECRET).expect("the demo secret"))
-        .handler(every_event)
-        .inbox(inbox);
-    let workers = hooks
-        .workers()
-        .concurrency(4)
-        .lease(lease)
-        .backoff(Backoff::exponential(
-            Duration::from_millis(200),
-            Duration::from_secs(10),
-        ));
-    actix_web::rt::spawn(workers.run());
+        .handler(every_event);
+    if std::env::var("INLINE").is_ok_and(|v| v == "1") {
+        eprintln!("inline (no inbox); POST deliveries to http://127.0.0.1:{port}/webhooks");
+        return HttpServer::new(move || App::new().service(hooks.scope("/webhooks")))
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await;
+    }
+
+    let inbox = if std::env::var("UNSYNCED").is_ok_and(|v| v == "1") {
+        Inbox::sqlite_unsynced(&path)
+    } else {
+        Inbox::sqlite(&path)
+    };
+    let hooks = hooks.inbox(inbox.map_err(std::io::Error::other)?);
+    let concurrency: usize = env_or("CONCURRENCY", 4);
+    if concurrency > 0 {
+        let workers = hooks
+            .workers()
+            .concurrency(concurrency)
+            .lease(lease)
+            .backoff(Backoff::exponential(
+                Duration::from_millis(200),
+                Duration::from_secs(10),
+            ));
+        actix_web::rt::spawn(workers.run());
+    }
 
     eprintln!("inbox at {path}; POST deliveries to http://127.0.0.1:{port}/webhooks");
     HttpServer::new(move || App::new().service(hooks.scope("/webhooks")))
