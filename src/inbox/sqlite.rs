@@ -31,7 +31,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS inbox_deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
     id TEXT NOT NULL,
     id_assigned INTEGER NOT NULL,
@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS inbox_deliveries (
     attempts INTEGER NOT NULL DEFAULT 0,
     -- `attempts` when it was last replayed: max attempts count from here.
     replayed_at_attempt INTEGER NOT NULL DEFAULT 0,
+    -- When it runs next; for done and dead deliveries, when they ended
+    -- (so that pruning walks the same index).
     run_at INTEGER NOT NULL,
     owner INTEGER,
     lease_until INTEGER,
@@ -58,7 +60,6 @@ CREATE TABLE IF NOT EXISTS inbox_deliveries (
 );
 CREATE INDEX IF NOT EXISTS inbox_due ON inbox_deliveries (state, run_at);
 CREATE INDEX IF NOT EXISTS inbox_by_id ON inbox_deliveries (id);
-CREATE INDEX IF NOT EXISTS inbox_finished ON inbox_deliveries (state, finished_at);
 CREATE TABLE IF NOT EXISTS inbox_attempts (
     seq INTEGER NOT NULL,
     number INTEGER NOT NULL,
@@ -215,9 +216,27 @@ impl Sqlite {
         .map_err(|e: rusqlite::Error| InboxError::Storage(Box::new(e)))
     }
 
-    /// Runs `work` in the next batch; its result once the batch is
-    /// committed.
-    async fn run<R, F>(&self, work: F) -> Result<R, InboxError>
+    /// Runs `work`, one statement, in the next batch; its result once the
+    /// batch is committed.
+    async fn write<R, F>(&self, work: F) -> Result<R, InboxError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        self.submit(false, work).await
+    }
+
+    /// Like [`write`](Self::write), for work of several statements: in a
+    /// savepoint of its own, so that it applies whole or not at all.
+    async fn write_atomic<R, F>(&self, work: F) -> Result<R, InboxError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        self.submit(true, work).await
+    }
+
+    async fn submit<R, F>(&self, atomic: bool, work: F) -> Result<R, InboxError>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
@@ -225,6 +244,7 @@ impl Sqlite {
         let (reply, answer) = oneshot::channel();
         let job = Op {
             work: Some(work),
+            atomic,
             result: None,
             reply,
         };
@@ -238,7 +258,7 @@ impl Sqlite {
 
     /// Stores `delivery` as queued; `false` when its key is already there.
     pub(super) async fn insert(&self, delivery: NewDelivery) -> Result<bool, InboxError> {
-        self.run(move |conn| {
+        self.write(move |conn| {
             let d = delivery;
             let changed = conn
                 .prepare_cached(
@@ -267,16 +287,19 @@ impl Sqlite {
         .await
     }
 
-    /// Takes up to `n` due deliveries for `owner` for a lease of `lease_ms`.
-    /// A delivery whose lease ran out while running is taken over; its
+    /// Takes up to `n` due deliveries for `owner` for a lease of `lease_ms`,
+    /// looking at the first `limit` (the same on every call: SQLite plans
+    /// the query again whenever the value bound to a `LIMIT` changes). A
+    /// delivery whose lease ran out while running is taken over; its
     /// unfinished run is recorded as `interrupted`.
     pub(super) async fn claim(
         &self,
         owner: i64,
         n: usize,
+        limit: usize,
         lease_ms: i64,
     ) -> Result<Claimed, InboxError> {
-        self.run(move |conn| {
+        self.write_atomic(move |conn| {
             let now = now_ms();
             let due: Vec<(i64, String)> = conn
                 // One walk of the (state, run_at) index per state, each
@@ -293,7 +316,8 @@ impl Sqlite {
                             WHERE state = 'running' AND lease_until <= ?1 LIMIT ?2))
                      ORDER BY run_at, seq LIMIT ?2",
                 )?
-                .query_map(params![now, n as i64], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .query_map(params![now, limit as i64], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .take(n)
                 .collect::<Result<_, _>>()?;
             let mut claimed = Claimed {
                 runs: Vec::with_capacity(due.len()),
@@ -363,7 +387,7 @@ impl Sqlite {
         attempt: u32,
         until: i64,
     ) -> Result<(), InboxError> {
-        self.run(move |conn| {
+        self.write(move |conn| {
             conn.prepare_cached(
                 "UPDATE inbox_deliveries SET lease_until = ?4
                  WHERE seq = ?1 AND owner = ?2 AND attempts = ?3 AND state = 'running'",
@@ -384,18 +408,18 @@ impl Sqlite {
         started_at: i64,
         outcome: Outcome,
     ) -> Result<bool, InboxError> {
-        self.run(move |conn| {
+        self.write_atomic(move |conn| {
             let now = now_ms();
             let (state, run_at, error) = match outcome {
-                Outcome::Done => (State::Done, None, None),
-                Outcome::Retry { at, error } => (State::Retry, Some(at), Some(error)),
-                Outcome::Dead { error } => (State::Dead, None, Some(error)),
+                Outcome::Done => (State::Done, now, None),
+                Outcome::Retry { at, error } => (State::Retry, at, Some(error)),
+                Outcome::Dead { error } => (State::Dead, now, Some(error)),
             };
             let finished_at = (state != State::Retry).then_some(now);
             let changed = conn
                 .prepare_cached(
                     "UPDATE inbox_deliveries
-                     SET state = :state, run_at = COALESCE(:run_at, run_at), finished_at = :finished_at,
+                     SET state = :state, run_at = :run_at, finished_at = :finished_at,
                          last_error = :error, owner = NULL, lease_until = NULL
                      WHERE seq = :seq AND owner = :owner AND state = 'running' AND attempts = :attempt",
                 )?
@@ -424,11 +448,11 @@ impl Sqlite {
     /// ms); how many. In chunks, so that acknowledgements are not held up
     /// behind a week of done rows.
     pub(super) async fn prune(&self, before: i64, chunk: u32) -> Result<u64, InboxError> {
-        self.run(move |conn| {
+        self.write(move |conn| {
             let seqs: Vec<i64> = conn
                 .prepare_cached(
                     "SELECT seq FROM inbox_deliveries
-                     WHERE state = 'done' AND finished_at < ?1 LIMIT ?2",
+                     WHERE state = 'done' AND run_at < ?1 LIMIT ?2",
                 )?
                 .query_map(params![before, chunk], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
@@ -558,7 +582,7 @@ impl Sqlite {
         selection: Selection,
         dry_run: bool,
     ) -> Result<Vec<Summary>, InboxError> {
-        self.run(move |conn| {
+        self.write_atomic(move |conn| {
             // Named by id, a queued or retrying delivery is run now too.
             let states = if selection.id.is_some() && !selection.dead {
                 "state IN ('queued', 'retry', 'done', 'dead')"
@@ -591,7 +615,7 @@ impl Sqlite {
     }
 
     pub(super) async fn purge(&self, selection: Selection) -> Result<u64, InboxError> {
-        self.run(move |conn| {
+        self.write_atomic(move |conn| {
             let filter = format!("{} AND {SELECTED}", finished(&selection));
             delete_where(conn, &filter, Selected::new(&selection).params().as_slice())
         })
@@ -799,7 +823,7 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String
 
 /// An operation waiting for the writer thread.
 trait Job: Send {
-    /// Runs it inside the open transaction, in a savepoint of its own.
+    /// Runs it inside the open transaction.
     fn run(&mut self, conn: &Connection);
     /// Hands its result over once the transaction's fate is known.
     fn answer(self: Box<Self>, committed: Result<(), String>);
@@ -807,6 +831,8 @@ trait Job: Send {
 
 struct Op<R, F> {
     work: Option<F>,
+    /// In a savepoint of its own.
+    atomic: bool,
     result: Option<rusqlite::Result<R>>,
     reply: oneshot::Sender<Result<R, InboxError>>,
 }
@@ -818,14 +844,18 @@ where
 {
     fn run(&mut self, conn: &Connection) {
         let Some(work) = self.work.take() else { return };
-        let result = conn.execute_batch("SAVEPOINT op").and_then(|()| {
+        if !self.atomic {
+            // One statement: SQLite applies it whole or not at all.
+            self.result = Some(work(conn));
+            return;
+        }
+        let sql = |statement: &str| conn.prepare_cached(statement)?.execute([]).map(|_| ());
+        let result = sql("SAVEPOINT op").and_then(|()| {
             let result = work(conn);
-            let end = if result.is_ok() {
-                "RELEASE op"
-            } else {
-                "ROLLBACK TO op; RELEASE op"
-            };
-            conn.execute_batch(end)?;
+            if result.is_err() {
+                sql("ROLLBACK TO op")?;
+            }
+            sql("RELEASE op")?;
             result
         });
         self.result = Some(result);

@@ -224,7 +224,12 @@ impl Workers {
             let free = workers.concurrency.saturating_sub(shared.running.get());
             if free > 0 {
                 let lease = millis(workers.lease);
-                match workers.inbox.store.claim(shared.owner, free, lease).await {
+                let claim =
+                    workers
+                        .inbox
+                        .store
+                        .claim(shared.owner, free, workers.concurrency, lease);
+                match claim.await {
                     Ok(claimed) => {
                         for (seq, error) in claimed.damaged {
                             tracing::error!(target: "actix_webhook::inbox", seq, %error, "a stored delivery cannot be read; it is a dead letter");
