@@ -25,9 +25,8 @@
 //! `handled <delivery-id> attempt=<n>`.
 //!
 //! ```text
-//! webhook send --scheme standard-webhooks --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
-//!   --event order_paid --body '{"type":"order_paid","data":{"fail_times":2}}' \
-//!   http://127.0.0.1:8080/webhooks
+//! echo '{"type":"order_paid","data":{"fail_times":2}}' | webhook send --scheme standard \
+//!   --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --url http://127.0.0.1:8080/webhooks -
 //! webhook inbox --db webhook-inbox.db stats
 //! ```
 
