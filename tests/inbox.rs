@@ -611,7 +611,8 @@ async fn an_inbox_that_cannot_be_written_gets_503_and_accepts_nothing() {
 async fn an_sqlite_file_that_is_not_an_inbox_is_refused_untouched() {
     let file = TempInbox::new("foreign");
     let conn = rusqlite::Connection::open(file.path()).unwrap();
-    conn.execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
+    conn.execute_batch("CREATE TABLE users (id INTEGER)")
+        .unwrap();
     drop(conn);
 
     let error = Inbox::sqlite(file.path()).unwrap_err();
