@@ -262,18 +262,20 @@ async fn replay(inbox: &Inbox, args: &ReplayArgs) -> Result<Vec<u8>, Failure> {
         .replay(selection, args.dry_run)
         .await
         .map_err(failed)?;
+    let mut out = String::new();
     if picked.is_empty() {
         if let Some(id) = &args.id {
-            if inbox.show(id).await.map_err(failed)?.is_empty() {
+            let found = inbox.show(id).await.map_err(failed)?;
+            if found.is_empty() {
                 return Err(no_such_id(id));
             }
+            // Say why the id was not taken: running now, or not dead.
+            let states: Vec<&str> = found.iter().map(|d| d.summary.state.as_str()).collect();
+            let _ = writeln!(out, "{id} is {}: not taken", states.join(", "));
         }
-    }
-    let mut out = if picked.is_empty() {
-        String::new()
     } else {
-        summary_table(&picked)
-    };
+        out = summary_table(&picked);
+    }
     let count = deliveries(picked.len());
     let _ = if args.dry_run {
         writeln!(out, "would queue {count} (dry run: nothing changed)")

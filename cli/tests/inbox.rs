@@ -712,7 +712,10 @@ fn inbox_commands_on_the_file_a_running_server_writes() {
         [0, 1, 0, 0, 0, 1]
     );
     let out = served.ok(&["replay", "slow_1"]);
-    assert_eq!(out, "queued 0 deliveries to run again\n");
+    assert_eq!(
+        out,
+        "slow_1 is running: not taken\nqueued 0 deliveries to run again\n"
+    );
 
     // purge --dead deletes only the dead letters.
     served.switches.refunds_fixed.store(false, Ordering::SeqCst);
