@@ -40,6 +40,8 @@ pub struct Ack {
 enum AckKind {
     Processed,
     Accepted,
+    // Built by the inbox only.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Queued,
     Duplicate,
     Ignored,

@@ -565,10 +565,7 @@ fn escape_bytes(bytes: &[u8]) -> String {
             if c == '\\' {
                 out.push_str("\\\\");
             } else if c.is_control() {
-                let mut buf = [0; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    let _ = write!(out, "\\x{b:02x}");
-                }
+                push_hex(&mut out, c);
             } else {
                 out.push(c);
             }
@@ -587,10 +584,7 @@ fn one_line(text: &str) -> Cow<'_, str> {
         let mut out = String::with_capacity(text.len());
         for c in text.chars() {
             if c.is_control() {
-                let mut buf = [0; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    let _ = write!(out, "\\x{b:02x}");
-                }
+                push_hex(&mut out, c);
             } else {
                 out.push(c);
             }
@@ -598,6 +592,14 @@ fn one_line(text: &str) -> Cow<'_, str> {
         Cow::Owned(out)
     } else {
         Cow::Borrowed(text)
+    }
+}
+
+/// Writes `c` as `\xHH` for each byte of its UTF-8.
+fn push_hex(out: &mut String, c: char) {
+    let mut buf = [0; 4];
+    for b in c.encode_utf8(&mut buf).bytes() {
+        let _ = write!(out, "\\x{b:02x}");
     }
 }
 

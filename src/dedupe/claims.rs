@@ -59,11 +59,13 @@ impl Claims {
     /// How a verified delivery of `tenant` is known.
     pub(crate) fn identity(
         &self,
-        tenant: Option<&str>,
+        tenant: Option<String>,
         id: Option<String>,
         fingerprint: Option<[u8; 32]>,
     ) -> Identity {
-        Identity::new(&self.namespace, tenant, id, fingerprint)
+        let mut identity = Identity::new(&self.namespace, tenant.as_deref(), id, fingerprint);
+        identity.tenant = tenant;
+        identity
     }
 
     /// Claims `key` for the lease.
@@ -156,11 +158,12 @@ async fn settle_later(
 
 /// How a verified delivery is known: the id as sent (for the handler), the
 /// id as shown in the answer and logs (bounded: unsigned ids are anyone's
-/// to make 100 KB long), and what it is claimed by.
+/// to make 100 KB long), what it is claimed by, and the tenant it is for.
 pub(crate) struct Identity {
     pub(crate) id: Option<Arc<str>>,
     pub(crate) shown: Option<Arc<str>>,
     pub(crate) key: Option<Key>,
+    pub(crate) tenant: Option<String>,
 }
 
 /// The store key of a delivery, once its event name is known.
@@ -201,7 +204,12 @@ impl Identity {
             }
             (None, None) => None,
         };
-        Self { id, shown, key }
+        Self {
+            id,
+            shown,
+            key,
+            tenant: None,
+        }
     }
 }
 

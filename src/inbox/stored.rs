@@ -62,6 +62,12 @@ impl NewDelivery {
             }
         };
         let params: Vec<(&str, &str)> = req.match_info().iter().collect();
+        // Most routes have no parameters: no JSON writer for those.
+        let params = if params.is_empty() {
+            "[]".to_owned()
+        } else {
+            serde_json::to_string(&params).unwrap_or_else(|_| "[]".into())
+        };
         Self {
             key,
             id,
@@ -76,7 +82,7 @@ impl NewDelivery {
                 .map_or("/", |pq| pq.as_str())
                 .to_owned(),
             headers: encode_headers(req.headers()),
-            params: serde_json::to_string(&params).unwrap_or_else(|_| "[]".into()),
+            params,
             body,
             signed_at: None,
             received_at: now_ms(),

@@ -9,11 +9,11 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use tracing::field::Empty;
 use tracing::Instrument as _;
 
-use super::{PayloadMismatch, WebhookRouter};
+use super::{Inner, PayloadMismatch, WebhookRouter};
 use crate::ack::Ack;
 use crate::body::hold_until_sent;
 use crate::dedupe::claims::{Claimed, Identity};
-use crate::handler::{Failure, Incoming};
+use crate::handler::{Failure, Handler, Incoming};
 use crate::payload::PayloadError;
 use crate::pipeline::{Arrival, Received};
 use crate::rejection::{reply_response, Rejection};
@@ -36,7 +36,7 @@ impl WebhookRouter {
         let view = crate::pipeline::request_view(req, body);
         let event = self.inner.config.find_event_name(&view);
         match self
-            .dispatch(req, body.clone(), identity, None, event, None)
+            .dispatch(req, body.clone(), identity, event, None)
             .await
         {
             Ok(answer) => answer.into_response().0,
@@ -101,11 +101,11 @@ impl WebhookRouter {
         } = arrival;
         let identity = inner
             .claims
-            .identity(tenant.as_deref(), delivery.id, delivery.fingerprint);
+            .identity(tenant, delivery.id, delivery.fingerprint);
         if let Some(shown) = &identity.shown {
             tracing::Span::current().record("id", &**shown);
         }
-        self.dispatch(req, body, identity, tenant, event, delivery.timestamp)
+        self.dispatch(req, body, identity, event, delivery.timestamp)
             .await
     }
 
@@ -117,13 +117,19 @@ impl WebhookRouter {
         req: &HttpRequest,
         body: Bytes,
         identity: Identity,
-        tenant: Option<String>,
         event: Result<Option<String>, EventNameError>,
         timestamp: Option<i64>,
     ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
         let inner = &*self.inner;
         let span = tracing::Span::current();
-        let Identity { id, shown, key } = identity;
+        let Identity {
+            id,
+            shown,
+            key,
+            #[cfg(feature = "sqlite")]
+            tenant,
+            ..
+        } = identity;
         let with_id = |rejection: Rejection| (rejection, shown.clone());
 
         // `None`: a scheme whose deliveries may carry no event name (Twilio's
@@ -160,22 +166,8 @@ impl WebhookRouter {
             delivery.tenant = tenant;
             delivery.scheme = inner.config.scheme().name();
             delivery.signed_at = timestamp;
-            let shown = if delivery.id_assigned {
-                Some(delivery.id.as_str().into())
-            } else {
-                shown
-            };
-            return match inbox.enqueue(delivery).await {
-                Ok(true) => Ok(Answer::Ack(Ack::queued(), shown, Some(name))),
-                Ok(false) => Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
-                Err(error) => {
-                    tracing::error!(target: "actix_webhook::inbox", %error, "storing a delivery failed");
-                    Err((Rejection::Unavailable { retry_after }, shown))
-                }
-            };
+            return self.queue(inbox, delivery, shown, name).await;
         }
-        #[cfg(not(feature = "sqlite"))]
-        let _ = tenant;
 
         // Claim the delivery so the handler runs once; nothing to recognise
         // it by, no claim.
@@ -191,15 +183,7 @@ impl WebhookRouter {
             None => None,
         };
 
-        let incoming = Incoming::new(
-            req.clone(),
-            body,
-            id,
-            name.clone(),
-            timestamp,
-            inner.config.scheme().name(),
-            inner.payload_at.clone(),
-        );
+        let incoming = inner.incoming(req.clone(), body, id, name.clone(), timestamp);
         let outcome = crate::handler::run(&**handler, incoming).await;
 
         if let Some(held) = held {
@@ -216,18 +200,73 @@ impl WebhookRouter {
             }
             Err(Failure::Rejected(rejection)) => Err(with_id(rejection)),
             Err(Failure::Error(message)) => {
-                tracing::error!(
-                    target: "actix_webhook::handler",
-                    handler = handler.name(),
-                    delivery_id = shown.as_deref().unwrap_or("-"),
-                    event = &*name,
-                    error = %message,
-                    "webhook handler failed"
-                );
+                handler_failed(&**handler, shown.as_deref(), &name, &message);
                 Err(with_id(Rejection::HandlerFailed))
             }
         }
     }
+
+    /// Inbox mode: stores `delivery` and answers `queued`, or `duplicate`
+    /// when it is stored already.
+    #[cfg(feature = "sqlite")]
+    async fn queue(
+        &self,
+        inbox: &crate::inbox::Inbox,
+        delivery: crate::inbox::NewDelivery,
+        shown: Option<Arc<str>>,
+        name: Arc<str>,
+    ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
+        let shown = if delivery.id_assigned {
+            Some(delivery.id.as_str().into())
+        } else {
+            shown
+        };
+        match inbox.enqueue(delivery).await {
+            Ok(true) => Ok(Answer::Ack(Ack::queued(), shown, Some(name))),
+            Ok(false) => Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
+            Err(error) => {
+                tracing::error!(target: "actix_webhook::inbox", %error, "storing a delivery failed");
+                let retry_after = self.inner.config.retry_delay();
+                Err((Rejection::Unavailable { retry_after }, shown))
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// A handler's view of a delivery routed as `name`.
+    fn incoming(
+        &self,
+        req: HttpRequest,
+        body: Bytes,
+        id: Option<Arc<str>>,
+        name: Arc<str>,
+        timestamp: Option<i64>,
+    ) -> Incoming {
+        let scheme = self.config.scheme().name();
+        Incoming::new(
+            req,
+            body,
+            id,
+            name,
+            timestamp,
+            scheme,
+            self.payload_at.clone(),
+        )
+    }
+}
+
+/// Logs a handler's error (never sent to the sender), inline or from the
+/// inbox.
+fn handler_failed(handler: &dyn Handler, id: Option<&str>, event: &str, message: &str) {
+    tracing::error!(
+        target: "actix_webhook::handler",
+        handler = handler.name(),
+        delivery_id = id.unwrap_or("-"),
+        event,
+        error = %message,
+        "webhook handler failed"
+    );
 }
 
 #[cfg(feature = "sqlite")]
@@ -249,19 +288,20 @@ impl crate::inbox::RunStored for WebhookRouter {
             let name = exact
                 .cloned()
                 .unwrap_or_else(|| stored.event.as_str().into());
-            let incoming = Incoming::new(
-                stored.request(app_data),
-                stored.body,
-                Some(stored.id.into()),
-                name,
-                stored.signed_at,
-                inner.config.scheme().name(),
-                inner.payload_at.clone(),
-            )
-            .on_attempt(attempt);
+            let request = stored.request(app_data);
+            let id: Arc<str> = stored.id.into();
+            let incoming = inner
+                .incoming(
+                    request,
+                    stored.body,
+                    Some(id.clone()),
+                    name.clone(),
+                    stored.signed_at,
+                )
+                .on_attempt(attempt);
             let outcome = crate::handler::run(&**handler, incoming).await;
             if let Err(Failure::Error(message)) = &outcome {
-                tracing::error!(target: "actix_webhook::handler", handler = handler.name(), error = %message, "webhook handler failed");
+                handler_failed(&**handler, Some(&crate::ids::shown_id(&id)), &name, message);
             }
             outcome
         })
