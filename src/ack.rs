@@ -41,7 +41,7 @@ enum AckKind {
     Processed,
     Accepted,
     // Built by the inbox only.
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    #[cfg_attr(not(feature = "inbox"), allow(dead_code))]
     Queued,
     Duplicate,
     Ignored,
@@ -74,7 +74,7 @@ impl Ack {
 
     /// 202 `queued`: the delivery is in the router's inbox; its handler
     /// runs from there.
-    #[cfg(feature = "sqlite")]
+    #[cfg(feature = "inbox")]
     pub(crate) fn queued() -> Self {
         Self {
             kind: AckKind::Queued,
@@ -142,7 +142,7 @@ impl Ack {
     }
 
     /// The wait an [`Ack::retry_after`] asks for.
-    #[cfg(feature = "sqlite")]
+    #[cfg(feature = "inbox")]
     pub(crate) fn retry_delay(&self) -> Option<Duration> {
         match self.kind {
             AckKind::Retry(after) => Some(after),

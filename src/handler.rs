@@ -190,7 +190,7 @@ impl Incoming {
     }
 
     /// The same delivery, on run `attempt` from an inbox.
-    #[cfg(feature = "sqlite")]
+    #[cfg(feature = "inbox")]
     pub(crate) fn on_attempt(mut self, attempt: u32) -> Self {
         self.meta.attempt = Some(attempt);
         self

@@ -228,8 +228,8 @@
 //!   [`PayloadError`]: where and why a body does not fit.
 //! - [`dedupe`]: where deliveries are claimed ([`dedupe::MemoryStore`], or
 //!   Redis for several replicas).
-//! - `inbox` (feature `sqlite`): acknowledge at once, run the handlers from
-//!   a durable inbox with retries, dead letters and replay.
+//! - `inbox` (feature `sqlite` or `redis`): acknowledge at once, run the
+//!   handlers from a durable inbox with retries, dead letters and replay.
 //! - [`tenant`]: a secret per tenant, looked up per request.
 //! - [`testing`]: correctly signed `TestRequest`s for testing your handlers.
 //! - [`standalone`]: [`construct_event`], one call that verifies a delivery
@@ -239,7 +239,8 @@
 //!
 //! - `ed25519`: ed25519 signatures (Standard Webhooks `v1a`,
 //!   `scheme::Discord`).
-//! - `redis`: `dedupe::RedisStore`, delivery ids shared by several replicas.
+//! - `redis`: for several replicas: `dedupe::RedisStore` (delivery ids) and
+//!   `inbox::Inbox::redis` (the inbox in Redis).
 //! - `sqlite`: the `inbox` module, `WebhookRouter::inbox` and `workers`:
 //!   deliveries stored in an SQLite file (compiled in) and handled after
 //!   the answer.
@@ -254,8 +255,8 @@ pub mod dedupe;
 mod extract;
 pub mod handler;
 mod ids;
-#[cfg(feature = "sqlite")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+#[cfg(feature = "inbox")]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "redis"))))]
 pub mod inbox;
 mod payload;
 mod pipeline;

@@ -88,12 +88,17 @@
 //! delivery is pruned, the same id is stored again.
 
 use std::fmt;
+#[cfg(feature = "sqlite")]
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 mod admin;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+mod store;
 mod stored;
 mod worker;
 
@@ -103,7 +108,9 @@ pub use worker::{Backoff, Workers};
 pub(crate) use stored::{AppData, NewDelivery, StoredDelivery};
 pub(crate) use worker::RunStored;
 
+#[cfg(feature = "sqlite")]
 use sqlite::{Durability, Sqlite};
+use store::Store;
 
 /// Done deliveries are kept this long unless told otherwise.
 const DEFAULT_KEEP_DONE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -135,7 +142,7 @@ const DEFAULT_KEEP_DONE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// one connection and one writer thread.
 #[derive(Clone)]
 pub struct Inbox {
-    store: Arc<Sqlite>,
+    store: Store,
     keep_done: Duration,
     /// Wakes this process's workers when a delivery is stored.
     arrived: Arc<tokio::sync::Notify>,
@@ -160,6 +167,8 @@ impl Inbox {
     ///
     /// [`InboxError`] when the file cannot be opened, or is an SQLite
     /// database that is not an inbox (it is left untouched).
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     pub fn sqlite(path: impl AsRef<Path>) -> Result<Self, InboxError> {
         Self::open(path.as_ref(), Durability::Full)
     }
@@ -173,16 +182,59 @@ impl Inbox {
     /// # Errors
     ///
     /// [`InboxError`] when the file cannot be opened or is not an inbox.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     pub fn sqlite_unsynced(path: impl AsRef<Path>) -> Result<Self, InboxError> {
         Self::open(path.as_ref(), Durability::Normal)
     }
 
+    /// Opens the inbox kept in the Redis at `url`
+    /// (`redis://[:password@]host[:port][/db]`) under `namespace`, shared by
+    /// every replica that opens it so: any replica may accept a delivery,
+    /// and any replica's workers may run it. Different applications on one
+    /// Redis use different namespaces.
+    ///
+    /// A delivery is acknowledged once Redis has answered its write: run
+    /// Redis with `appendonly yes` and `appendfsync always` so that the
+    /// write is on disk by then (a warning is logged at opening when Redis
+    /// says otherwise). While Redis cannot be reached, deliveries are
+    /// answered 503 with `Retry-After` and the workers wait; the connection
+    /// is re-established by itself.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), actix_webhook::inbox::InboxError> {
+    /// use actix_webhook::inbox::Inbox;
+    ///
+    /// let inbox = Inbox::redis("redis://127.0.0.1:6379", "shop").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InboxError::Open`] when the URL is not one or Redis cannot be
+    /// reached now. The message never holds the URL (it may hold a
+    /// password).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub async fn redis(url: &str, namespace: &str) -> Result<Self, InboxError> {
+        Ok(Self::on(Store::Redis(
+            redis::Redis::connect(url, namespace).await?,
+        )))
+    }
+
+    #[cfg(feature = "sqlite")]
     fn open(path: &Path, durability: Durability) -> Result<Self, InboxError> {
-        Ok(Self {
-            store: Arc::new(Sqlite::open(path, durability)?),
+        Ok(Self::on(Store::Sqlite(Arc::new(Sqlite::open(
+            path, durability,
+        )?))))
+    }
+
+    fn on(store: Store) -> Self {
+        Self {
+            store,
             keep_done: DEFAULT_KEEP_DONE,
             arrived: Arc::new(tokio::sync::Notify::new()),
-        })
+        }
     }
 
     /// How long done deliveries are kept before the workers prune them

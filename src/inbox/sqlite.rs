@@ -17,6 +17,7 @@ use rusqlite::{named_params, params, Connection, OpenFlags, Row};
 use tokio::sync::oneshot;
 
 use super::admin::{time_of, Attempt, Details, Filter, Selection, State, Stats, Summary};
+use super::store::{Claim, Claimed, Outcome};
 use super::stored::{decode_headers, now_ms, NewDelivery, RawDelivery, StoredDelivery};
 use super::InboxError;
 
@@ -78,34 +79,6 @@ pub(super) enum Durability {
     Full,
     /// `synchronous=NORMAL`: survives a crash of the process only.
     Normal,
-}
-
-/// What a run ended with, as recorded.
-#[derive(Debug, Clone)]
-pub(super) enum Outcome {
-    Done,
-    Retry { at: i64, error: String },
-    Dead { error: String },
-}
-
-/// A delivery a worker claimed for one run.
-pub(super) struct Claim {
-    pub(super) seq: i64,
-    /// This run's number, from 1.
-    pub(super) attempt: u32,
-    /// Runs since it was stored or last replayed, this one included.
-    pub(super) tries: u32,
-    pub(super) started_at: i64,
-    pub(super) delivery: StoredDelivery,
-}
-
-/// What a claim took: the runs to start, the rows that no longer read as a
-/// delivery (made dead letters on the spot), and when the next delivery is
-/// due (unix ms) when none is left now.
-pub(super) struct Claimed {
-    pub(super) runs: Vec<Claim>,
-    pub(super) damaged: Vec<(i64, String)>,
-    pub(super) next_due: Option<i64>,
 }
 
 /// The inbox file: writes through its writer thread, reads on a connection
@@ -378,16 +351,15 @@ impl Sqlite {
         .await
     }
 
-    /// Extends the lease of run `attempt` of `seq`, while `owner` holds it,
-    /// to `until` (unix ms).
     pub(super) async fn renew(
         &self,
         seq: i64,
         owner: i64,
         attempt: u32,
-        until: i64,
+        lease_ms: i64,
     ) -> Result<(), InboxError> {
         self.write(move |conn| {
+            let until = now_ms().saturating_add(lease_ms);
             conn.prepare_cached(
                 "UPDATE inbox_deliveries SET lease_until = ?4
                  WHERE seq = ?1 AND owner = ?2 AND attempts = ?3 AND state = 'running'",

@@ -10,7 +10,7 @@ use actix_web::test::TestRequest;
 use futures_util::future::{select, LocalBoxFuture};
 use tracing::Instrument as _;
 
-use super::sqlite::{Claim, Outcome};
+use super::store::{Claim, Outcome, Store};
 use super::stored::{now_ms, random_bytes, AppData, StoredDelivery};
 use super::Inbox;
 use crate::ack::Ack;
@@ -334,8 +334,8 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
     let renew = async {
         loop {
             actix_web::rt::time::sleep(workers.lease / 3).await;
-            let until = now_ms().saturating_add(millis(workers.lease));
-            if let Err(error) = store.renew(seq, owner, attempt, until).await {
+            let lease = millis(workers.lease);
+            if let Err(error) = store.renew(seq, owner, attempt, lease).await {
                 tracing::error!(target: "actix_webhook::inbox", seq, %error, "renewing a lease failed");
             }
         }
@@ -346,7 +346,7 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
 /// Writes a run's outcome, trying a few times: a record given up on leaves
 /// the delivery to run again after its lease.
 async fn record(
-    store: &super::sqlite::Sqlite,
+    store: &Store,
     seq: i64,
     owner: i64,
     attempt: u32,

@@ -126,7 +126,7 @@ impl WebhookRouter {
             id,
             shown,
             key,
-            #[cfg(feature = "sqlite")]
+            #[cfg(feature = "inbox")]
             tenant,
             ..
         } = identity;
@@ -159,7 +159,7 @@ impl WebhookRouter {
         };
 
         let retry_after = inner.config.retry_delay();
-        #[cfg(feature = "sqlite")]
+        #[cfg(feature = "inbox")]
         if let Some(inbox) = &inner.inbox {
             let key = key.map(|key| key.for_event(&name));
             let mut delivery = crate::inbox::NewDelivery::new(req, body, key, id.as_deref(), &name);
@@ -208,7 +208,7 @@ impl WebhookRouter {
 
     /// Inbox mode: stores `delivery` and answers `queued`, or `duplicate`
     /// when it is stored already.
-    #[cfg(feature = "sqlite")]
+    #[cfg(feature = "inbox")]
     async fn queue(
         &self,
         inbox: &crate::inbox::Inbox,
@@ -269,7 +269,7 @@ fn handler_failed(handler: &dyn Handler, id: Option<&str>, event: &str, message:
     );
 }
 
-#[cfg(feature = "sqlite")]
+#[cfg(feature = "inbox")]
 impl crate::inbox::RunStored for WebhookRouter {
     /// No handler for the event (any more) is the router's unhandled answer.
     fn run_stored<'a>(

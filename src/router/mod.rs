@@ -109,7 +109,7 @@ struct Inner {
     payload_mismatch: PayloadMismatch,
     claims: Claims,
     payload_at: Option<Arc<JsonPointer>>,
-    #[cfg(feature = "sqlite")]
+    #[cfg(feature = "inbox")]
     inbox: Option<crate::inbox::Inbox>,
 }
 
@@ -133,7 +133,7 @@ impl WebhookRouter {
                 payload_mismatch: PayloadMismatch::Reject,
                 claims: Claims::default(),
                 payload_at: None,
-                #[cfg(feature = "sqlite")]
+                #[cfg(feature = "inbox")]
                 inbox: None,
             }),
         }
@@ -307,8 +307,8 @@ impl WebhookRouter {
     /// let workers = hooks.workers().concurrency(8); // spawn `workers.run()` next to the server
     /// # Ok::<(), actix_webhook::inbox::InboxError>(())
     /// ```
-    #[cfg(feature = "sqlite")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    #[cfg(feature = "inbox")]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "redis"))))]
     #[must_use]
     pub fn inbox(self, inbox: crate::inbox::Inbox) -> Self {
         self.with(|inner| inner.inbox = Some(inbox))
@@ -321,8 +321,8 @@ impl WebhookRouter {
     /// # Panics
     ///
     /// When the router has no inbox.
-    #[cfg(feature = "sqlite")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    #[cfg(feature = "inbox")]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "redis"))))]
     pub fn workers(&self) -> crate::inbox::Workers {
         let inbox = self
             .inner
@@ -354,9 +354,9 @@ impl WebhookRouter {
 
 impl WebhookRouter {
     fn has_inbox(&self) -> bool {
-        #[cfg(feature = "sqlite")]
+        #[cfg(feature = "inbox")]
         return self.inner.inbox.is_some();
-        #[cfg(not(feature = "sqlite"))]
+        #[cfg(not(feature = "inbox"))]
         false
     }
 }
