@@ -6,7 +6,11 @@
 //! ```
 //!
 //! - `PORT`: the port on 127.0.0.1 (default 8080).
-//! - `INBOX`: the inbox file (default `webhook-inbox.db`).
+//! - `INBOX`: the inbox file (default `webhook-inbox.db`), or a Redis URL
+//!   (`redis://127.0.0.1:6379`, feature `redis`): copies of this example
+//!   on different `PORT`s with one Redis form a cluster, sharing the
+//!   deliveries and their runs.
+//! - `NAMESPACE`: the Redis inbox's namespace (default `webhook-inbox`).
 //! - `LEASE_SECS`: how long a killed process's runs wait before they run
 //!   again (default 30).
 //! - `QUIET=1`: no `handled` line per run (for load tests).
@@ -79,6 +83,21 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+#[cfg(feature = "redis")]
+async fn open_redis(url: &str) -> std::io::Result<Inbox> {
+    let namespace: String = env_or("NAMESPACE", "webhook-inbox".to_owned());
+    Inbox::redis(url, &namespace)
+        .await
+        .map_err(std::io::Error::other)
+}
+
+#[cfg(not(feature = "redis"))]
+async fn open_redis(_url: &str) -> std::io::Result<Inbox> {
+    Err(std::io::Error::other(
+        "a Redis inbox needs the `redis` feature: --features sqlite,redis",
+    ))
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let port: u16 = env_or("PORT", 8080);
@@ -95,12 +114,14 @@ async fn main() -> std::io::Result<()> {
             .await;
     }
 
-    let inbox = if std::env::var("UNSYNCED").is_ok_and(|v| v == "1") {
-        Inbox::sqlite_unsynced(&path)
+    let inbox = if path.starts_with("redis://") || path.starts_with("rediss://") {
+        open_redis(&path).await
+    } else if std::env::var("UNSYNCED").is_ok_and(|v| v == "1") {
+        Inbox::sqlite_unsynced(&path).map_err(std::io::Error::other)
     } else {
-        Inbox::sqlite(&path)
+        Inbox::sqlite(&path).map_err(std::io::Error::other)
     };
-    let hooks = hooks.inbox(inbox.map_err(std::io::Error::other)?);
+    let hooks = hooks.inbox(inbox?);
     let concurrency: usize = env_or("CONCURRENCY", 4);
     if concurrency > 0 {
         let workers = hooks
@@ -114,7 +135,8 @@ async fn main() -> std::io::Result<()> {
         actix_web::rt::spawn(workers.run());
     }
 
-    eprintln!("inbox at {path}; POST deliveries to http://127.0.0.1:{port}/webhooks");
+    let shown = if path.contains("://") { "Redis" } else { &path };
+    eprintln!("inbox at {shown}; POST deliveries to http://127.0.0.1:{port}/webhooks");
     HttpServer::new(move || App::new().service(hooks.scope("/webhooks")))
         .bind(("127.0.0.1", port))?
         .run()
