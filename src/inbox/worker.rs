@@ -329,7 +329,13 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
             .instrument(span.clone())
             .await;
         let outcome = span.in_scope(|| outcome_of(ran, tries, &workers.backoff));
-        record(store, seq, owner, attempt, started_at, outcome).await;
+        let run = Run {
+            seq,
+            owner,
+            attempt,
+            started_at,
+        };
+        record(store, &run, outcome, workers.lease).await;
     };
     let renew = async {
         loop {
@@ -343,18 +349,28 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
     select(Box::pin(work), Box::pin(renew)).await;
 }
 
-/// Writes a run's outcome, trying a few times: a record given up on leaves
-/// the delivery to run again after its lease.
-async fn record(
-    store: &Store,
+/// Which run a record is for.
+struct Run {
     seq: i64,
     owner: i64,
     attempt: u32,
     started_at: i64,
-    outcome: Outcome,
-) {
+}
+
+/// Writes a run's outcome, trying again for as long as the run's lease
+/// may still be held (the lease is renewed meanwhile, once the store
+/// answers again): a record given up on leaves the delivery to run again
+/// after its lease.
+async fn record(store: &Store, run: &Run, outcome: Outcome, lease: Duration) {
+    let give_up = now_ms().saturating_add(millis(lease));
     let mut pause = Duration::from_millis(100);
-    for tries_left in (0..5).rev() {
+    let Run {
+        seq,
+        owner,
+        attempt,
+        started_at,
+    } = *run;
+    loop {
         match store
             .finish(seq, owner, attempt, started_at, outcome.clone())
             .await
@@ -364,13 +380,14 @@ async fn record(
                 tracing::warn!(target: "actix_webhook::inbox", seq, attempt, "a run outlived its lease; its outcome is not recorded, the run that took over counts");
                 return;
             }
-            Err(error) if tries_left == 0 => {
+            Err(error) if now_ms() >= give_up => {
                 tracing::error!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; the delivery runs again after its lease");
+                return;
             }
             Err(error) => {
                 tracing::warn!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; trying again");
                 actix_web::rt::time::sleep(pause).await;
-                pause *= 2;
+                pause = (pause * 2).min(Duration::from_secs(1));
             }
         }
     }
