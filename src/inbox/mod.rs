@@ -39,27 +39,46 @@
 //! }
 //! ```
 //!
+//! # Two stores
+//!
+//! - [`Inbox::sqlite`]: one file on the host, nothing to run beside the
+//!   application. Several processes on one host may share it.
+//! - [`Inbox::redis`]: one Redis shared by every replica behind a load
+//!   balancer: any replica accepts a delivery, any replica's workers run
+//!   it, and a replica that dies has its runs taken over by the others.
+//!
+//! Both keep the promises below (one test suite runs against each).
+//!
 //! # What is promised
 //!
-//! - A delivery answered 202 is on disk (SQLite `synchronous=FULL` in WAL
-//!   mode: it survives a crash of the process and a power loss; with
-//!   [`Inbox::sqlite_unsynced`], a crash of the process only). A delivery
-//!   whose id is already in the inbox is answered `200 duplicate` and not
-//!   stored again. When the inbox cannot be written the answer is 503 with
+//! - A delivery answered 202 is stored. With SQLite it is on disk
+//!   (`synchronous=FULL` in WAL mode: it survives a crash of the process
+//!   and a power loss; with [`Inbox::sqlite_unsynced`], a crash of the
+//!   process only). With Redis it is in Redis's memory and, when Redis runs
+//!   with `appendonly yes` and `appendfsync always`, in its append-only
+//!   file: it survives Redis being killed (with `everysec`, Redis may lose
+//!   the last second). A delivery whose id is already in the inbox is
+//!   answered `200 duplicate` and not stored again. When the inbox cannot
+//!   be written (the disk is full, Redis is down) the answer is 503 with
 //!   `Retry-After` and nothing is accepted.
 //! - Each stored delivery runs until a handler run succeeds or it is a dead
 //!   letter; nothing accepted is dropped. A run holds a lease, renewed while
 //!   it runs; a process killed mid-run loses it and the delivery runs again
-//!   once the lease runs out (default 30 s).
+//!   once the lease runs out (default 30 s). While the store cannot be
+//!   reached, workers start nothing new and retry writing the outcomes of
+//!   finished runs for as long as the lease; they go on by themselves once
+//!   it is back.
 //! - No new run after a success is recorded, and never two runs of one
 //!   delivery at once as long as each run's process renews its lease (every
 //!   third of it): a handler that blocks the runtime's thread, or a process
-//!   paused or cut off from the file for longer than the lease, lets
+//!   paused or cut off from the store for longer than the lease, lets
 //!   another worker start the delivery again while the first run goes on
-//!   (only the newer run's outcome is recorded). **The window:** a process killed after a handler
-//!   succeeded and before that success is written (one write, shared with
-//!   the other writes of the moment) runs the delivery again. So do runs
-//!   killed mid-way. Make handlers idempotent, keyed by
+//!   (only the newer run's outcome is recorded). **The window:** a process
+//!   killed after a handler succeeded and before that success is written
+//!   (one write: a commit shared with the other writes of the moment, or
+//!   one Redis script) runs the delivery again, and so does a success that
+//!   cannot be written within the lease. So do runs killed mid-way. Make
+//!   handlers idempotent, keyed by
 //!   [`Event::delivery_id`](crate::Event::delivery_id), which is the same on
 //!   every run.
 //!
@@ -115,7 +134,8 @@ use store::Store;
 /// Done deliveries are kept this long unless told otherwise.
 const DEFAULT_KEEP_DONE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
-/// Where verified deliveries wait for their handlers: an SQLite file.
+/// Where verified deliveries wait for their handlers: an SQLite file or a
+/// Redis shared by replicas.
 ///
 /// Besides receiving, it answers an operator's questions, as `webhook
 /// inbox` does:
@@ -134,12 +154,12 @@ const DEFAULT_KEEP_DONE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// # Ok(()) }
 /// ```
 ///
-/// Open it with [`Inbox::sqlite`], give it to
+/// Open it with [`Inbox::sqlite`] or [`Inbox::redis`], give it to
 /// [`WebhookRouter::inbox`](crate::WebhookRouter::inbox), and run the
-/// router's [`workers`](crate::WebhookRouter::workers). Several processes on
-/// one host may share the file (each with its own workers); the `webhook
-/// inbox` command opens it while they run. Cloning is cheap: clones share
-/// one connection and one writer thread.
+/// router's [`workers`](crate::WebhookRouter::workers). Several processes
+/// may share one inbox (each with its own workers); the `webhook inbox`
+/// command opens it while they run. Cloning is cheap: clones share one
+/// connection (and, for SQLite, one writer thread).
 #[derive(Clone)]
 pub struct Inbox {
     store: Store,
@@ -261,7 +281,7 @@ impl Inbox {
     ///
     /// # Errors
     ///
-    /// [`InboxError`] when the file cannot be read.
+    /// [`InboxError`] when the inbox cannot be read.
     pub async fn stats(&self) -> Result<Stats, InboxError> {
         self.store.stats().await
     }
@@ -270,7 +290,7 @@ impl Inbox {
     ///
     /// # Errors
     ///
-    /// [`InboxError`] when the file cannot be read.
+    /// [`InboxError`] when the inbox cannot be read.
     pub async fn list(&self, filter: Filter) -> Result<Vec<Summary>, InboxError> {
         self.store.list(filter).await
     }
@@ -280,7 +300,7 @@ impl Inbox {
     ///
     /// # Errors
     ///
-    /// [`InboxError`] when the file cannot be read.
+    /// [`InboxError`] when the inbox cannot be read.
     pub async fn show(&self, id: &str) -> Result<Vec<Details>, InboxError> {
         self.store.show(id.to_owned()).await
     }
@@ -294,7 +314,7 @@ impl Inbox {
     ///
     /// # Errors
     ///
-    /// [`InboxError`] when the file cannot be written.
+    /// [`InboxError`] when the inbox cannot be written.
     pub async fn replay(
         &self,
         selection: Selection,
@@ -312,7 +332,7 @@ impl Inbox {
     ///
     /// # Errors
     ///
-    /// [`InboxError`] when the file cannot be written.
+    /// [`InboxError`] when the inbox cannot be written.
     pub async fn purge(&self, selection: Selection) -> Result<u64, InboxError> {
         self.store.purge(selection).await
     }
@@ -341,16 +361,17 @@ impl fmt::Debug for Inbox {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InboxError {
-    /// The file could not be opened or set up as an inbox.
+    /// The file or Redis could not be opened or set up as an inbox.
     #[error("cannot open the inbox at {path}: {source}")]
     Open {
-        /// The file.
+        /// The file, or `Redis (...)` (never the URL: it may hold a
+        /// password).
         path: String,
         /// What failed.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A read or write failed (the disk is full, the file is locked for
+    /// A read or write failed (the disk is full, Redis is down, the file is locked for
     /// longer than the busy timeout, ...).
     #[error("the inbox storage failed: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -371,7 +371,11 @@ impl Redis {
     }
 
     pub(super) async fn insert(&self, d: NewDelivery) -> Result<bool, InboxError> {
-        let tenant = d.tenant.as_ref().map(|t| format!("={t}")).unwrap_or_default();
+        let tenant = d
+            .tenant
+            .as_ref()
+            .map(|t| format!("={t}"))
+            .unwrap_or_default();
         let signed_at = d.signed_at.map(|t| t.to_string()).unwrap_or_default();
         let stored: i64 = self
             .run(
@@ -442,7 +446,12 @@ impl Redis {
         attempt: u32,
         lease_ms: i64,
     ) -> Result<(), InboxError> {
-        let args = [seq.to_string(), owner.to_string(), attempt.to_string(), lease_ms.to_string()];
+        let args = [
+            seq.to_string(),
+            owner.to_string(),
+            attempt.to_string(),
+            lease_ms.to_string(),
+        ];
         let _: i64 = self.run(&self.scripts.renew, &bytes(&args)).await?;
         Ok(())
     }
@@ -511,10 +520,15 @@ impl Redis {
     }
 
     /// Reads the summaries of `seqs` (those still there), in their order.
-    async fn summaries(&self, seqs: &[i64]) -> Result<Vec<(i64, Summary, Option<i64>)>, InboxError> {
+    async fn summaries(
+        &self,
+        seqs: &[i64],
+    ) -> Result<Vec<(i64, Summary, Option<i64>)>, InboxError> {
         let mut pipe = redis::pipe();
         for seq in seqs {
-            pipe.cmd("HMGET").arg(self.key(&format!("d:{seq}"))).arg(&SUMMARY[..]);
+            pipe.cmd("HMGET")
+                .arg(self.key(&format!("d:{seq}")))
+                .arg(&SUMMARY[..]);
         }
         let rows: Vec<Fields> = self.query(&pipe).await?;
         Ok(seqs
@@ -578,7 +592,11 @@ impl Redis {
 
     pub(super) async fn show(&self, id: String) -> Result<Vec<Details>, InboxError> {
         let mut seqs: Vec<i64> = self
-            .query(redis::pipe().cmd("SMEMBERS").arg(self.key(&format!("id:{id}"))))
+            .query(
+                redis::pipe()
+                    .cmd("SMEMBERS")
+                    .arg(self.key(&format!("id:{id}"))),
+            )
             .await
             .map(|(seqs,): (Vec<i64>,)| seqs)?;
         seqs.sort_unstable();
@@ -632,7 +650,11 @@ impl Redis {
     ) -> Result<Vec<(i64, Summary)>, InboxError> {
         let candidates: Vec<i64> = if let Some(id) = &selection.id {
             let (seqs,): (Vec<i64>,) = self
-                .query(redis::pipe().cmd("SMEMBERS").arg(self.key(&format!("id:{id}"))))
+                .query(
+                    redis::pipe()
+                        .cmd("SMEMBERS")
+                        .arg(self.key(&format!("id:{id}"))),
+                )
                 .await?;
             seqs
         } else {
@@ -756,7 +778,11 @@ fn finished(selection: &Selection) -> &'static [State] {
 }
 
 fn joined(states: &[State]) -> String {
-    states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+    states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -785,7 +811,9 @@ fn summary(row: &[Option<Vec<u8>>]) -> Summary {
         tenant: text(2),
         event: text(3).unwrap_or_default(),
         state,
-        attempts: int(5).and_then(|n| u32::try_from(n).ok()).unwrap_or_default(),
+        attempts: int(5)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or_default(),
         received_at: time_of(int(6).unwrap_or_default()),
         next_run: next.map(time_of),
         last_error: text(9),
@@ -852,7 +880,14 @@ fn claim_of(
 fn attempt_of(number: u32, record: &[u8]) -> Attempt {
     let record = String::from_utf8_lossy(record);
     let mut parts = record.splitn(4, '\n');
-    let mut time = || time_of(parts.next().and_then(|t| t.parse().ok()).unwrap_or_default());
+    let mut time = || {
+        time_of(
+            parts
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_default(),
+        )
+    };
     let started_at = time();
     let finished_at = time();
     Attempt {
