@@ -127,13 +127,12 @@ const CLAIM: &str = r"
 local t = now()
 local n = tonumber(ARGV[2])
 local runs = {}
-local function take(seq, expected)
+local function take(seq, index, expected)
   local d = P .. 'd:' .. seq
   local f = redis.call('HMGET', d, 'state', 'event', 'started_at')
   if not expected[f[1] or ''] then
     -- An index entry that disagrees with its delivery (or has none).
-    redis.call('ZREM', P .. 'due', seq)
-    redis.call('ZREM', P .. 'leases', seq)
+    redis.call('ZREM', P .. index, seq)
     return
   end
   local number = redis.call('HINCRBY', d, 'attempts', 1)
@@ -149,11 +148,11 @@ local function take(seq, expected)
     redis.call('HMGET', d, 'id', 'event', 'method', 'target', 'headers', 'params', 'body', 'signed_at')}
 end
 for _, seq in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', t, 'LIMIT', 0, n)) do
-  take(seq, {running = true})
+  take(seq, 'leases', {running = true})
 end
 if #runs < n then
   for _, seq in ipairs(redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', t, 'LIMIT', 0, n - #runs)) do
-    take(seq, {queued = true, retry = true})
+    take(seq, 'due', {queued = true, retry = true})
   end
 end
 local next_due = -1
@@ -302,6 +301,12 @@ impl Redis {
             path: format!("Redis ({what})"),
             source: Box::new(source),
         };
+        if namespace.is_empty() {
+            return Err(InboxError::Open {
+                path: "Redis".into(),
+                source: "the namespace is empty".into(),
+            });
+        }
         let client = redis::Client::open(url).map_err(|e| failed("invalid URL", e))?;
         let connection = ConnectionManager::new_with_config(client, connection_config())
             .await
@@ -431,7 +436,10 @@ impl Redis {
                     // not a stopped worker.
                     let attempt = u32::try_from(attempt).unwrap_or_default();
                     let dead = Outcome::Dead { error: why.clone() };
-                    self.finish(seq, owner, attempt, started_at, dead).await?;
+                    if let Err(error) = self.finish(seq, owner, attempt, started_at, dead).await {
+                        // Taken over after its lease, and tried again.
+                        tracing::error!(target: "actix_webhook::inbox", seq, %error, "a damaged delivery could not be made a dead letter");
+                    }
                     claimed.damaged.push((seq, why));
                 }
             }
