@@ -237,9 +237,8 @@ impl Inbox {
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub async fn redis(url: &str, namespace: &str) -> Result<Self, InboxError> {
-        Ok(Self::on(Store::Redis(
-            redis::Redis::connect(url, namespace).await?,
-        )))
+        let store = redis::Redis::connect(url, namespace).await?;
+        Ok(Self::on(Store::Redis(Arc::new(store))))
     }
 
     #[cfg(feature = "sqlite")]

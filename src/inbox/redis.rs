@@ -260,7 +260,6 @@ const SUMMARY: [&str; 11] = [
     "finished_at",
 ];
 
-#[derive(Clone)]
 struct Scripts {
     insert: Script,
     claim: Script,
@@ -272,7 +271,6 @@ struct Scripts {
 }
 
 /// An inbox in Redis under one namespace.
-#[derive(Clone)]
 pub(super) struct Redis {
     connection: ConnectionManager,
     /// `{<namespace>}:`

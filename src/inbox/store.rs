@@ -3,7 +3,6 @@
 //! the admin calls see only [`Store`].
 
 use std::fmt;
-#[cfg(feature = "sqlite")]
 use std::sync::Arc;
 
 use super::admin::{Details, Filter, Selection, Stats, Summary};
@@ -55,7 +54,7 @@ pub(super) enum Store {
     #[cfg(feature = "sqlite")]
     Sqlite(Arc<Sqlite>),
     #[cfg(feature = "redis")]
-    Redis(Redis),
+    Redis(Arc<Redis>),
 }
 
 /// Calls `$call` on whichever store `$store` is.
