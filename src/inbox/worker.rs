@@ -212,6 +212,9 @@ impl Workers {
         });
         let workers = &shared.workers;
         let mut next_prune = now_ms();
+        // Whether the last claim failed: an outage is logged once as an
+        // error, then quietly retried every poll until the store answers.
+        let mut unreachable = false;
         tracing::info!(target: "actix_webhook::inbox", concurrency = workers.concurrency, "inbox workers started");
         loop {
             let now = now_ms();
@@ -231,6 +234,9 @@ impl Workers {
                         .claim(shared.owner, free, workers.concurrency, lease);
                 match claim.await {
                     Ok(claimed) => {
+                        if std::mem::take(&mut unreachable) {
+                            tracing::info!(target: "actix_webhook::inbox", "the inbox answers again; the workers go on");
+                        }
                         for (seq, error) in claimed.damaged {
                             tracing::error!(target: "actix_webhook::inbox", seq, %error, "a stored delivery cannot be read; it is a dead letter");
                         }
@@ -242,8 +248,12 @@ impl Workers {
                             wake_at = wake_at.min(due);
                         }
                     }
+                    Err(error) if unreachable => {
+                        tracing::debug!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed again");
+                    }
                     Err(error) => {
-                        tracing::error!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed");
+                        unreachable = true;
+                        tracing::error!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed; the workers wait and try again every poll interval");
                     }
                 }
             }
