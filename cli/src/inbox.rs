@@ -1,20 +1,23 @@
-//! `webhook inbox --db PATH <command>`: look into the inbox file of a router
-//! in inbox mode, and operate it, while its servers and workers run.
+//! `webhook inbox --db PATH <command>` and `webhook inbox --redis URL
+//! [--namespace NS] <command>`: look into the inbox of a router in inbox
+//! mode, an SQLite file or a Redis that replicas share, and operate it,
+//! while its servers and workers run.
 //!
 //! ```text
 //! webhook inbox --db webhook-inbox.db stats
 //! webhook inbox --db webhook-inbox.db list --state dead --since 2h
 //! webhook inbox --db webhook-inbox.db show msg_2Lx8
-//! webhook inbox --db webhook-inbox.db replay --dead --dry-run
-//! webhook inbox --db webhook-inbox.db purge --older-than 30d
+//! webhook inbox --redis redis://127.0.0.1:6379/ --namespace shop replay --dead --dry-run
+//! webhook inbox --redis redis://127.0.0.1:6379/ --namespace shop purge --older-than 30d
 //! ```
 //!
 //! Everything goes through the library's admin API
-//! ([`actix_webhook::inbox::Inbox`]), which opens the file as the servers
-//! do (SQLite in WAL mode, transactions serialised by SQLite's lock), so it
-//! is safe next to them. Header values and bodies are attacker-chosen bytes:
-//! what is not plain text is shown escaped, never written raw to the
-//! terminal.
+//! ([`actix_webhook::inbox::Inbox`]), which opens the inbox as the servers
+//! do (SQLite in WAL mode, transactions serialised by SQLite's lock; Redis
+//! scripts, each atomic), so it is safe next to them; both stores print the
+//! same. Header values and bodies are attacker-chosen bytes: what is not
+//! plain text is shown escaped, never written raw to the terminal. A Redis
+//! URL may hold a password: it is never printed, not in errors either.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -27,19 +30,103 @@ use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 
 use crate::Failure;
 
+/// The Redis inbox's namespace when `--namespace` is not given: the one
+/// the library's inbox example uses.
+const DEFAULT_NAMESPACE: &str = "webhook-inbox";
+
+/// The environment variable `--redis` may come from, to keep a password
+/// out of the process list.
+const REDIS_ENV: &str = "WEBHOOK_INBOX_REDIS";
+
 /// `webhook inbox`'s arguments.
 #[derive(Debug, Args)]
 #[command(after_help = "\
+The inbox: --db PATH (an SQLite file) or --redis URL [--namespace NS] (a Redis the replicas share), exactly one.
 Times (--since) are RFC 3339 (2026-05-01T12:00:00Z) or a duration ago: 30s, 10m, 2h, 7d, 2w.
-Exit codes: 0 done; 1 the file is missing or unreadable, or no delivery has the id; 2 a usage error.")]
+Exit codes: 0 done; 1 the inbox cannot be opened or read (a missing file, Redis unreachable), or no delivery has the id; 2 a usage error.")]
 pub(crate) struct InboxArgs {
     /// The inbox file the server writes to (`Inbox::sqlite(PATH)`). It must
     /// exist: a mistyped path is an error, not a new empty inbox. Safe to
     /// use while servers and workers run.
     #[arg(long, value_name = "PATH", global = true)]
     db: Option<PathBuf>,
+    /// The Redis the servers keep their inbox in (`Inbox::redis(URL, NS)`):
+    /// redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]. Never printed, as it may
+    /// hold a password; set WEBHOOK_INBOX_REDIS instead to keep the password
+    /// out of the process list. Safe to use while servers and workers run.
+    #[arg(
+        long,
+        value_name = "URL",
+        global = true,
+        env = REDIS_ENV,
+        hide_env_values = true,
+        value_parser = redis_url
+    )]
+    redis: Option<RedisUrl>,
+    /// The namespace of the Redis inbox, as the servers open it
+    /// [default: webhook-inbox].
+    #[arg(long, value_name = "NS", global = true, value_parser = namespace)]
+    namespace: Option<String>,
     #[command(subcommand)]
     command: InboxCommand,
+}
+
+/// A Redis URL: it may hold a password, so its `Debug` does not show it.
+#[derive(Clone)]
+struct RedisUrl(String);
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisUrl(..)")
+    }
+}
+
+/// `--redis`: any text. It never fails, so clap never prints the value in
+/// an error; the library refuses what is not a URL without showing it.
+fn redis_url(text: &str) -> Result<RedisUrl, std::convert::Infallible> {
+    Ok(RedisUrl(text.to_owned()))
+}
+
+/// `--namespace`: not empty.
+fn namespace(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err("the namespace is empty".into())
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+/// Which inbox `webhook inbox` operates.
+enum Location<'a> {
+    File(&'a Path),
+    Redis { url: &'a str, namespace: &'a str },
+}
+
+impl InboxArgs {
+    /// The inbox the arguments name: exactly one of `--db` and `--redis`
+    /// (an empty `--redis`, e.g. an empty environment variable, counts as
+    /// none).
+    fn location(&self) -> Result<Location<'_>, Failure> {
+        let redis = self.redis.as_ref().filter(|url| !url.0.is_empty());
+        match (self.db.as_deref(), redis) {
+            (Some(_), Some(_)) => Err(Failure::Usage(format!(
+                "--db and --redis name two inboxes: give one (--redis may come from {REDIS_ENV})"
+            ))),
+            (None, None) => Err(Failure::Usage(
+                "`webhook inbox` needs --db PATH, the inbox file the server writes, or \
+                 --redis URL, the Redis its servers share"
+                    .into(),
+            )),
+            (Some(_), None) if self.namespace.is_some() => Err(Failure::Usage(
+                "--namespace is for a Redis inbox (--redis URL); an inbox file has none".into(),
+            )),
+            (Some(path), None) => Ok(Location::File(path)),
+            (None, Some(url)) => Ok(Location::Redis {
+                url: &url.0,
+                namespace: self.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,11 +246,9 @@ struct PurgeArgs {
 
 /// Runs `webhook inbox`.
 pub(crate) fn run(args: &InboxArgs) -> Result<(), Failure> {
-    let path = args.db.as_deref().ok_or_else(|| {
-        Failure::Usage("`webhook inbox` needs --db PATH, the inbox file the server writes".into())
-    })?;
-    let inbox = open(path)?;
+    let location = args.location()?;
     let text = actix_rt::System::new().block_on(async {
+        let inbox = open(&location).await?;
         match &args.command {
             InboxCommand::Stats => stats(&inbox).await,
             InboxCommand::List(list_args) => list(&inbox, list_args).await,
@@ -178,9 +263,17 @@ pub(crate) fn run(args: &InboxArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Failed(format!("cannot write the output: {e}")))
 }
 
-/// The inbox at `path`, which must already exist: `Inbox::sqlite` would
-/// create an empty one for a typo.
-fn open(path: &Path) -> Result<Inbox, Failure> {
+/// The inbox at `location`. The library's errors never hold the URL.
+async fn open(location: &Location<'_>) -> Result<Inbox, Failure> {
+    match *location {
+        Location::File(path) => open_file(path),
+        Location::Redis { url, namespace } => Inbox::redis(url, namespace).await.map_err(failed),
+    }
+}
+
+/// The inbox file at `path`, which must already exist: `Inbox::sqlite`
+/// would create an empty one for a typo.
+fn open_file(path: &Path) -> Result<Inbox, Failure> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => {}
         Ok(_) => {
@@ -462,7 +555,7 @@ fn time_ms(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// `show`'s account of one delivery.
+/// `show`'s account of one delivery, its headers sorted by name.
 fn render_details(out: &mut Vec<u8>, d: &Details) {
     let s = &d.summary;
     let mut head = String::new();
@@ -499,7 +592,11 @@ fn render_details(out: &mut Vec<u8>, d: &Details) {
         &format!("{} {}", one_line(&d.method), one_line(&d.target)),
     );
     let _ = writeln!(head, "headers: {}", d.headers.len());
-    for (name, value) in &d.headers {
+    // By name, so that every reading of a delivery prints them alike (the
+    // order they arrived in is not kept); a name's values in their order.
+    let mut headers: Vec<&(String, _)> = d.headers.iter().collect();
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, value) in headers {
         let _ = writeln!(head, "  {}: {}", one_line(name), escape_bytes(value));
     }
     out.extend_from_slice(head.as_bytes());

@@ -2,9 +2,9 @@
 //! and tests. It signs a body the way a provider does (`sign`), sends it to
 //! an endpoint (`send`), or checks a captured delivery (`verify`), with the
 //! same code as the `actix-webhook` library's verification, so the two never
-//! disagree. It also operates the inbox file of a router in inbox mode
-//! (`inbox`): counts, lists, shows, replays and purges deliveries while the
-//! server runs.
+//! disagree. It also operates the inbox of a router in inbox mode, an SQLite
+//! file or a Redis (`inbox`): counts, lists, shows, replays and purges
+//! deliveries while the servers run.
 //!
 //! ```text
 //! webhook sign   --scheme stripe --secret whsec_... event.json
@@ -13,11 +13,12 @@
 //! webhook verify --scheme slack  --secret S -H 'X-Slack-Signature: v0=...' -H 'X-Slack-Request-Timestamp: 1700000000' body.json
 //! webhook inbox  --db webhook-inbox.db stats
 //! webhook inbox  --db webhook-inbox.db replay --dead --dry-run
+//! webhook inbox  --redis redis://127.0.0.1:6379/ --namespace shop list --state dead
 //! ```
 //!
 //! Exit codes: 0 done (`valid`, a 2xx answer); 1 rejected (not valid, a
-//! non-2xx answer, the request could not be sent; for `inbox`, a missing or
-//! unreadable file or an unknown id); 2 a usage error.
+//! non-2xx answer, the request could not be sent; for `inbox`, an inbox that
+//! cannot be opened or read, or an unknown id); 2 a usage error.
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
@@ -37,7 +38,7 @@ mod tls;
 use schemes::{Purpose, SchemeName};
 
 /// Sign, send and verify webhook deliveries the way providers do; operate
-/// an inbox file.
+/// an inbox (a file or Redis).
 #[derive(Debug, Parser)]
 #[command(name = "webhook", version, about, long_about = None)]
 struct Cli {
@@ -56,8 +57,9 @@ enum Command {
     /// Check a captured delivery: print `valid` (exit 0) or the rejection
     /// code, e.g. `invalid_signature` (exit 1).
     Verify(VerifyArgs),
-    /// Operate the inbox file of a router in inbox mode, while its server
-    /// runs: `stats`, `list`, `show ID`, `replay`, `purge`.
+    /// Operate the inbox of a router in inbox mode (--db PATH or --redis
+    /// URL), while its servers run: `stats`, `list`, `show ID`, `replay`,
+    /// `purge`.
     Inbox(inbox::InboxArgs),
 }
 

@@ -1,9 +1,16 @@
-//! `webhook inbox` against the file a running server writes to: a real actix
-//! server on 127.0.0.1 with a router in inbox mode (Standard Webhooks) and
-//! its workers keeps receiving deliveries while the real binary runs each
-//! subcommand. Counts, filters, bytes shown, replays and purges are checked
-//! against what was sent; a missing file and argument mistakes are refused.
+//! `webhook inbox` against the inbox a running server writes to, an SQLite
+//! file (`--db`) or a real `redis-server` (`--redis`, `--namespace`): a real
+//! actix server on 127.0.0.1 with a router in inbox mode (Standard Webhooks)
+//! and its workers keeps receiving deliveries while the real binary runs
+//! each subcommand. The same checks run on both stores: counts, filters,
+//! bytes shown, replays and purges against what was sent. A missing file,
+//! an unreachable Redis and argument mistakes are refused, and a password in
+//! a Redis URL is never printed.
 
+// The crash and restart helpers are for the library's tests.
+#[allow(unused)]
+#[path = "../../tests/support/redis_server.rs"]
+mod redis_server;
 mod support;
 
 use std::collections::BTreeMap;
@@ -21,6 +28,7 @@ use actix_webhook::inbox::{Backoff, Inbox};
 use actix_webhook::scheme::{EventName, StandardWebhooks};
 use actix_webhook::testing::TestDelivery;
 use actix_webhook::{webhook, Event, WebhookRouter};
+use redis_server::RedisServer;
 use support::Run;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -74,12 +82,41 @@ struct Ticks {
 const MAX_TICKS: u64 = 3_000;
 const TICK_EVERY: Duration = Duration::from_millis(20);
 
+/// Where a server keeps its inbox, and how `webhook inbox` names it.
+#[derive(Debug, Clone)]
+enum Store {
+    /// An SQLite file, removed when the server is dropped.
+    File(PathBuf),
+    /// A Redis inbox (the Redis outlives the server).
+    Redis { url: String, namespace: String },
+}
+
+impl Store {
+    async fn open(&self) -> std::io::Result<Inbox> {
+        match self {
+            Self::File(db) => Inbox::sqlite(db),
+            Self::Redis { url, namespace } => Inbox::redis(url, namespace).await,
+        }
+        .map_err(std::io::Error::other)
+    }
+
+    /// `webhook inbox` and the arguments that name this inbox.
+    fn args(&self) -> Vec<&str> {
+        match self {
+            Self::File(db) => vec!["inbox", "--db", db.to_str().expect("a UTF-8 path")],
+            Self::Redis { url, namespace } => {
+                vec!["inbox", "--redis", url, "--namespace", namespace]
+            }
+        }
+    }
+}
+
 /// A server in inbox mode on a free 127.0.0.1 port, in its own thread, its
-/// workers next to it and a sender of `tick` deliveries; stopped and its
-/// file removed when dropped.
+/// workers next to it and a sender of `tick` deliveries; stopped (and its
+/// file removed) when dropped.
 struct Served {
     url: String,
-    db: PathBuf,
+    store: Store,
     switches: web::Data<Switches>,
     ticks: Arc<Ticks>,
     handle: actix_web::dev::ServerHandle,
@@ -87,8 +124,20 @@ struct Served {
 }
 
 impl Served {
-    fn start(name: &str) -> Self {
-        let db = temp_db(name);
+    /// A server whose inbox is a new file.
+    fn start_file(name: &str) -> Self {
+        Self::start(Store::File(temp_db(name)))
+    }
+
+    /// A server whose inbox is in `redis` under `namespace`.
+    fn start_redis(redis: &RedisServer, namespace: &str) -> Self {
+        Self::start(Store::Redis {
+            url: redis.url(),
+            namespace: namespace.to_owned(),
+        })
+    }
+
+    fn start(store: Store) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
         let url = format!(
             "http://127.0.0.1:{}/webhooks",
@@ -98,11 +147,11 @@ impl Served {
         let ticks = Arc::new(Ticks::default());
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = {
-            let (db, url, switches, ticks) =
-                (db.clone(), url.clone(), switches.clone(), ticks.clone());
+            let (store, url, switches, ticks) =
+                (store.clone(), url.clone(), switches.clone(), ticks.clone());
             std::thread::spawn(move || {
                 actix_web::rt::System::new().block_on(async move {
-                    let inbox = Inbox::sqlite(&db).map_err(std::io::Error::other)?;
+                    let inbox = store.open().await?;
                     let hooks = WebhookRouter::new(StandardWebhooks::new(SECRET).unwrap())
                         // The event name in a header, so a body may be any bytes.
                         .event_name(EventName::Header("x-event"))
@@ -135,10 +184,13 @@ impl Served {
                 })
             })
         };
-        let handle = receiver.recv().expect("the server starts");
+        let handle = match receiver.recv() {
+            Ok(handle) => handle,
+            Err(_) => panic!("the server did not start: {:?}", thread.join()),
+        };
         let served = Self {
             url,
-            db,
+            store,
             switches,
             ticks,
             handle,
@@ -167,12 +219,16 @@ impl Served {
         self.ticks.queued.load(Ordering::SeqCst)
     }
 
-    /// `webhook inbox --db FILE args...`.
+    /// `webhook inbox --db FILE args...`, or `--redis URL --namespace NS`.
     fn inbox(&self, args: &[&str]) -> Run {
-        let db = self.db.to_str().expect("a UTF-8 path");
-        let mut all = vec!["inbox", "--db", db];
+        self.inbox_with(args, &[])
+    }
+
+    /// [`inbox`](Self::inbox) with `env` set.
+    fn inbox_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut all = self.store.args();
         all.extend(args);
-        cli(&all, &[])
+        cli(&all, env)
     }
 
     /// `webhook inbox ... args` that must succeed; its standard output.
@@ -209,7 +265,9 @@ impl Drop for Served {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        remove_db(&self.db);
+        if let Store::File(db) = &self.store {
+            remove_db(db);
+        }
     }
 }
 
@@ -273,12 +331,14 @@ fn remove_db(path: &Path) {
     }
 }
 
-/// Runs `webhook args...` with `env` set (and no `COLUMNS` otherwise).
+/// Runs `webhook args...` with `env` set (and no `COLUMNS` or
+/// `WEBHOOK_INBOX_REDIS` otherwise).
 fn cli(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_webhook"));
     command
         .args(args)
         .env_remove("COLUMNS")
+        .env_remove("WEBHOOK_INBOX_REDIS")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -459,8 +519,52 @@ fn text_body(show: &str, count: usize) -> &str {
 
 #[test]
 fn inbox_commands_on_the_file_a_running_server_writes() {
-    let served = Served::start("commands");
+    commands_on(&Served::start_file("commands"));
+}
 
+#[test]
+fn inbox_commands_on_a_redis_inbox_running_servers_share() {
+    let redis = RedisServer::start();
+    // Two applications on one Redis: `shop` is operated; the other, in the
+    // default namespace, receives its own deliveries all along.
+    let other = Served::start_redis(&redis, "webhook-inbox");
+    let shop = Served::start_redis(&redis, "shop");
+    commands_on(&shop);
+
+    // Without --namespace, the default one (the inbox example's).
+    let url = redis.url();
+    assert_eq!(other.send("ord_default", "order_paid", b"{}", &[]), 202);
+    other.wait_for_state("ord_default", "done");
+    let default = cli(&["inbox", "--redis", &url, "show", "ord_default"], &[]);
+    default.assert_exit(0, "show in the default namespace");
+    assert_eq!(field(&default.stdout, "state"), "done", "{default:?}");
+    assert_eq!(
+        default.stdout,
+        other.ok(&["show", "ord_default"]),
+        "--namespace webhook-inbox is the default"
+    );
+    // Each namespace holds only its own deliveries.
+    shop.inbox(&["show", "ord_default"])
+        .assert_exit(1, "another namespace's delivery");
+    other
+        .inbox(&["show", "ord_1"])
+        .assert_exit(1, "another namespace's delivery");
+    let counts = stats(&other.ok(&["stats"]));
+    assert_eq!(counts.event("order_paid"), [0, 0, 0, 1, 0, 1]);
+    assert_eq!(counts.event("refund"), [0; 6]);
+    assert!(counts.event("tick")[5] >= 3);
+    let empty = cli(
+        &["inbox", "--redis", &url, "--namespace", "nobody", "stats"],
+        &[],
+    );
+    empty.assert_exit(0, "an empty namespace");
+    assert_eq!(stats(&empty.stdout).by_state["total"], 0, "{empty:?}");
+    assert!(empty.stdout.contains("\nno events\n"), "{empty:?}");
+}
+
+/// Every subcommand against `served`'s inbox while it runs: what is shown
+/// is checked against what was sent, and must be the same for each store.
+fn commands_on(served: &Served) {
     // What is sent: four orders (one twice), one with a header value that is
     // not UTF-8 and a text body, one with a body that is not text; a refund
     // that fails until the service is fixed.
@@ -574,11 +678,7 @@ fn inbox_commands_on_the_file_a_running_server_writes() {
         "no deliveries match\n"
     );
     // The last error is shortened to fit the terminal.
-    let db = served.db.to_str().unwrap();
-    let narrow = cli(
-        &["inbox", "--db", db, "list", "--state", "dead"],
-        &[("COLUMNS", "100")],
-    );
+    let narrow = served.inbox_with(&["list", "--state", "dead"], &[("COLUMNS", "100")]);
     narrow.assert_exit(0, "list in 100 columns");
     let line = narrow.stdout.lines().nth(1).expect("a row");
     assert!(line.ends_with('…'), "{narrow:?}");
@@ -603,6 +703,17 @@ fn inbox_commands_on_the_file_a_running_server_writes() {
     assert_eq!(header("x-trace"), odd_header, "{out}");
     assert!(out.contains("  x-trace: caf\\xe9 \\xff|\\\\x41\n"), "{out}");
     assert_eq!(header("webhook-id"), b"ord_odd");
+    // Headers by name, so that every reading prints the same.
+    let names: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("headers: "))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim_start().split(':').next().unwrap())
+        .collect();
+    assert!(names.len() >= 5, "{out}");
+    assert!(names.is_sorted(), "{out}");
+    assert_eq!(out, served.ok(&["show", "ord_odd"]), "the same twice");
     assert_eq!(header("x-event"), b"order_paid");
     assert_eq!(text_body(&out, odd_text.len()), odd_text);
     assert!(out.contains("runs: 1\n  #1  "), "{out}");
@@ -846,5 +957,234 @@ fn argument_mistakes_exit_2_with_a_clear_message() {
         cli(&["inbox", "--db", path, "list"], &[]).stdout,
         "no deliveries match\n"
     );
+    remove_db(&db);
+}
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Sends `command` to the Redis at `port` as an inline command; its
+/// answer's first line.
+fn redis_command(port: u16, command: &str) -> String {
+    use std::io::{BufRead as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(format!("{command}\r\n").as_bytes())
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+/// The port of a `redis://127.0.0.1:PORT/` URL.
+fn port_of(url: &str) -> u16 {
+    url.trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .expect("a port")
+}
+
+#[test]
+fn a_password_in_a_redis_url_is_never_printed() {
+    const PASSWORD: &str = "s3cret-Pa55";
+    let commands: [&[&str]; 5] = [
+        &["stats"],
+        &["list", "--state", "dead"],
+        &["show", "msg_1"],
+        &["replay", "--dead"],
+        &["purge", "--dead"],
+    ];
+    let leaks = |run: &Run| {
+        [PASSWORD, "s3cret%2DPa55", "webhook-user"]
+            .iter()
+            .any(|secret| run.stdout.contains(secret) || run.stderr.contains(secret))
+    };
+
+    // Redis unreachable: each command fails without the URL, from the
+    // flag or from the environment.
+    let unreachable = format!(
+        "redis://webhook-user:{PASSWORD}@127.0.0.1:{}/",
+        closed_port()
+    );
+    for command in commands {
+        for from_env in [false, true] {
+            let mut args = vec!["inbox"];
+            let mut env = Vec::new();
+            if from_env {
+                env.push(("WEBHOOK_INBOX_REDIS", unreachable.as_str()));
+            } else {
+                args.extend(["--redis", &unreachable]);
+            }
+            args.extend(["--namespace", "shop"]);
+            args.extend(command);
+            let started = Instant::now();
+            let run = cli(&args, &env);
+            run.assert_exit(1, &command.join(" "));
+            assert!(run.stdout.is_empty(), "{run:?}");
+            assert!(
+                run.stderr
+                    .starts_with("error: cannot open the inbox at Redis (cannot connect): "),
+                "{run:?}"
+            );
+            assert!(!leaks(&run), "{run:?}");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "an unreachable Redis fails soon: {:?}",
+                started.elapsed()
+            );
+        }
+    }
+
+    // URLs that do not parse, a usage error, the help.
+    for url in [
+        format!("redis//webhook-user:{PASSWORD}@127.0.0.1/"),
+        format!("http://webhook-user:{PASSWORD}@127.0.0.1/"),
+        format!("redis://webhook-user:{PASSWORD}@127.0.0.1/not-a-db"),
+    ] {
+        let run = cli(&["inbox", "--redis", &url, "stats"], &[]);
+        run.assert_exit(1, &format!("the URL {}", url.replace(PASSWORD, "***")));
+        assert!(
+            run.stderr
+                .starts_with("error: cannot open the inbox at Redis (invalid URL): "),
+            "{run:?}"
+        );
+        assert!(!leaks(&run), "{run:?}");
+        let run = cli(&["inbox", "--db", "x.db", "--redis", &url, "stats"], &[]);
+        run.assert_exit(2, "--db and --redis");
+        assert!(!leaks(&run), "{run:?}");
+    }
+    let help = cli(
+        &["inbox", "--help"],
+        &[("WEBHOOK_INBOX_REDIS", unreachable.as_str())],
+    );
+    help.assert_exit(0, "inbox --help");
+    assert!(help.stdout.contains("WEBHOOK_INBOX_REDIS"), "{help:?}");
+    assert!(!leaks(&help), "{help:?}");
+
+    // A Redis that asks for the password: a wrong one is refused without
+    // showing either; the right one opens the inbox.
+    let redis = RedisServer::start();
+    let port = port_of(&redis.url());
+    assert_eq!(
+        redis_command(port, &format!("CONFIG SET requirepass {PASSWORD}")),
+        "+OK\r\n"
+    );
+    let wrong = format!("redis://:wrong-{PASSWORD}@127.0.0.1:{port}/");
+    for command in commands {
+        let mut args = vec!["inbox", "--redis", &wrong];
+        args.extend(command);
+        let run = cli(&args, &[]);
+        run.assert_exit(1, &command.join(" "));
+        assert!(run.stdout.is_empty(), "{run:?}");
+        assert!(
+            run.stderr
+                .starts_with("error: cannot open the inbox at Redis"),
+            "{run:?}"
+        );
+        assert!(!leaks(&run), "{run:?}");
+    }
+    let right = format!("redis://:{PASSWORD}@127.0.0.1:{port}/");
+    let run = cli(&["inbox", "--redis", &right, "stats"], &[]);
+    run.assert_exit(0, "the right password");
+    assert!(run.stdout.contains("\nno events\n"), "{run:?}");
+    assert!(!leaks(&run), "{run:?}");
+    let run = cli(
+        &["inbox", "replay", "--dead", "--dry-run"],
+        &[("WEBHOOK_INBOX_REDIS", right.as_str())],
+    );
+    run.assert_exit(0, "the right password from the environment");
+    assert_eq!(
+        run.stdout,
+        "would queue 0 deliveries (dry run: nothing changed)\n"
+    );
+}
+
+#[test]
+fn exactly_one_of_db_and_redis() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let db = temp_db("one-of");
+    Inbox::sqlite(&db).expect("an empty inbox");
+    let path = db.to_str().unwrap();
+    let env = [("WEBHOOK_INBOX_REDIS", url.as_str())];
+    // The arguments, the environment, what the error says.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            &["inbox", "stats"],
+            &[],
+            "needs --db PATH, the inbox file the server writes, or --redis URL",
+        ),
+        (
+            &["inbox", "--db", path, "--redis", &url, "stats"],
+            &[],
+            "--db and --redis name two inboxes: give one",
+        ),
+        (
+            &["inbox", "--redis", &url, "stats", "--db", path],
+            &[],
+            "--db and --redis name two inboxes: give one",
+        ),
+        (
+            &["inbox", "--db", path, "stats"],
+            &env,
+            "give one (--redis may come from WEBHOOK_INBOX_REDIS)",
+        ),
+        (
+            &["inbox", "--db", path, "--namespace", "shop", "stats"],
+            &[],
+            "--namespace is for a Redis inbox",
+        ),
+        (
+            &["inbox", "--redis", &url, "--namespace", "", "stats"],
+            &[],
+            "the namespace is empty",
+        ),
+        (
+            &["inbox", "--redis", &url, "--redis", &url, "stats"],
+            &[],
+            "cannot be used multiple times",
+        ),
+        (
+            &["inbox", "--redis", &url, "purge"],
+            &[],
+            "<--dead|--older-than <D>>",
+        ),
+        (
+            &["inbox", "--redis", &url, "list", "--state", "lost"],
+            &[],
+            "[possible values: queued, running, retry, done, dead]",
+        ),
+    ];
+    for (args, env, message) in cases {
+        let run = cli(args, env);
+        run.assert_exit(2, &args.join(" "));
+        assert!(run.stderr.contains(message), "{args:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{args:?}: {run:?}");
+    }
+    // --redis and --namespace also go after the command, or --redis in the
+    // environment; an empty inbox is counted alike.
+    for (args, env) in [
+        (
+            &["inbox", "stats", "--redis", &url, "--namespace", "shop"][..],
+            &[][..],
+        ),
+        (&["inbox", "--namespace", "shop", "stats"], &env),
+        (&["inbox", "--db", path, "stats"], &[]),
+    ] {
+        let run = cli(args, env);
+        run.assert_exit(0, &args.join(" "));
+        assert_eq!(stats(&run.stdout).by_state["total"], 0, "{run:?}");
+        assert!(run.stdout.contains("\nno events\n"), "{run:?}");
+    }
     remove_db(&db);
 }
