@@ -10,20 +10,21 @@
 //! first: `cargo build --example inbox --features sqlite`.
 #![cfg(feature = "sqlite")]
 
+#[path = "support/crash.rs"]
+mod crash;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix_webhook::scheme::StandardWebhooks;
 use actix_webhook::testing::TestDelivery;
+use crash::{example_binary, free_port, handled, handled_ids, temp_dir, Handled, Server};
 use rusqlite::{Connection, OpenFlags};
 
 /// The example's secret (the quickstart's demo secret).
@@ -71,183 +72,6 @@ fn body(n: u32) -> String {
     format!(
         r#"{{"type":"crash.test","data":{{"n":{n},"sleep_ms":{sleep_ms},"fail_times":{fail}}}}}"#
     )
-}
-
-/// The example binary, next to this test's own directory.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from target/<profile>/deps");
-    let binary = profile
-        .join("examples")
-        .join(format!("inbox{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} is missing: run `cargo build --example inbox --features sqlite` first",
-        binary.display()
-    );
-    binary
-}
-
-/// A port of 127.0.0.1 free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("a bound address").port()
-}
-
-/// A fresh directory for the inbox file and the servers' outputs.
-fn temp_dir() -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!(
-        "actix-webhook-inbox-crash-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
-}
-
-/// The example as a server process, started again after each kill. Each
-/// incarnation writes its stdout to a file of its own, so that no line is
-/// lost when it is killed and each line is known to come from it.
-struct Server {
-    binary: PathBuf,
-    dir: PathBuf,
-    inbox: PathBuf,
-    addr: SocketAddr,
-    child: Option<Child>,
-    started: Instant,
-    /// The stdout file of each incarnation, in order.
-    outputs: Vec<PathBuf>,
-}
-
-impl Server {
-    fn new(binary: PathBuf, dir: &Path, port: u16) -> Self {
-        Self {
-            binary,
-            dir: dir.to_owned(),
-            inbox: dir.join("inbox.db"),
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            child: None,
-            started: Instant::now(),
-            outputs: Vec::new(),
-        }
-    }
-
-    /// Starts an incarnation and waits until it listens. One that exits at
-    /// once (its port not yet free again) is started again.
-    fn start(&mut self) {
-        assert!(self.child.is_none(), "a server is already running");
-        for _ in 0..20 {
-            let n = self.outputs.len();
-            let stdout = self.dir.join(format!("stdout-{n}.txt"));
-            let stderr = self.dir.join(format!("stderr-{n}.txt"));
-            let out = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&stdout)
-                .expect("the server's stdout file");
-            let err = File::create(&stderr).expect("the server's stderr file");
-            let mut child = Command::new(&self.binary)
-                .env("PORT", self.addr.port().to_string())
-                .env("INBOX", &self.inbox)
-                .env("LEASE_SECS", LEASE_SECS.to_string())
-                .env("CONCURRENCY", CONCURRENCY.to_string())
-                // The example's switches for load tests: a line per run,
-                // in inbox mode, synced commits.
-                .env_remove("QUIET")
-                .env_remove("INLINE")
-                .env_remove("UNSYNCED")
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .spawn()
-                .expect("the inbox example starts");
-            self.outputs.push(stdout);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if let Ok(Some(status)) = child.try_wait() {
-                    eprintln!(
-                        "incarnation {n} exited at start ({status}); see {}",
-                        stderr.display()
-                    );
-                    thread::sleep(Duration::from_millis(100));
-                    break;
-                }
-                if TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok() {
-                    self.child = Some(child);
-                    self.started = Instant::now();
-                    return;
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "incarnation {n} did not listen within 10 s; see {}",
-                        stderr.display()
-                    );
-                }
-                thread::sleep(Duration::from_millis(10));
-            }
-        }
-        panic!(
-            "the server exited at start 20 times; see the stderr files in {}",
-            self.dir.display()
-        );
-    }
-
-    /// SIGKILLs the running incarnation (`Child::kill` on Unix) and reaps it.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// One successful run, as the example printed it.
-#[derive(Debug)]
-struct Handled {
-    /// The incarnation that printed it.
-    incarnation: usize,
-    id: String,
-    attempt: u32,
-}
-
-/// Every `handled <id> attempt=<n>` line printed so far. Each line is one
-/// `write` to a file, so a kill cannot leave half of one.
-fn handled(outputs: &[PathBuf]) -> Vec<Handled> {
-    let mut lines = Vec::new();
-    for (incarnation, path) in outputs.iter().enumerate() {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        for line in text.lines() {
-            let parsed = line.strip_prefix("handled ").and_then(|rest| {
-                let (id, attempt) = rest.split_once(" attempt=")?;
-                Some((id.to_owned(), attempt.parse().ok()?))
-            });
-            let (id, attempt) =
-                parsed.unwrap_or_else(|| panic!("incarnation {incarnation} printed {line:?}"));
-            lines.push(Handled {
-                incarnation,
-                id,
-                attempt,
-            });
-        }
-    }
-    lines
-}
-
-fn handled_ids(outputs: &[PathBuf]) -> HashSet<String> {
-    handled(outputs).into_iter().map(|line| line.id).collect()
 }
 
 /// What the sender and the killer tell each other.
@@ -618,11 +442,18 @@ fn open_count(db: &Connection) -> i64 {
 
 #[test]
 fn deliveries_survive_kills_and_restarts() {
-    let binary = example_binary();
-    let dir = temp_dir();
-    let mut server = Server::new(binary, &dir, free_port());
+    let binary = example_binary("sqlite");
+    let dir = temp_dir("inbox-crash");
+    let inbox = dir.join("inbox.db");
+    let port = free_port();
+    let env = [
+        ("PORT", port.to_string().into()),
+        ("INBOX", inbox.clone().into_os_string()),
+        ("LEASE_SECS", LEASE_SECS.to_string().into()),
+        ("CONCURRENCY", CONCURRENCY.to_string().into()),
+    ];
+    let mut server = Server::new(binary, &dir, "", port, &env);
     let addr = server.addr;
-    let inbox = server.inbox.clone();
     let began = Instant::now();
     server.start();
 

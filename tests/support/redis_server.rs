@@ -1,6 +1,12 @@
-//! A real `redis-server` for tests: on 127.0.0.1 at a free port, without
-//! automatic persistence, in a temporary directory; killed or shut down
-//! (saving) and restarted on the same port at will, killed when dropped.
+//! A real `redis-server` for tests: on 127.0.0.1 at a free port, in a
+//! temporary directory; killed or shut down (saving) and restarted on the
+//! same port at will, killed when dropped. Without automatic persistence
+//! ([`RedisServer::start`]), or writing every change to its append-only
+//! file before answering ([`RedisServer::start_persistent`]), as a
+//! production inbox runs it.
+
+// Each test that includes this file uses a part of it.
+#![allow(dead_code)]
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -16,6 +22,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct RedisServer {
     port: u16,
     dir: PathBuf,
+    /// `appendonly yes`, `appendfsync always`.
+    persistent: bool,
     child: Option<Child>,
 }
 
@@ -27,6 +35,23 @@ impl RedisServer {
     /// When `redis-server` is not on `PATH` or does not start: these tests
     /// need a real Redis and must not pass without one.
     pub(crate) fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Starts `redis-server` as [`start`](Self::start) does, with its
+    /// append-only file on and synced before each answer (`appendonly yes`,
+    /// `appendfsync always`): what it acknowledged survives a
+    /// [`stop`](Self::stop) (SIGKILL), and [`restart`](Self::restart) loads
+    /// it again.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub(crate) fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port on 127.0.0.1")
@@ -37,6 +62,7 @@ impl RedisServer {
         let mut server = Self {
             port,
             dir,
+            persistent,
             child: None,
         };
         server.launch();
@@ -48,8 +74,9 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Kills the server (as a crash would), keeping its port for
-    /// [`restart`](Self::restart). Its data is lost.
+    /// Kills the server (SIGKILL, as a crash would), keeping its port for
+    /// [`restart`](Self::restart). Its data is lost, unless it was
+    /// [started persistent](Self::start_persistent).
     pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // SIGKILL ends a paused server too; resuming first is harmless.
@@ -81,7 +108,8 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port and waits until it answers.
+    /// Starts the server again on the same port (killing it first if it
+    /// runs) and waits until it answers.
     pub(crate) fn restart(&mut self) {
         self.stop();
         self.launch();
@@ -109,11 +137,13 @@ impl RedisServer {
     }
 
     fn launch(&mut self) {
+        let appendonly = if self.persistent { "yes" } else { "no" };
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
-            .args(["--appendonly", "no"])
+            .args(["--appendonly", appendonly])
+            .args(["--appendfsync", "always"])
             .args(["--daemonize", "no"])
             .arg("--dir")
             .arg(&self.dir)
