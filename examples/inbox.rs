@@ -100,6 +100,13 @@ async fn open_redis(_url: &str) -> std::io::Result<Inbox> {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
+    // Store outages, dead letters, failed records: on stderr (RUST_LOG).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
     let port: u16 = env_or("PORT", 8080);
     let path: String = env_or("INBOX", "webhook-inbox.db".to_owned());
     let lease = Duration::from_secs(env_or("LEASE_SECS", 30));

@@ -18,15 +18,15 @@
 //!   and none is stored twice (the key that recognises a copy is written in
 //!   the same script). Claims stop, and the replicas answer 503. A run in
 //!   flight goes on, but its record cannot be written until Redis is back;
-//!   if its lease (counted in Redis's own time, which goes on while Redis
-//!   is down) has run out by then and a worker took the delivery over
-//!   first, its success is not recorded and the delivery runs again: one
-//!   extra successful run for each run in flight at the kill that succeeded
-//!   during the outage, so at most `2 * CONCURRENCY`. With an outage
-//!   shorter than the lease, as here, the record is written as soon as
-//!   Redis answers, before the lease runs out, and nothing runs twice; an
-//!   outage longer than the lease leaves it to a race with the claims of
-//!   workers that have a free slot. A script whose reply
+//!   its lease is counted in Redis's own time, which goes on while Redis
+//!   is down, so every lease runs out during an outage longer than the
+//!   lease, as here (twice as long). The first claim or renewal after the
+//!   outage finds that no worker reached Redis for a lease and gives those
+//!   leases one more, and the holders, which kept trying, renew them and
+//!   record their outcomes: no run is taken over for the outage, and
+//!   nothing runs twice because of it. Without that grace, each run that
+//!   succeeded during the outage could run again (seen here before it:
+//!   one or two extra runs per outage of 1 – 1.2 s). A script whose reply
 //!   was lost with the connection is applied or not as a whole: a claim
 //!   applied but not received leaves a lease that runs out (a restarted
 //!   attempt, no extra success), a record applied but not received is
@@ -86,9 +86,9 @@ const CONCURRENCY: usize = 2;
 /// Redis is killed once this many deliveries have been accepted, while
 /// runs are in flight...
 const REDIS_KILL_AT: usize = 600;
-/// ... and started again after this long: shorter than the lease (see the
-/// module's docs).
-const REDIS_DOWN: Duration = Duration::from_millis(700);
+/// ... and started again after this long: twice the lease, so that every
+/// lease runs out in Redis's time meanwhile (see the module's docs).
+const REDIS_DOWN: Duration = Duration::from_millis(2000);
 /// Replica B is killed once this many deliveries have been accepted...
 const REPLICA_KILL_AT: usize = 1200;
 /// ... at least this long after Redis came back (its effects are over)...
@@ -956,11 +956,12 @@ fn two_replicas_survive_redis_and_replica_kills() {
         "the replica kill cut off no run: {replica_fates:?}"
     );
     assert!(stats.restarted_runs > 0);
-    // At most every run in flight can be cut off between its success and
-    // its record.
+    // A replica's runs in flight can each be cut off between success and
+    // record; the Redis outage, thanks to the leases' grace, should cost
+    // none (the issue allows one).
     let count = |cause: &str| extra.get(cause).map_or(0, Vec::len);
     assert!(count("replica") <= CONCURRENCY, "{extra:?}");
-    assert!(count("redis") <= 2 * CONCURRENCY, "{extra:?}");
+    assert!(count("redis") <= 1, "{extra:?}");
     assert!(
         extra_runs <= kills.len(),
         "{extra_runs} extra successful runs for {} kills: {extra:?}",

@@ -65,9 +65,11 @@
 //!   letter; nothing accepted is dropped. A run holds a lease, renewed while
 //!   it runs; a process killed mid-run loses it and the delivery runs again
 //!   once the lease runs out (default 30 s). While the store cannot be
-//!   reached, workers start nothing new and retry writing the outcomes of
-//!   finished runs for as long as the lease; they go on by themselves once
-//!   it is back.
+//!   reached, workers start nothing new and keep trying to write the
+//!   outcomes of finished runs (for up to 10 minutes); they go on by
+//!   themselves once it is back. Redis gives the leases that ran out
+//!   during its outage one more lease, so that their holders record
+//!   their outcomes before anyone takes them over.
 //! - No new run after a success is recorded, and never two runs of one
 //!   delivery at once as long as each run's process renews its lease (every
 //!   third of it): a handler that blocks the runtime's thread, or a process
@@ -77,7 +79,7 @@
 //!   killed after a handler succeeded and before that success is written
 //!   (one write: a commit shared with the other writes of the moment, or
 //!   one Redis script) runs the delivery again, and so does a success that
-//!   cannot be written within the lease. So do runs killed mid-way. Make
+//!   cannot be written for 10 minutes. So do runs killed mid-way. Make
 //!   handlers idempotent, keyed by
 //!   [`Event::delivery_id`](crate::Event::delivery_id), which is the same on
 //!   every run.

@@ -28,10 +28,19 @@
 //! | `all` | sorted set | every seq, for listing newest first |
 //! | `counts` | hash | deliveries per state and event |
 //! | `restarted` | string | runs that were taken over |
+//! | `alive` | string | set by every claim and renewal, expiring after a lease |
 //!
 //! Times that decide between replicas (leases, what is due, when a run
 //! ended) are Redis's clock (`TIME`), so replicas whose clocks differ
 //! still agree; a retry's time comes from the worker's clock.
+//!
+//! Redis's clock goes on while Redis is down (or frozen), so every lease
+//! may run out during an outage, through no fault of its holder. A claim
+//! or renewal that finds no `alive` key (no claim or renewal reached Redis for a
+//! lease) first gives the leases that ran out one more lease, so that
+//! their holders, which keep trying, renew them or record their outcome
+//! before anyone takes them over. The cost: after every replica was down
+//! for longer than a lease, their runs are taken over one lease later.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -82,6 +91,19 @@ local function attempt(seq, number, started, finished, outcome, err)
   local record = started .. '\n' .. int(finished) .. '\n' .. outcome
   if err then record = record .. '\n' .. err end
   return record
+end
+-- Called by every claim and renewal, at `t`, with their lease. When none
+-- reached Redis for a lease (no `alive` key), Redis was away (or every
+-- worker was): the leases that ran out meanwhile did so because their
+-- holders could not renew them, not because they died, and get one more.
+local function wake(t, lease)
+  if redis.call('EXISTS', P .. 'alive') == 0 then
+    for _, seq in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', t)) do
+      redis.call('ZADD', P .. 'leases', int(t + lease), seq)
+      redis.call('HSET', P .. 'd:' .. seq, 'lease_until', int(t + lease))
+    end
+  end
+  redis.call('SET', P .. 'alive', 1, 'PX', lease)
 end
 -- Deletes `seq`, its runs, and what points at it.
 local function delete(seq)
@@ -135,6 +157,13 @@ local function take(seq, index, expected)
     redis.call('ZREM', P .. index, seq)
     return
   end
+  if not tonumber(redis.call('HGET', d, 'attempts') or '0') then
+    -- HINCRBY would fail the whole script, every time: a dead letter.
+    move(seq, f[1], 'dead', f[2], t)
+    redis.call('HSET', d, 'run_at', int(t), 'finished_at', int(t),
+      'last_error', 'the stored attempt count is not a number')
+    return
+  end
   local number = redis.call('HINCRBY', d, 'attempts', 1)
   if f[1] == 'running' then
     redis.call('HSETNX', P .. 'a:' .. seq, number - 1, attempt(seq, number - 1, f[3] or int(t), t,
@@ -147,6 +176,7 @@ local function take(seq, index, expected)
   runs[#runs + 1] = {tonumber(seq), number, number - replayed, t,
     redis.call('HMGET', d, 'id', 'event', 'method', 'target', 'headers', 'params', 'body', 'signed_at')}
 end
+wake(t, tonumber(ARGV[3]))
 for _, seq in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', t, 'LIMIT', 0, n)) do
   take(seq, 'leases', {running = true})
 end
@@ -168,9 +198,11 @@ return {next_due, runs}
 /// ARGV: seq, owner, attempt, lease ms. 1 renewed.
 const RENEW: &str = r"
 local d = P .. 'd:' .. ARGV[1]
+local t = now()
+wake(t, tonumber(ARGV[4]))
 local f = redis.call('HMGET', d, 'state', 'owner', 'attempts')
 if f[1] ~= 'running' or f[2] ~= ARGV[2] or f[3] ~= ARGV[3] then return 0 end
-local until_ = now() + tonumber(ARGV[4])
+local until_ = t + tonumber(ARGV[4])
 redis.call('HSET', d, 'lease_until', int(until_))
 redis.call('ZADD', P .. 'leases', int(until_), ARGV[1])
 return 1
@@ -605,6 +637,9 @@ impl Redis {
             )
             .await
             .map(|(seqs,): (Vec<i64>,)| seqs)?;
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
         seqs.sort_unstable();
         let mut pipe = redis::pipe();
         for seq in &seqs {

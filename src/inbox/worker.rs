@@ -202,7 +202,8 @@ impl Workers {
 
     /// Runs deliveries until the task is dropped. Store errors are logged
     /// and retried; they never end it. Runs already started when it is
-    /// dropped go on to their end, without renewing their leases.
+    /// dropped go on to their end (renewing their leases) and record their
+    /// outcome, as long as the runtime runs.
     pub async fn run(self) {
         let shared = Rc::new(Shared {
             workers: self,
@@ -345,7 +346,7 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
             attempt,
             started_at,
         };
-        record(store, &run, outcome, workers.lease).await;
+        record(store, &run, outcome).await;
     };
     let renew = async {
         loop {
@@ -367,12 +368,15 @@ struct Run {
     started_at: i64,
 }
 
-/// Writes a run's outcome, trying again for as long as the run's lease
-/// may still be held (the lease is renewed meanwhile, once the store
-/// answers again): a record given up on leaves the delivery to run again
-/// after its lease.
-async fn record(store: &Store, run: &Run, outcome: Outcome, lease: Duration) {
-    let give_up = now_ms().saturating_add(millis(lease));
+/// How long a run's outcome is retried while the store fails.
+const RECORD_PATIENCE: Duration = Duration::from_secs(10 * 60);
+
+/// Writes a run's outcome, trying again while the store fails (for up to
+/// [`RECORD_PATIENCE`]). The run's lease is renewed meanwhile, and a
+/// record that comes late is still taken if no other run took the
+/// delivery over; one given up on leaves the delivery to run again.
+async fn record(store: &Store, run: &Run, outcome: Outcome) {
+    let give_up = now_ms().saturating_add(millis(RECORD_PATIENCE));
     let mut pause = Duration::from_millis(100);
     let Run {
         seq,
@@ -380,6 +384,7 @@ async fn record(store: &Store, run: &Run, outcome: Outcome, lease: Duration) {
         attempt,
         started_at,
     } = *run;
+    let mut failures = 0_u32;
     loop {
         match store
             .finish(seq, owner, attempt, started_at, outcome.clone())
@@ -395,7 +400,12 @@ async fn record(store: &Store, run: &Run, outcome: Outcome, lease: Duration) {
                 return;
             }
             Err(error) => {
-                tracing::warn!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; trying again");
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; trying again");
+                } else {
+                    tracing::debug!(target: "actix_webhook::inbox", seq, %error, failures, "recording a run failed again");
+                }
                 actix_web::rt::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
