@@ -26,8 +26,8 @@
 # (/proc schedstat); for Redis runs, Redis's own CPU seconds during the load
 # (its process, its threads and their waits for a CPU, and its append-only
 # file rewrites, from /proc), its script calls and the time it spent in them
-# (INFO commandstats); the machine's load average at each run. Writes
-# everything to $OUT.
+# (INFO commandstats), and the memory it holds per delivery stored; the
+# machine's load average at each run. Writes everything to $OUT.
 #
 # Sides (SIDES, default `inline inbox`):
 # - inline: the router without an inbox;
@@ -54,12 +54,13 @@
 # (target/inbox-load), PORT (18090; redis2 uses PORT + 1 too), REDIS_PORT
 # (18190), DRAIN_TIMEOUT seconds to wait for the backlog (300), SIDES (see
 # above), CONCURRENCY (handlers the inbox workers run at once per process;
-# the example's default 4), APPENDFSYNC (Redis's appendfsync, `always`;
-# `everysec` or `no` show what the sync per write costs). SYNCS=1 counts
-# the fsync/fdatasync calls during the load of the process that syncs (the
-# server for SQLite, redis-server for Redis) with perf's syscall
-# tracepoints (linux-perf installed if missing; they cost the traced
-# process nothing measurable), so that commits per second can be read off.
+# the example's default 4; at 0 no worker runs and nothing is drained),
+# APPENDFSYNC (Redis's appendfsync, `always`; `everysec` or `no` show what
+# the sync per write costs). SYNCS=1 counts the fsync/fdatasync calls
+# during the load of the process that syncs (the server for SQLite,
+# redis-server for Redis) with perf's syscall tracepoints (linux-perf
+# installed if missing; they cost the traced process nothing measurable),
+# so that commits per second can be read off.
 # PROFILE=1 records Redis during the load of each Redis run (`perf record
 # --call-graph dwarf`, 499 Hz) into $OUT/perf-SIDE-ROUND.data, for `perf
 # report -i`; it costs Redis CPU, so the figures of those runs are not for
@@ -79,6 +80,9 @@ DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 SIDES=${SIDES:-inline inbox}
 SYNCS=${SYNCS:-0}
 PROFILE=${PROFILE:-0}
+# The example's workers: CONCURRENCY is passed on to it (default 4); at 0
+# there is nothing to drain.
+WORKERS=${CONCURRENCY:-4}
 
 # The example's Redis namespace, and so the prefix of its keys.
 NAMESPACE=webhook-inbox
@@ -340,9 +344,9 @@ redis_scripts() {
         END { printf "%d %d", calls, usec }'
 }
 
-# One field of Redis's INFO persistence.
+# Field $2 of Redis's INFO section $1.
 redis_info() {
-    redis-cli -p "$REDIS_PORT" INFO persistence | tr -d '\r' | awk -F: -v f="$1" '$1 == f { print $2 }'
+    redis-cli -p "$REDIS_PORT" INFO "$1" | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
 }
 
 # The machine's CPU counters: "busy idle iowait" in ticks, all cores.
@@ -532,7 +536,7 @@ run_side() {
             printf " redis_cpu=%.2f redis_child_cpu=%.2f evals=%d eval_s=%.2f", \
                 a[1] - b[1], a[2] - b[2], y[1] - x[1], (y[2] - x[2]) / 1e6
         }')
-        redis+=" aof_rewrites=$(redis_info aof_rewrites) appendfsync=$APPENDFSYNC"
+        redis+=" aof_rewrites=$(redis_info persistence aof_rewrites) appendfsync=$APPENDFSYNC"
         redis+=" $(cpu_delta "${redis_before#* * }" "${redis_after#* * }" rcpu)"
         redis+="$(cpu_delta "$redis_wait_before" "$redis_wait_after" rwait)"
     fi
@@ -567,13 +571,17 @@ run_side() {
         local during
         during=$(awk -v d="$done_now" -v a="$started" -v b="$now" 'BEGIN { printf "%.1f", d / (b - a) }')
         inbox=" stored_at_end=$total done_at_end=$done_now drain_load=$during"
-        if [[ $side == store ]]; then
+        if [[ $side == store || $WORKERS == 0 ]]; then
             inbox+=" stored=$total"
         elif [[ $store == redis ]]; then
             inbox+=" $(redis_counts drain "$now" "$done_now")"
         else
             inbox+=" $(sqlite_counts "$OUT/inbox.db" drain "$now" "$done_now" "$DRAIN_TIMEOUT")"
         fi
+    fi
+    if [[ $store == redis ]]; then
+        # What Redis holds in memory, all deliveries stored (done or not).
+        inbox+=" redis_memory=$(redis_info memory used_memory)"
     fi
     stop_servers
     stop_redis
@@ -637,6 +645,7 @@ function median(side, metric,    n, i, j, t, v) {
     values[side, "p99", n] = field("p99_us") / 1000
     values[side, "drain_load", n] = field("drain_load")
     values[side, "drain_after", n] = field("drain_after")
+    if (field("drain_after") != "") drains[side] = 1
     values[side, "load", n] = field("load")
     values[side, "busy", n] = field("busy_pct")
     # Server CPU per request on the HTTP threads, and (SQLite) on the
@@ -661,6 +670,7 @@ function median(side, metric,    n, i, j, t, v) {
         values[side, "redis_wait", n] = 100 * field("rwait_redis-server") / field("window_s")
         values[side, "child", n] = field("redis_child_cpu")
         values[side, "rewrites", n] = field("aof_rewrites")
+        values[side, "memory", n] = field("redis_memory") / field("stored")
     }
     errors[side] += field("errors")
 }
@@ -676,7 +686,7 @@ END {
         rps = median(side, "rps")
         ratio = base > 0 ? sprintf("%.3fx", rps / base) : "-"
         dl = side == "inline" ? "-" : sprintf("%.0f", median(side, "drain_load"))
-        da = (side == "inline" || side == "store") ? "-" : sprintf("%.0f", median(side, "drain_after"))
+        da = (side in drains) ? sprintf("%.0f", median(side, "drain_after")) : "-"
         printf "%-10s %10.0f %9.2f %9.2f %11s %12s %13s %6.2f %7d\n", side, rps, median(side, "p50"), \
             median(side, "p99"), ratio, dl, da, median(side, "load"), errors[side] > summary
     }
@@ -692,17 +702,18 @@ END {
             median(side, "busy"), median(side, "waiting") > summary
     }
     if (length(redis) > 0) {
-        printf "\n%-10s %12s %12s %13s %12s %12s %11s %9s\n", "median of " rounds, "Redis CPU", \
-            "in scripts", "scripts", "main thread", "main thread", "rewrites'"'"'", "AOF" > summary
-        printf "%-10s %12s %12s %13s %12s %12s %11s %9s\n", "", "us/delivery", "us/delivery", \
-            "per delivery", "busy %", "waiting %", "CPU s", "rewrites" > summary
+        printf "\n%-10s %12s %12s %13s %12s %12s %11s %9s %10s\n", "median of " rounds, "Redis CPU", \
+            "in scripts", "scripts", "main thread", "main thread", "rewrites'"'"'", "AOF", \
+            "memory" > summary
+        printf "%-10s %12s %12s %13s %12s %12s %11s %9s %10s\n", "", "us/delivery", "us/delivery", \
+            "per delivery", "busy %", "waiting %", "CPU s", "rewrites", "B/delivery" > summary
         for (s = 1; s <= sides; s++) {
             side = order[s]
             if (!(side in redis)) continue
-            printf "%-10s %12.1f %12.1f %13.2f %12.0f %12.0f %11.2f %9d\n", side, \
+            printf "%-10s %12.1f %12.1f %13.2f %12.0f %12.0f %11.2f %9d %10.0f\n", side, \
                 median(side, "redis_us"), median(side, "script_us"), median(side, "evals"), \
                 median(side, "redis_main"), median(side, "redis_wait"), median(side, "child"), \
-                median(side, "rewrites") > summary
+                median(side, "rewrites"), median(side, "memory") > summary
         }
     }
     close(summary)
