@@ -26,7 +26,8 @@
 # (/proc schedstat); for Redis runs, Redis's own CPU seconds during the load
 # (its process, its threads and their waits for a CPU, and its append-only
 # file rewrites, from /proc), its script calls and the time it spent in them
-# (INFO commandstats), and the memory it holds per delivery stored; the
+# (INFO commandstats), the bytes it took in per read from its clients, and
+# the memory it holds per delivery stored; the
 # machine's load average at each run. Writes everything to $OUT.
 #
 # Sides (SIDES, default `inline inbox`):
@@ -336,12 +337,15 @@ cpu_delta() {
     }'
 }
 
-# Redis's script calls so far and the microseconds it spent in them:
-# "calls usec" (INFO commandstats, EVAL and EVALSHA together).
+# Redis's script calls so far and the microseconds it spent in them, the
+# reads from its clients and the bytes they brought: "calls usec reads
+# bytes" (INFO commandstats, EVAL and EVALSHA together; INFO stats).
 redis_scripts() {
-    redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' | awk -F'[:,=]' '
+    redis-cli -p "$REDIS_PORT" INFO all | tr -d '\r' | awk -F'[:,=]' '
         $1 == "cmdstat_evalsha" || $1 == "cmdstat_eval" { calls += $3; usec += $5 }
-        END { printf "%d %d", calls, usec }'
+        $1 == "total_reads_processed" { reads = $2 }
+        $1 == "total_net_input_bytes" { bytes = $2 }
+        END { printf "%d %d %d %d", calls, usec, reads, bytes }'
 }
 
 # Field $2 of Redis's INFO section $1.
@@ -533,8 +537,8 @@ run_side() {
         redis=$(awk -v before="$redis_before" -v after="$redis_after" \
             -v sb="$scripts_before" -v sa="$scripts_after" 'BEGIN {
             split(before, b, " "); split(after, a, " "); split(sb, x, " "); split(sa, y, " ")
-            printf " redis_cpu=%.2f redis_child_cpu=%.2f evals=%d eval_s=%.2f", \
-                a[1] - b[1], a[2] - b[2], y[1] - x[1], (y[2] - x[2]) / 1e6
+            printf " redis_cpu=%.2f redis_child_cpu=%.2f evals=%d eval_s=%.2f reads=%d read_bytes=%d", \
+                a[1] - b[1], a[2] - b[2], y[1] - x[1], (y[2] - x[2]) / 1e6, y[3] - x[3], y[4] - x[4]
         }')
         redis+=" aof_rewrites=$(redis_info persistence aof_rewrites) appendfsync=$APPENDFSYNC"
         redis+=" $(cpu_delta "${redis_before#* * }" "${redis_after#* * }" rcpu)"
@@ -671,6 +675,7 @@ function median(side, metric,    n, i, j, t, v) {
         values[side, "child", n] = field("redis_child_cpu")
         values[side, "rewrites", n] = field("aof_rewrites")
         values[side, "memory", n] = field("redis_memory") / field("stored")
+        values[side, "per_read", n] = field("reads") > 0 ? field("read_bytes") / field("reads") : 0
     }
     errors[side] += field("errors")
 }
@@ -702,18 +707,18 @@ END {
             median(side, "busy"), median(side, "waiting") > summary
     }
     if (length(redis) > 0) {
-        printf "\n%-10s %12s %12s %13s %12s %12s %11s %9s %10s\n", "median of " rounds, "Redis CPU", \
+        printf "\n%-10s %12s %12s %13s %12s %12s %11s %9s %10s %9s\n", "median of " rounds, "Redis CPU", \
             "in scripts", "scripts", "main thread", "main thread", "rewrites'"'"'", "AOF", \
-            "memory" > summary
-        printf "%-10s %12s %12s %13s %12s %12s %11s %9s %10s\n", "", "us/delivery", "us/delivery", \
-            "per delivery", "busy %", "waiting %", "CPU s", "rewrites", "B/delivery" > summary
+            "memory", "bytes" > summary
+        printf "%-10s %12s %12s %13s %12s %12s %11s %9s %10s %9s\n", "", "us/delivery", "us/delivery", \
+            "per delivery", "busy %", "waiting %", "CPU s", "rewrites", "B/delivery", "per read" > summary
         for (s = 1; s <= sides; s++) {
             side = order[s]
             if (!(side in redis)) continue
-            printf "%-10s %12.1f %12.1f %13.2f %12.0f %12.0f %11.2f %9d %10.0f\n", side, \
+            printf "%-10s %12.1f %12.1f %13.2f %12.0f %12.0f %11.2f %9d %10.0f %9.0f\n", side, \
                 median(side, "redis_us"), median(side, "script_us"), median(side, "evals"), \
                 median(side, "redis_main"), median(side, "redis_wait"), median(side, "child"), \
-                median(side, "rewrites"), median(side, "memory") > summary
+                median(side, "rewrites"), median(side, "memory"), median(side, "per_read") > summary
         }
     }
     close(summary)
