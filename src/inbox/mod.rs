@@ -114,6 +114,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(not(any(feature = "sqlite", feature = "redis")))]
+compile_error!(
+    "the inbox needs a store: enable the `sqlite` or the `redis` feature, not `inbox` alone"
+);
+
 mod admin;
 #[cfg(feature = "redis")]
 mod redis;

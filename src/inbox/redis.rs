@@ -553,7 +553,7 @@ impl Redis {
                 .entry(state)
                 .or_default() += count;
         }
-        stats.restarted_runs = restarted.unwrap_or_default().unsigned_abs();
+        stats.restarted_runs = u64::try_from(restarted.unwrap_or_default()).unwrap_or(0);
         Ok(stats)
     }
 

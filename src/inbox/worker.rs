@@ -224,7 +224,10 @@ impl Workers {
                 next_prune = now.saturating_add(millis(PRUNE_EVERY));
             }
 
-            let mut wake_at = now.saturating_add(millis(workers.poll));
+            // At least four looks per lease: the Redis inbox takes a
+            // lease-long silence of every worker for an outage of Redis.
+            let poll = workers.poll.min(workers.lease / 4);
+            let mut wake_at = now.saturating_add(millis(poll));
             let free = workers.concurrency.saturating_sub(shared.running.get());
             if free > 0 {
                 let lease = millis(workers.lease);
