@@ -51,7 +51,7 @@ pub(crate) struct InboxArgs {
     #[arg(long, value_name = "PATH", global = true)]
     db: Option<PathBuf>,
     /// The Redis the servers keep their inbox in (`Inbox::redis(URL, NS)`):
-    /// redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]. Never printed, as it may
+    /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`. Never printed, as it may
     /// hold a password; set WEBHOOK_INBOX_REDIS instead to keep the password
     /// out of the process list. Safe to use while servers and workers run.
     #[arg(
