@@ -287,6 +287,55 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
+impl Selection {
+    /// The states a replay takes: done and dead deliveries (dead ones only
+    /// with [`dead`](Self::dead)); named by id, queued and retrying ones too
+    /// (run now).
+    pub(crate) fn replay_states(&self) -> &'static [State] {
+        if self.id.is_some() && !self.dead {
+            &[State::Queued, State::Retry, State::Done, State::Dead]
+        } else {
+            self.purge_states()
+        }
+    }
+
+    /// The states a purge takes: dead letters, or done ones too.
+    pub(crate) fn purge_states(&self) -> &'static [State] {
+        if self.dead {
+            &[State::Dead]
+        } else {
+            &[State::Done, State::Dead]
+        }
+    }
+}
+
+impl Stats {
+    /// Counts `count` deliveries of `event` in `state`.
+    pub(crate) fn add(&mut self, state: State, event: String, count: u64) {
+        *self.by_state.entry(state).or_default() += count;
+        *self
+            .by_event
+            .entry(event)
+            .or_default()
+            .entry(state)
+            .or_default() += count;
+    }
+}
+
+/// When a delivery in `state` runs next, from its stored run time and
+/// lease end (unix ms): for queued and retrying ones, and running ones.
+pub(crate) fn next_run(
+    state: State,
+    run_at: Option<i64>,
+    lease_until: Option<i64>,
+) -> Option<DateTime<Utc>> {
+    match state {
+        State::Queued | State::Retry => run_at.map(time_of),
+        State::Running => lease_until.map(time_of),
+        State::Done | State::Dead => None,
+    }
+}
+
 /// A time from unix milliseconds (the epoch for one out of range).
 pub(crate) fn time_of(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()

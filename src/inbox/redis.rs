@@ -49,9 +49,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script};
 
-use super::admin::{time_of, Attempt, Details, Filter, Selection, State, Stats, Summary};
+use super::admin::{next_run, time_of, Attempt, Details, Filter, Selection, State, Stats, Summary};
 use super::store::{Claim, Claimed, Outcome};
-use super::stored::{decode_headers, NewDelivery, RawDelivery, StoredDelivery};
+use super::stored::{shown_headers, NewDelivery, RawDelivery};
 use super::InboxError;
 
 /// The longest one operation may take, reconnecting included.
@@ -262,16 +262,16 @@ return replayed
 ";
 
 /// ARGV: the states a seq may be in (`,`-joined), seqs... Deletes each that
-/// is in one of them; returns how many.
+/// is in one of them; returns those.
 const PURGE: &str = r"
 local allowed = {}
 for state in string.gmatch(ARGV[1], '[^,]+') do allowed[state] = true end
-local purged = 0
+local purged = {}
 for i = 2, #ARGV do
   local state = redis.call('HGET', P .. 'd:' .. ARGV[i], 'state')
   if state and allowed[state] then
     delete(ARGV[i])
-    purged = purged + 1
+    purged[#purged + 1] = tonumber(ARGV[i])
   end
 end
 return purged
@@ -545,13 +545,7 @@ impl Redis {
             let Ok(state) = state.parse::<State>() else {
                 continue;
             };
-            *stats.by_state.entry(state).or_default() += count;
-            *stats
-                .by_event
-                .entry(event.to_owned())
-                .or_default()
-                .entry(state)
-                .or_default() += count;
+            stats.add(state, event.to_owned(), count);
         }
         stats.restarted_runs = u64::try_from(restarted.unwrap_or_default()).unwrap_or(0);
         Ok(stats)
@@ -660,13 +654,7 @@ impl Redis {
             let runs: BTreeMap<u32, Vec<u8>> =
                 FromRedisValue::from_redis_value(runs.clone()).map_err(|e| storage(Box::new(e)))?;
             let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-            let headers = decode_headers(&field(14))
-                .map(|map| {
-                    map.iter()
-                        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec().into()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let headers = shown_headers(&field(14));
             shown.push(Details {
                 summary: summary(&row),
                 scheme: lossy(&field(11)),
@@ -736,41 +724,44 @@ impl Redis {
         selection: Selection,
         dry_run: bool,
     ) -> Result<Vec<Summary>, InboxError> {
-        // Named by id, a queued or retrying delivery is run now too.
-        let states: &[State] = if selection.id.is_some() && !selection.dead {
-            &[State::Queued, State::Retry, State::Done, State::Dead]
-        } else {
-            finished(&selection)
-        };
+        let states = selection.replay_states();
         let picked = self.select(&selection, states).await?;
         if dry_run {
             return Ok(picked.into_iter().map(|(_, summary)| summary).collect());
         }
-        let mut replayed = Vec::new();
-        for page in picked.chunks(PAGE) {
-            let mut args = vec![joined(states)];
-            args.extend(page.iter().map(|(seq, _)| seq.to_string()));
-            let done: Vec<i64> = self.run(&self.scripts.replay, &bytes(&args)).await?;
-            replayed.extend(
-                page.iter()
-                    .filter(|(seq, _)| done.contains(seq))
-                    .map(|(_, summary)| summary.clone()),
-            );
-        }
-        Ok(replayed)
+        let done = self
+            .each_page(&self.scripts.replay, states, &picked)
+            .await?;
+        Ok(picked
+            .into_iter()
+            .filter(|(seq, _)| done.contains(seq))
+            .map(|(_, summary)| summary)
+            .collect())
     }
 
     pub(super) async fn purge(&self, selection: Selection) -> Result<u64, InboxError> {
-        let states = finished(&selection);
+        let states = selection.purge_states();
         let picked = self.select(&selection, states).await?;
-        let mut purged = 0;
+        let purged = self.each_page(&self.scripts.purge, states, &picked).await?;
+        Ok(purged.len() as u64)
+    }
+
+    /// Runs `script` (REPLAY or PURGE) on the `picked` deliveries still in
+    /// one of `states`, a page at a time; the seqs it acted on.
+    async fn each_page(
+        &self,
+        script: &Script,
+        states: &[State],
+        picked: &[(i64, Summary)],
+    ) -> Result<std::collections::HashSet<i64>, InboxError> {
+        let mut done = std::collections::HashSet::new();
         for page in picked.chunks(PAGE) {
             let mut args = vec![joined(states)];
             args.extend(page.iter().map(|(seq, _)| seq.to_string()));
-            let n: u64 = self.run(&self.scripts.purge, &bytes(&args)).await?;
-            purged += n;
+            let acted: Vec<i64> = self.run(script, &bytes(&args)).await?;
+            done.extend(acted);
         }
-        Ok(purged)
+        Ok(done)
     }
 }
 
@@ -809,15 +800,6 @@ fn bytes(args: &[String]) -> Vec<&[u8]> {
     args.iter().map(String::as_bytes).collect()
 }
 
-/// The finished states a selection takes: dead letters, or done ones too.
-fn finished(selection: &Selection) -> &'static [State] {
-    if selection.dead {
-        &[State::Dead]
-    } else {
-        &[State::Done, State::Dead]
-    }
-}
-
 fn joined(states: &[State]) -> String {
     states
         .iter()
@@ -841,11 +823,6 @@ fn summary(row: &[Option<Vec<u8>>]) -> Summary {
     let text = |i: usize| get(i).map(|b| lossy(b));
     let int = |i: usize| row.get(i).and_then(number);
     let state = text(4).and_then(|s| s.parse().ok()).unwrap_or(State::Dead);
-    let next = match state {
-        State::Queued | State::Retry => int(7),
-        State::Running => int(8),
-        State::Done | State::Dead => None,
-    };
     Summary {
         id: text(0).unwrap_or_default(),
         id_assigned: get(1).is_some_and(|b| b.as_slice() == b"1"),
@@ -856,7 +833,7 @@ fn summary(row: &[Option<Vec<u8>>]) -> Summary {
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or_default(),
         received_at: time_of(int(6).unwrap_or_default()),
-        next_run: next.map(time_of),
+        next_run: next_run(state, int(7), int(8)),
         last_error: text(9),
     }
 }
@@ -905,16 +882,7 @@ fn claim_of(
         body,
         signed_at,
     };
-    let count = |n: i64| u32::try_from(n).map_err(|_| "the stored attempt count is not one");
-    let delivery = StoredDelivery::try_from(raw)
-        .map_err(|e| format!("the stored delivery does not parse: {e}"))?;
-    Ok(Claim {
-        seq,
-        attempt: count(attempt)?,
-        tries: count(tries)?,
-        started_at,
-        delivery,
-    })
+    Claim::new(seq, attempt, tries, started_at, raw)
 }
 
 /// A run as the scripts record it: `started\nfinished\noutcome[\nerror]`.

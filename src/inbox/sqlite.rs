@@ -16,9 +16,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{named_params, params, Connection, OpenFlags, Row};
 use tokio::sync::oneshot;
 
-use super::admin::{time_of, Attempt, Details, Filter, Selection, State, Stats, Summary};
+use super::admin::{next_run, time_of, Attempt, Details, Filter, Selection, State, Stats, Summary};
 use super::store::{Claim, Claimed, Outcome};
-use super::stored::{decode_headers, now_ms, NewDelivery, RawDelivery, StoredDelivery};
+use super::stored::{now_ms, shown_headers, NewDelivery, RawDelivery};
 use super::InboxError;
 
 /// Marks an SQLite file as an inbox (`PRAGMA application_id`): "WHIB".
@@ -450,15 +450,7 @@ impl Sqlite {
                 let Ok(state) = text(row, 0).parse::<State>() else {
                     continue;
                 };
-                let event = text(row, 1);
-                let count = row.get::<_, i64>(2)?.unsigned_abs();
-                *stats.by_state.entry(state).or_default() += count;
-                *stats
-                    .by_event
-                    .entry(event)
-                    .or_default()
-                    .entry(state)
-                    .or_default() += count;
+                stats.add(state, text(row, 1), row.get::<_, i64>(2)?.unsigned_abs());
             }
             stats.restarted_runs = conn
                 .query_row(
@@ -502,14 +494,7 @@ impl Sqlite {
             ))?;
             let found: Vec<(i64, Details)> = statement
                 .query_map([&id], |row| {
-                    let headers = any_bytes(row, 14)?;
-                    let headers = decode_headers(&headers)
-                        .map(|map| {
-                            map.iter()
-                                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec().into()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let headers = shown_headers(&any_bytes(row, 14)?);
                     Ok((
                         row.get(10)?,
                         Details {
@@ -555,13 +540,7 @@ impl Sqlite {
         dry_run: bool,
     ) -> Result<Vec<Summary>, InboxError> {
         self.write_atomic(move |conn| {
-            // Named by id, a queued or retrying delivery is run now too.
-            let states = if selection.id.is_some() && !selection.dead {
-                "state IN ('queued', 'retry', 'done', 'dead')"
-            } else {
-                finished(&selection)
-            };
-            let filter = format!("{states} AND {SELECTED}");
+            let filter = format!("{} AND {SELECTED}", in_states(selection.replay_states()));
             let selected = Selected::new(&selection);
             let picked: Vec<Summary> = conn
                 .prepare(&format!(
@@ -588,7 +567,7 @@ impl Sqlite {
 
     pub(super) async fn purge(&self, selection: Selection) -> Result<u64, InboxError> {
         self.write_atomic(move |conn| {
-            let filter = format!("{} AND {SELECTED}", finished(&selection));
+            let filter = format!("{} AND {SELECTED}", in_states(selection.purge_states()));
             delete_where(conn, &filter, Selected::new(&selection).params().as_slice())
         })
         .await
@@ -604,13 +583,10 @@ const SELECTED: &str = "(:id IS NULL OR id = :id) AND (:event IS NULL OR event =
     AND (:since IS NULL OR received_at >= :since)
     AND (:before IS NULL OR finished_at < :before)";
 
-/// The finished states a selection takes: dead letters, or done ones too.
-fn finished(selection: &Selection) -> &'static str {
-    if selection.dead {
-        "state = 'dead'"
-    } else {
-        "state IN ('done', 'dead')"
-    }
+/// The SQL condition: a state among `states`.
+fn in_states(states: &[State]) -> String {
+    let names: Vec<String> = states.iter().map(|s| format!("'{s}'")).collect();
+    format!("state IN ({})", names.join(", "))
 }
 
 /// A [`Selection`]'s values as SQL parameters.
@@ -661,11 +637,6 @@ fn delete_where(
 /// holds (an unknown state is shown as dead: nothing runs it).
 fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
     let state = text(row, 4).parse().unwrap_or(State::Dead);
-    let next = match state {
-        State::Queued | State::Retry => integer(row, 7),
-        State::Running => integer(row, 8),
-        State::Done | State::Dead => None,
-    };
     Ok(Summary {
         id: text(row, 0),
         id_assigned: integer(row, 1).is_some_and(|n| n != 0),
@@ -674,7 +645,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
         state,
         attempts: count(row, 5),
         received_at: time_of(integer(row, 6).unwrap_or_default()),
-        next_run: next.map(time_of),
+        next_run: next_run(state, integer(row, 7), integer(row, 8)),
         last_error: optional_text(row, 9),
     })
 }
@@ -697,17 +668,7 @@ fn claim_of(row: &Row<'_>, seq: i64, now: i64) -> Result<Claim, String> {
     };
     let (attempt, tries, raw) =
         read().map_err(|e| format!("the stored delivery does not read: {e}"))?;
-    let attempt = u32::try_from(attempt).map_err(|_| "the stored attempt count is not one")?;
-    let tries = u32::try_from(tries).map_err(|_| "the stored attempt count is not one")?;
-    let delivery = StoredDelivery::try_from(raw)
-        .map_err(|e| format!("the stored delivery does not parse: {e}"))?;
-    Ok(Claim {
-        seq,
-        attempt,
-        tries,
-        started_at: now,
-        delivery,
-    })
+    Claim::new(seq, attempt, tries, now, raw)
 }
 
 /// Column `index` as bytes whatever its type, so that a damaged row can

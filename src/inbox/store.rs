@@ -10,7 +10,7 @@ use super::admin::{Details, Filter, Selection, Stats, Summary};
 use super::redis::Redis;
 #[cfg(feature = "sqlite")]
 use super::sqlite::Sqlite;
-use super::stored::{NewDelivery, StoredDelivery};
+use super::stored::{NewDelivery, RawDelivery, StoredDelivery};
 use super::InboxError;
 
 /// What a run ended with, as recorded.
@@ -36,6 +36,28 @@ pub(super) struct Claim {
     pub(super) tries: u32,
     pub(super) started_at: i64,
     pub(super) delivery: StoredDelivery,
+}
+
+impl Claim {
+    /// Run `attempt` of `seq` (`tries` since stored or replayed) of the
+    /// delivery read as `raw`, or why what was read is no run.
+    pub(super) fn new(
+        seq: i64,
+        attempt: i64,
+        tries: i64,
+        started_at: i64,
+        raw: RawDelivery,
+    ) -> Result<Self, String> {
+        let count = |n: i64| u32::try_from(n).map_err(|_| "the stored attempt count is not one");
+        Ok(Self {
+            seq,
+            attempt: count(attempt)?,
+            tries: count(tries)?,
+            started_at,
+            delivery: StoredDelivery::try_from(raw)
+                .map_err(|e| format!("the stored delivery does not parse: {e}"))?,
+        })
+    }
 }
 
 /// What a claim took: the runs to start, the deliveries that no longer read
@@ -75,8 +97,9 @@ impl Store {
         each!(self, s => s.insert(delivery).await)
     }
 
-    /// Takes up to `n` due deliveries (of the first `limit`) for `owner`,
-    /// each for a lease of `lease_ms`. A delivery whose lease ran out while
+    /// Takes up to `n` due deliveries for `owner`, each for a lease of
+    /// `lease_ms` (`limit`: how many SQLite looks at, the same on every
+    /// call; Redis needs none). A delivery whose lease ran out while
     /// running is taken over; its unfinished run is recorded `interrupted`.
     pub(super) async fn claim(
         &self,

@@ -196,6 +196,18 @@ pub(crate) fn decode_headers(bytes: &[u8]) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
+/// Stored headers as [`Details`](super::Details) shows them; none when
+/// they do not decode.
+pub(crate) fn shown_headers(bytes: &[u8]) -> Vec<(String, Bytes)> {
+    decode_headers(bytes)
+        .map(|map| {
+            map.iter()
+                .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An id for a delivery that has none: `wh_` and 128 random bits in hex.
 fn assign_id() -> String {
     format!("wh_{}", hex::encode(random_bytes::<16>()))
