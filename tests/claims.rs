@@ -19,6 +19,7 @@ use actix_webhook::testing::TestDelivery;
 use actix_webhook::verify::FixedClock;
 use actix_webhook::{webhook, Event, Secret, Secrets, WebhookRouter};
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt as _;
 use serde_json::Value;
 
 #[path = "support/capture.rs"]
@@ -537,4 +538,112 @@ async fn one_body_under_two_event_names_is_two_deliveries() {
         assert_eq!(json["status"], expected, "{topic} {id}: {json}");
     }
     assert_eq!(runs.0.load(Ordering::SeqCst), 2);
+}
+
+/// A store key as the router writes it.
+fn store_key(i: usize) -> String {
+    format!("webhook:msg_{i:012}_2KWPBgLlAfxdpx2AI54pPJ85f4W")
+}
+
+fn claim_now(store: &MemoryStore, key: &str) -> Claim {
+    store
+        .claim(key, Duration::from_secs(60))
+        .now_or_never()
+        .expect("the memory store answers at once")
+        .expect("room in the store")
+}
+
+fn fresh(store: &MemoryStore, key: &str) -> Token {
+    match claim_now(store, key) {
+        Claim::Fresh(token) => token,
+        other => panic!("{key}: expected a fresh claim, got {other:?}"),
+    }
+}
+
+fn complete(store: &MemoryStore, key: &str, token: &Token) {
+    store
+        .complete(key, token, Duration::from_secs(3600))
+        .now_or_never()
+        .expect("the memory store answers at once")
+        .expect("complete");
+}
+
+/// A full store: kept at its capacity, the oldest ids pushed out first,
+/// claims in flight never.
+#[actix_web::test]
+async fn a_full_store_keeps_the_newest_and_never_what_is_in_flight() {
+    const CAPACITY: usize = 20_000;
+    let store = MemoryStore::new(CAPACITY);
+    // Claimed first and still running when everything after is claimed.
+    let held: Vec<(String, Token)> = (0..1_000)
+        .map(|i| {
+            let key = format!("held-{i}");
+            let token = fresh(&store, &key);
+            (key, token)
+        })
+        .collect();
+    for i in 0..3 * CAPACITY {
+        let key = store_key(i);
+        let token = fresh(&store, &key);
+        complete(&store, &key, &token);
+        assert!(store.len() <= CAPACITY);
+    }
+    assert_eq!(store.len(), CAPACITY, "kept at its capacity");
+    for (key, token) in &held {
+        assert_eq!(claim_now(&store, key), Claim::InFlight, "{key} pushed out");
+        complete(&store, key, token);
+        assert_eq!(claim_now(&store, key), Claim::Done, "{key}");
+    }
+    // Each shard pushes out its oldest: the newest half are all there,
+    // the oldest third all gone.
+    for i in (5 * CAPACITY / 2)..3 * CAPACITY {
+        assert_eq!(
+            claim_now(&store, &store_key(i)),
+            Claim::Done,
+            "{i} pushed out"
+        );
+    }
+    let mut claimed_anew = 0;
+    for i in 0..CAPACITY {
+        if matches!(claim_now(&store, &store_key(i)), Claim::Fresh(_)) {
+            claimed_anew += 1;
+        }
+    }
+    assert_eq!(claimed_anew, CAPACITY, "the oldest were pushed out first");
+}
+
+#[webhook(event = "*")]
+async fn any(_event: Event<Bytes>) {}
+
+/// Through a router in a store of 1,000: the newest deliveries answered as
+/// duplicates, the oldest run again.
+#[actix_web::test]
+async fn a_router_remembers_its_newest_deliveries() {
+    const CAPACITY: usize = 1_000;
+    let scheme = StandardWebhooks::new(STANDARD_SECRET).expect("secret");
+    let hooks = WebhookRouter::new(scheme.clone())
+        .clock(FixedClock(NOW))
+        .store(MemoryStore::new(CAPACITY))
+        .handler(any);
+    let app = test::init_service(App::new().service(hooks.scope("/webhooks"))).await;
+    let status = |i: usize| {
+        let request = TestDelivery::json(&serde_json::json!({ "type": "order_paid", "n": i }))
+            .id(&format!("msg_{i}"))
+            .timestamp(NOW)
+            .uri("/webhooks")
+            .sign(&scheme)
+            .to_request();
+        let app = &app;
+        async move {
+            let res = test::call_service(app, request).await;
+            assert_eq!(res.status(), StatusCode::OK, "{i}");
+            let json: serde_json::Value = test::read_body_json(res).await;
+            json["status"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    for i in 0..3 * CAPACITY {
+        assert_eq!(status(i).await, "processed", "{i}");
+    }
+    assert_eq!(status(3 * CAPACITY - 1).await, "duplicate");
+    assert_eq!(status(0).await, "processed", "the oldest was pushed out");
 }

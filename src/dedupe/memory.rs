@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::hash::BuildHasher as _;
+use std::hash::{BuildHasher as _, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
@@ -15,12 +15,26 @@ use super::{Claim, Store, StoreError, Token};
 /// Ids remembered by [`MemoryStore::default`].
 const DEFAULT_CAPACITY: usize = 100_000;
 
+/// The most ids any store remembers: positions in a shard are `u32`.
+const MAX_CAPACITY: usize = 1 << 30;
+
 /// Independent locks, so concurrent deliveries rarely wait on each other.
 const SHARDS: usize = 16;
 
-/// A fast keyed hash: keys are delivery ids from verified requests, which
-/// only a sender holding the secret can choose.
-type Hasher = foldhash::fast::RandomState;
+/// Slots reserved per shard up front (address space; pages are touched only
+/// when used), so a filling store does not reallocate and copy.
+const MAX_RESERVED: usize = 1 << 20;
+
+/// A claim's state is one word: when it runs out, in milliseconds since
+/// the store was made (42 bits: 139 years, so any longer time is
+/// "forever"), whether it is done, and 21 bits of a store-wide claim
+/// counter. The word is the claim's token, so a stale token (the lease ran
+/// out and the id was claimed again, or it was released and claimed again
+/// in the same millisecond) never matches. 0 marks a slot left empty.
+const GENERATION_BITS: u32 = 21;
+const DONE: u64 = 1 << GENERATION_BITS;
+const UNTIL_SHIFT: u32 = GENERATION_BITS + 1;
+const MAX_MILLIS: u64 = (1 << (64 - UNTIL_SHIFT)) - 1;
 
 /// Delivery ids claimed in this process's memory.
 ///
@@ -34,34 +48,51 @@ type Hasher = foldhash::fast::RandomState;
 /// the deliveries of your longest retry window.
 /// For several replicas use a shared store (Redis, feature `redis`).
 ///
+/// # What it keeps
+///
+/// Not the key: a 64-bit fingerprint of it (SipHash-1-3 under a random key
+/// drawn when the store is made, so senders cannot aim two ids at one
+/// fingerprint) and one word of state, 16 bytes, plus a 4-byte position in
+/// a hash index: about 28 bytes per id, 2.7 MiB for the default 100,000.
+/// Two keys with the same fingerprint are one delivery to the store, so the
+/// second would be answered as a duplicate of the first: with `n` ids
+/// remembered, a new id is taken for one of them with a probability of
+/// `n / 2^64`, about 1 in 2 · 10^14 at the default capacity (a billion
+/// deliveries a day would see one such false duplicate in about 500 years).
+/// Times are kept to the millisecond; a time to live beyond 139 years is
+/// forever. At most 2^30 ids (a larger capacity is that).
+///
 /// Ids are spread over 16 independently locked shards; one atomic count over
-/// all of them keeps the store to its capacity without a global lock. Each
-/// operation hashes its key once.
+/// all of them keeps the store to its capacity without a global lock.
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     capacity: usize,
     /// Ids in all shards, plus claims making room at this instant.
     len: AtomicUsize,
-    tokens: AtomicU64,
-    hasher: Hasher,
+    /// Claims made, for the generation in each claim's state.
+    claims: AtomicU64,
+    fingerprints: RandomState,
+    /// Where the store's milliseconds count from.
+    epoch: Instant,
 }
 
+/// The ids of one shard, in the order claimed.
 #[derive(Default)]
 struct Shard {
-    table: HashTable<Entry>,
-    /// `(hash, generation)` of each claim, in the order claimed; a
-    /// generation no entry has any more means the key was claimed again or
-    /// removed since.
-    order: VecDeque<(u64, u64)>,
+    /// Each id's position in `order`, found by its fingerprint.
+    index: HashTable<u32>,
+    /// Ids in the order claimed, with empty slots (state 0) where ids were
+    /// released or claimed anew since; dropped from the front.
+    order: VecDeque<Slot>,
+    /// The position of `order[0]`: each slot pushed takes the next one
+    /// (wrapping; the queue never holds 2^32 slots).
+    front: u32,
 }
 
-struct Entry {
-    key: Box<str>,
-    /// Unique per claim: the claim's token while in flight, and how its
-    /// order record finds it.
-    generation: u64,
-    done: bool,
-    until: Instant,
+#[derive(Clone, Copy)]
+struct Slot {
+    fingerprint: u64,
+    state: u64,
 }
 
 impl fmt::Debug for MemoryStore {
@@ -74,14 +105,21 @@ impl fmt::Debug for MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store remembering at most `capacity` ids (at least one).
+    /// A store remembering at most `capacity` ids (at least one, at most
+    /// 2^30).
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.clamp(1, MAX_CAPACITY);
+        // A shard's share and some: ids do not spread evenly.
+        let reserved = (capacity / SHARDS + capacity / SHARDS / 8).min(MAX_RESERVED);
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            capacity: capacity.max(1),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Shard::with_capacity(reserved)))
+                .collect(),
+            capacity,
             len: AtomicUsize::new(0),
-            tokens: AtomicU64::new(1),
-            hasher: Hasher::default(),
+            claims: AtomicU64::new(0),
+            fingerprints: RandomState::new(),
+            epoch: Instant::now(),
         }
     }
 
@@ -92,7 +130,7 @@ impl MemoryStore {
 
     /// How many ids it remembers now (in flight or done, expired or not).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).table.len()).sum()
+        self.shards.iter().map(|s| lock(s).index.len()).sum()
     }
 
     /// Whether it remembers no id.
@@ -100,40 +138,58 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    /// The key's hash and its shard.
+    /// The key's fingerprint and its shard.
     fn locate(&self, key: &str) -> (u64, usize) {
-        let hash = self.hasher.hash_one(key);
-        // Bits the tables leave alone: they index with the low bits and tag
+        let fingerprint = self.fingerprints.hash_one(key);
+        // Bits the index leaves alone: it places with the low bits and tags
         // with the top seven.
-        (hash, (hash >> 32) as usize % SHARDS)
+        (fingerprint, (fingerprint >> 32) as usize % SHARDS)
+    }
+
+    /// Milliseconds from the store's epoch to `at`.
+    fn millis(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.epoch);
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The state of a new claim (or a completion) that runs out `after`
+    /// `now_ms`.
+    fn state(&self, now_ms: u64, after: Duration, generation: u64, done: bool) -> u64 {
+        let after = u64::try_from(after.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+        let until = now_ms.saturating_add(after).min(MAX_MILLIS);
+        let generation = generation & (DONE - 1);
+        until << UNTIL_SHIFT | if done { DONE } else { 0 } | generation
     }
 
     fn claim_now(&self, key: &str, lease: Duration, now: Instant) -> Result<Claim, StoreError> {
-        let token = self.tokens.fetch_add(1, Ordering::Relaxed);
-        let until = later(now, lease);
-        let (hash, index) = self.locate(key);
+        // Never 0 in the low bits: the state of a claim is never 0.
+        let generation = self.claims.fetch_add(1, Ordering::Relaxed) % (DONE - 1) + 1;
+        let now_ms = self.millis(now);
+        let state = self.state(now_ms, lease, generation, false);
+        let (fingerprint, index) = self.locate(key);
         let mut shard = lock(&self.shards[index]);
-        if let Some(entry) = shard.table.find_mut(hash, |e| *e.key == *key) {
-            if entry.until > now {
-                return Ok(if entry.done {
+        if let Some(position) = shard.find(fingerprint) {
+            let held = shard.slot(position).state;
+            if until(held) > now_ms {
+                return Ok(if held & DONE != 0 {
                     Claim::Done
                 } else {
                     Claim::InFlight
                 });
             }
-            // Its time is up: claimed anew, in the same place in the table.
-            entry.generation = token;
-            entry.done = false;
-            entry.until = until;
+            // Its time is up: claimed anew, at the back.
+            shard.slot(position).state = 0;
+            let moved = shard.push(Slot { fingerprint, state });
+            shard.repoint(fingerprint, position, moved);
         } else {
             // Count the new id first: each claim that finds the store full
             // pushes out one id, so concurrent claims cannot pass the
             // capacity together.
             if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
-                let room = if shard.drop_oldest(now) {
+                let room = if shard.drop_oldest(now_ms) {
                     Room::Made
                 } else {
-                    self.drop_oldest_elsewhere(index, now)
+                    self.drop_oldest_elsewhere(index, now_ms)
                 };
                 match room {
                     // One id pushed out for this one.
@@ -152,25 +208,16 @@ impl MemoryStore {
                     }
                 }
             }
-            let entry = Entry {
-                key: key.into(),
-                generation: token,
-                done: false,
-                until,
-            };
-            shard
-                .table
-                .insert_unique(hash, entry, |e| self.hasher.hash_one(&*e.key));
+            shard.insert(Slot { fingerprint, state });
         }
-        shard.order.push_back((hash, token));
-        shard.compact();
-        Ok(Claim::Fresh(Token::from_number(token)))
+        shard.tidy();
+        Ok(Claim::Fresh(Token::from_number(state)))
     }
 
     /// Pushes out the oldest id of another shard than `index` that is not
     /// in flight, skipping shards that are busy: this shard's lock is held,
     /// so waiting could deadlock.
-    fn drop_oldest_elsewhere(&self, index: usize, now: Instant) -> Room {
+    fn drop_oldest_elsewhere(&self, index: usize, now_ms: u64) -> Room {
         let mut room = Room::None;
         for offset in 1..SHARDS {
             let other = &self.shards[(index + offset) % SHARDS];
@@ -182,7 +229,8 @@ impl MemoryStore {
                     continue;
                 }
             };
-            if other.drop_oldest(now) {
+            if other.drop_oldest(now_ms) {
+                other.tidy();
                 return Room::Made;
             }
         }
@@ -190,29 +238,40 @@ impl MemoryStore {
     }
 
     fn settle(&self, key: &str, token: &Token, done_for: Option<Duration>, now: Instant) {
-        let Ok(token) = token.as_str().parse::<u64>() else {
+        let Some(token) = token.number() else {
             return;
         };
-        let (hash, index) = self.locate(key);
+        if token == 0 || token & DONE != 0 {
+            return;
+        }
+        let (fingerprint, index) = self.locate(key);
         let mut shard = lock(&self.shards[index]);
-        // The generation is the claim's token: a stale token finds nothing.
-        let held = |e: &Entry| e.generation == token && !e.done && *e.key == *key;
-        let Ok(entry) = shard.table.find_entry(hash, held) else {
+        let Some(position) = shard.find(fingerprint) else {
             return;
         };
+        // The state is the claim's token: a stale token finds another.
+        if shard.slot(position).state != token {
+            return;
+        }
         match done_for {
             // Done: it keeps its place in the order it was claimed in.
             Some(ttl) => {
-                let entry = entry.into_mut();
-                entry.done = true;
-                entry.until = later(now, ttl);
+                let done = self.state(self.millis(now), ttl, token, true);
+                shard.slot(position).state = done;
             }
             None => {
-                entry.remove();
+                shard.slot(position).state = 0;
+                shard.remove(fingerprint, position);
+                shard.tidy();
                 self.len.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
+}
+
+/// When a claim's state runs out, in the store's milliseconds.
+fn until(state: u64) -> u64 {
+    state >> UNTIL_SHIFT
 }
 
 /// Whether a full store made room for a new id.
@@ -226,38 +285,117 @@ enum Room {
 }
 
 impl Shard {
-    /// Drops the id claimed longest ago that is not in flight at `now`;
+    fn with_capacity(slots: usize) -> Self {
+        Self {
+            index: HashTable::with_capacity(slots),
+            order: VecDeque::with_capacity(slots),
+            front: 0,
+        }
+    }
+
+    /// Where `position` is in `order`.
+    fn offset(&self, position: u32) -> usize {
+        position.wrapping_sub(self.front) as usize
+    }
+
+    fn slot(&mut self, position: u32) -> &mut Slot {
+        let offset = self.offset(position);
+        &mut self.order[offset]
+    }
+
+    /// The position of the id with this fingerprint.
+    fn find(&self, fingerprint: u64) -> Option<u32> {
+        let order = &self.order;
+        let front = self.front;
+        self.index
+            .find(fingerprint, |&position| {
+                order
+                    .get(position.wrapping_sub(front) as usize)
+                    .is_some_and(|slot| slot.fingerprint == fingerprint)
+            })
+            .copied()
+    }
+
+    /// Pushes a slot at the back; its position.
+    fn push(&mut self, slot: Slot) -> u32 {
+        // Fewer than 2^32 slots: at most twice the ids (2^30), and 64.
+        let position = self.front.wrapping_add(self.order.len() as u32);
+        self.order.push_back(slot);
+        position
+    }
+
+    /// Adds a new id at the back.
+    fn insert(&mut self, slot: Slot) {
+        let position = self.push(slot);
+        let Self {
+            index,
+            order,
+            front,
+        } = self;
+        index.insert_unique(slot.fingerprint, position, |&p| {
+            order[p.wrapping_sub(*front) as usize].fingerprint
+        });
+    }
+
+    /// Points the id at `fingerprint` from position `from` to `to`.
+    fn repoint(&mut self, fingerprint: u64, from: u32, to: u32) {
+        if let Some(position) = self.index.find_mut(fingerprint, |&p| p == from) {
+            *position = to;
+        }
+    }
+
+    fn remove(&mut self, fingerprint: u64, position: u32) {
+        if let Ok(entry) = self.index.find_entry(fingerprint, |&p| p == position) {
+            entry.remove();
+        }
+    }
+
+    /// Drops the id claimed longest ago that is not in flight at `now_ms`;
     /// false when the shard has none.
-    fn drop_oldest(&mut self, now: Instant) -> bool {
-        // Each record is looked at once at most: claims in flight go to the
+    fn drop_oldest(&mut self, now_ms: u64) -> bool {
+        // Each slot is looked at once at most: claims in flight go to the
         // back, in the order they were met.
         for _ in 0..self.order.len() {
-            let Some((hash, generation)) = self.order.pop_front() else {
+            let position = self.front;
+            let Some(slot) = self.order.pop_front() else {
                 break;
             };
-            let Ok(entry) = self.table.find_entry(hash, |e| e.generation == generation) else {
-                // Claimed again or removed since: only bookkeeping.
+            self.front = self.front.wrapping_add(1);
+            if slot.state == 0 {
                 continue;
-            };
-            let in_flight = !entry.get().done && entry.get().until > now;
+            }
+            let in_flight = slot.state & DONE == 0 && until(slot.state) > now_ms;
             if in_flight {
-                self.order.push_back((hash, generation));
+                let moved = self.push(slot);
+                self.repoint(slot.fingerprint, position, moved);
             } else {
-                entry.remove();
+                self.remove(slot.fingerprint, position);
                 return true;
             }
         }
         false
     }
 
-    /// Keeps the order proportional to the table: releases and claims anew
-    /// leave stale records behind.
-    fn compact(&mut self) {
-        if self.order.len() > self.table.len().saturating_mul(4).max(64) {
-            let table = &self.table;
-            self.order.retain(|(hash, generation)| {
-                table.find(*hash, |e| e.generation == *generation).is_some()
-            });
+    /// Drops the empty slots at the front, and all of them when they
+    /// outnumber the ids (releases and claims anew leave them behind
+    /// the ids still held).
+    fn tidy(&mut self) {
+        while self.order.front().is_some_and(|slot| slot.state == 0) {
+            self.order.pop_front();
+            self.front = self.front.wrapping_add(1);
+        }
+        if self.order.len() > self.index.len().saturating_mul(2).max(64) {
+            self.order.retain(|slot| slot.state != 0);
+            self.front = 0;
+            self.index.clear();
+            for position in 0..self.order.len() {
+                let fingerprint = self.order[position].fingerprint;
+                let Self { index, order, .. } = &mut *self;
+                // Fewer than 2^32 slots (see `push`).
+                index.insert_unique(fingerprint, position as u32, |&p| {
+                    order[p as usize].fingerprint
+                });
+            }
         }
     }
 }
@@ -483,6 +621,91 @@ mod tests {
         // The newest are remembered.
         assert_eq!(claim(&store, "k19999", LEASE, now), Claim::Done);
         let total_queue: usize = store.shards.iter().map(|s| lock(s).order.len()).sum();
-        assert!(total_queue <= store.capacity() * 5);
+        assert_eq!(total_queue, store.len(), "no empty slots left");
+    }
+
+    #[test]
+    fn an_id_claimed_anew_goes_to_the_back() {
+        let store = MemoryStore::new(100);
+        let now = Instant::now();
+        let later = now + TTL + LEASE;
+        // `b`: a key in `a`'s shard.
+        let (_, shard) = store.locate("a");
+        let b = (0..)
+            .map(|i| format!("b{i}"))
+            .find(|b| store.locate(b).1 == shard)
+            .unwrap_or_default();
+        for key in ["a", &b] {
+            let token = fresh(claim(&store, key, LEASE, now));
+            store.settle(key, &token, Some(TTL), now);
+        }
+        // `a`'s time is up: claimed anew, it leaves an empty slot behind.
+        let again = fresh(claim(&store, "a", LEASE, later));
+        assert_eq!(claim(&store, "a", LEASE, later), Claim::InFlight);
+        store.settle("a", &again, Some(TTL), later);
+        assert_eq!(claim(&store, "a", LEASE, later), Claim::Done);
+        // The first claim of `a` was the oldest; now `b` is.
+        assert!(lock(&store.shards[shard]).drop_oldest(store.millis(later)));
+        assert_eq!(claim(&store, "a", LEASE, later), Claim::Done);
+        assert_eq!(store.len(), 1);
+        fresh(claim(&store, &b, LEASE, later));
+    }
+
+    #[test]
+    fn a_stale_token_from_the_same_millisecond_settles_nothing() {
+        let store = MemoryStore::new(100);
+        let now = Instant::now();
+        let first = fresh(claim(&store, "a", LEASE, now));
+        store.settle("a", &first, None, now);
+        let second = fresh(claim(&store, "a", LEASE, now));
+        assert_ne!(first, second);
+        store.settle("a", &first, Some(TTL), now);
+        assert_eq!(claim(&store, "a", LEASE, now), Claim::InFlight);
+        // Completing twice, or with the done state, changes nothing either.
+        store.settle("a", &second, Some(TTL), now);
+        store.settle("a", &second, None, now);
+        assert_eq!(claim(&store, "a", LEASE, now), Claim::Done);
+        for junk in ["", "0", "x", "99999999999999999999999"] {
+            store.settle("a", &Token::new(junk), None, now);
+        }
+        assert_eq!(claim(&store, "a", LEASE, now), Claim::Done);
+    }
+
+    #[test]
+    fn times_beyond_the_clock_are_forever() {
+        let store = MemoryStore::new(100);
+        let now = Instant::now();
+        let token = fresh(claim(&store, "a", Duration::MAX, now));
+        assert_eq!(claim(&store, "a", LEASE, now + TTL * 1000), Claim::InFlight);
+        store.settle("a", &token, Some(Duration::MAX), now);
+        assert_eq!(claim(&store, "a", LEASE, now + TTL * 1000), Claim::Done);
+        // A lease under a millisecond still holds for one.
+        fresh(claim(&store, "b", Duration::from_nanos(1), now));
+        assert_eq!(claim(&store, "b", LEASE, now), Claim::InFlight);
+    }
+
+    #[test]
+    fn released_slots_do_not_pile_up() {
+        let store = MemoryStore::new(1_000);
+        let now = Instant::now();
+        // Held at the front of every shard it lands in.
+        let held = fresh(claim(&store, "held", LEASE, now));
+        for i in 0..20_000 {
+            let key = format!("k{i}");
+            let token = fresh(claim(&store, &key, LEASE, now));
+            store.settle(&key, &token, None, now);
+            if i % 100 == 0 {
+                let token = fresh(claim(&store, &key, LEASE, now));
+                store.settle(&key, &token, Some(TTL), now);
+            }
+        }
+        assert_eq!(store.len(), 201);
+        for shard in store.shards.iter() {
+            let shard = lock(shard);
+            assert!(shard.order.len() <= (shard.index.len() * 2).max(64) + 1);
+        }
+        store.settle("held", &held, Some(TTL), now);
+        assert_eq!(claim(&store, "held", LEASE, now), Claim::Done);
+        assert_eq!(claim(&store, "k19900", LEASE, now), Claim::Done);
     }
 }
