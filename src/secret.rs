@@ -25,6 +25,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
+use crate::scheme::mac::HmacSha256Key;
+
 /// The prefix of Standard Webhooks (and Svix) secrets.
 const STANDARD_PREFIX: &str = "whsec_";
 
@@ -39,7 +41,22 @@ const STANDARD_PREFIX: &str = "whsec_";
 /// clone is dropped. `Debug` never prints them.
 #[derive(Clone)]
 pub struct Secret {
-    bytes: Arc<Zeroizing<Vec<u8>>>,
+    key: Arc<Key>,
+}
+
+/// A secret's bytes, and its HMAC-SHA256 key blocks computed once.
+struct Key {
+    bytes: Zeroizing<Vec<u8>>,
+    hmac_sha256: HmacSha256Key,
+}
+
+impl Key {
+    fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        Self {
+            hmac_sha256: HmacSha256Key::new(&bytes),
+            bytes,
+        }
+    }
 }
 
 impl Secret {
@@ -59,7 +76,7 @@ impl Secret {
             return Err(SecretError::Empty);
         }
         Ok(Self {
-            bytes: Arc::new(bytes),
+            key: Arc::new(Key::new(bytes)),
         })
     }
 
@@ -87,7 +104,15 @@ impl Secret {
     ///
     /// Keep them out of logs, errors and responses.
     pub fn expose(&self) -> &[u8] {
-        &self.bytes
+        &self.key.bytes
+    }
+
+    /// The HMAC-SHA256 under this secret of `parts`, fed one by one.
+    pub(crate) fn hmac_sha256<'a, I>(&self, parts: I) -> [u8; 32]
+    where
+        I: IntoIterator<Item = &'a [u8]> + Clone,
+    {
+        self.key.hmac_sha256.mac(&self.key.bytes, parts)
     }
 
     /// An empty secret, which no public path can build: for checking that
@@ -95,7 +120,7 @@ impl Secret {
     #[cfg(test)]
     pub(crate) fn empty_for_tests() -> Self {
         Self {
-            bytes: Arc::default(),
+            key: Arc::new(Key::new(Zeroizing::default())),
         }
     }
 }

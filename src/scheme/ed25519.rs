@@ -60,7 +60,8 @@ pub(crate) fn any_key_verifies<'a>(
     signatures: impl Iterator<Item = [u8; 64]> + Clone,
     parts: impl IntoIterator<Item = &'a [u8]> + Clone,
 ) -> bool {
-    any_secret_matches(public_keys, signatures, verifying_key, |key, signature| {
+    let parse = |key: &Secret| verifying_key(key.expose());
+    any_secret_matches(public_keys, signatures, parse, |key, signature| {
         let valid = key
             .as_ref()
             .is_some_and(|key| verify_with(key, signature, parts.clone()));

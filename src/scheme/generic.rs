@@ -3,8 +3,8 @@
 use std::fmt;
 
 use crate::scheme::{
-    check_mac, hmac_sha256, optional_utf8, sha256, Delivery, Encoding, EventName, EventNameError,
-    Message, Request, Scheme, SignError, SignatureHeader, Signer,
+    check_mac, optional_utf8, sha256, Delivery, Encoding, EventName, EventNameError, Message,
+    Request, Scheme, SignError, SignatureHeader, Signer,
 };
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -283,8 +283,8 @@ impl Scheme for GenericHmac {
             raw_timestamp,
             request.body(),
         );
-        check_mac(secrets, candidate.into_iter(), |key| {
-            hmac_sha256(key, signed.clone())
+        check_mac(secrets, candidate.into_iter(), |secret| {
+            secret.hmac_sha256(signed.clone())
         })?;
         // An id outside the signed content is anyone's to change: a repeat
         // is then recognised by what was signed.

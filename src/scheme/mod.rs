@@ -59,7 +59,7 @@ mod event_name;
 mod generic;
 mod github;
 mod gitlab;
-mod mac;
+pub(crate) mod mac;
 mod meta;
 mod paddle;
 mod pointer;

@@ -160,8 +160,8 @@ impl SignatureHeader {
         signed: impl IntoIterator<Item = &'a [u8]> + Clone,
     ) -> Result<(), VerifyError> {
         let candidate = self.read::<32>(request)?;
-        check_mac(secrets, candidate.into_iter(), |key| {
-            hmac_sha256(key, signed.clone())
+        check_mac(secrets, candidate.into_iter(), |secret| {
+            secret.hmac_sha256(signed.clone())
         })
     }
 

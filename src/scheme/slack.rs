@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use crate::payload::PayloadError;
 use crate::scheme::{
-    check_mac, hmac_sha256, json_string, static_pointer, Delivery, Encoding, EventNameError,
-    Headers, JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
+    check_mac, json_string, static_pointer, Delivery, Encoding, EventNameError, Headers,
+    JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -140,8 +140,8 @@ impl Scheme for Slack {
     ) -> Result<Delivery, VerifyError> {
         let read = V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
         let signed = [&b"v0:"[..], read.raw_timestamp, b":", request.body()];
-        check_mac(secrets, read.signature.into_iter(), |key| {
-            hmac_sha256(key, signed)
+        check_mac(secrets, read.signature.into_iter(), |secret| {
+            secret.hmac_sha256(signed)
         })?;
         static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
         let id = if is_json(request.body()) {

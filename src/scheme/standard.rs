@@ -462,8 +462,8 @@ impl Scheme for StandardWebhooks {
                 Err(VerifyError::InvalidSignature)
             };
         }
-        check_mac(secrets, scan.candidates(signature), |key| {
-            hmac_sha256(key, signed)
+        check_mac(secrets, scan.candidates(signature), |secret| {
+            secret.hmac_sha256(signed)
         })?;
         Ok(Delivery::new(Some(id), Some(timestamp)))
     }

@@ -209,7 +209,10 @@ impl Scheme for Twilio {
         // forms shows nothing.
         let variants = url::url_variants(&url);
         let matched = variants.iter().fold(false, |matched, url| {
-            matched | any_mac_matches(secrets, candidate.into_iter(), |key| mac(key, url, &params))
+            matched
+                | any_mac_matches(secrets, candidate.into_iter(), |secret| {
+                    mac(secret.expose(), url, &params)
+                })
         });
         if !bool::from(subtle::Choice::from(u8::from(matched)) & body_ok) {
             return Err(VerifyError::InvalidSignature);
