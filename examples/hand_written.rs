@@ -12,12 +12,16 @@
 //! cargo run --release --example hand_written -- --requests N  # print N signed requests
 //! ```
 //!
+//! `WORKERS` sets the number of actix workers (default 2; a positive integer,
+//! anything else is refused).
+//!
 //! `--requests N` writes what the load test replays: a line `LENGTH COUNT`,
 //! then COUNT raw HTTP requests of LENGTH bytes each, every one a distinct
 //! delivery of `benches/order_paid_1k.json` signed now (`HOST` names the
 //! `Host` header, default `127.0.0.1`).
 
 use std::io::Write as _;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -121,6 +125,21 @@ fn unix_now() -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
+/// The number of actix workers: `WORKERS`, 2 if unset. Exits with a message
+/// if it is set to anything but a positive integer.
+fn workers() -> usize {
+    let Some(value) = std::env::var_os("WORKERS") else {
+        return 2;
+    };
+    match value.to_str().map(str::parse::<NonZeroUsize>) {
+        Some(Ok(workers)) => workers.get(),
+        _ => {
+            eprintln!("WORKERS must be a positive integer (actix workers), not {value:?}");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn key() -> Vec<u8> {
     STANDARD
         .decode(&SECRET["whsec_".len()..])
@@ -173,6 +192,7 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(8081);
+    let workers = workers();
     let key = web::Data::new(Key(key()));
     let shop = web::Data::new(Shop::default());
     println!("hand-written Standard Webhooks endpoint at http://127.0.0.1:{port}/webhooks");
@@ -182,7 +202,7 @@ async fn main() -> std::io::Result<()> {
             .app_data(shop.clone())
             .route("/webhooks", web::post().to(order_paid))
     })
-    .workers(2)
+    .workers(workers)
     .bind(("127.0.0.1", port))?
     .run()
     .await

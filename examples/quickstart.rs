@@ -9,7 +9,10 @@
 //! ```
 //!
 //! `PORT` sets the port (default 8080); the server listens on 127.0.0.1.
+//! `WORKERS` sets the number of actix workers (default 2; a positive
+//! integer, anything else is refused).
 
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -87,6 +90,7 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
+    let workers = workers();
     let mode = std::env::args().nth(1).unwrap_or_default();
     QUIET.store(
         std::env::args().any(|arg| arg == "--quiet"),
@@ -120,7 +124,7 @@ async fn main() -> std::io::Result<()> {
             .app_data(shop.clone())
             .service(hooks.scope("/webhooks"))
     })
-    .workers(2)
+    .workers(workers)
     .bind(("127.0.0.1", port))?
     .run();
     let handle = server.handle();
@@ -211,6 +215,21 @@ fn curl_command(scheme: &StandardWebhooks, url: &str) -> String {
     format!(
         "curl -i {url} \\\n  -H 'content-type: application/json' \\\n  -H 'webhook-id: {id}' \\\n  -H 'webhook-timestamp: {now}' \\\n  -H 'webhook-signature: {signature}' \\\n  -d '{body}'"
     )
+}
+
+/// The number of actix workers: `WORKERS`, 2 if unset. Exits with a message
+/// if it is set to anything but a positive integer.
+fn workers() -> usize {
+    let Some(value) = std::env::var_os("WORKERS") else {
+        return 2;
+    };
+    match value.to_str().map(str::parse::<NonZeroUsize>) {
+        Some(Ok(workers)) => workers.get(),
+        _ => {
+            eprintln!("WORKERS must be a positive integer (actix workers), not {value:?}");
+            std::process::exit(2);
+        }
+    }
 }
 
 fn unix_now() -> i64 {
