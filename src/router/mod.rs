@@ -334,13 +334,19 @@ impl WebhookRouter {
 
     /// A scope at `path` answering deliveries, for `App::service`.
     pub fn scope(&self, path: &str) -> actix_web::Scope {
-        let router = self.clone();
-        web::scope(path).service(web::resource(["", "/"]).to(
-            move |req: HttpRequest, body: web::Payload| {
+        let resource = |pattern: &str| {
+            let router = self.clone();
+            web::resource(pattern).to(move |req: HttpRequest, body: web::Payload| {
                 let router = router.clone();
                 async move { router.respond(req, body).await }
-            },
-        ))
+            })
+        };
+        // Two resources, not one with two patterns: actix-web matches a
+        // resource of several patterns with a regex set on every request,
+        // and one pattern by comparing it.
+        web::scope(path)
+            .service(resource(""))
+            .service(resource("/"))
     }
 
     /// The same as [`scope`](Self::scope), for `App::configure`.
