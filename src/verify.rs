@@ -216,9 +216,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     bool::from(ct_eq_words(a, b))
 }
 
-/// `a == b` in constant time (for a given length), with `subtle` comparing
-/// eight bytes at a time: one optimisation barrier per word instead of one
-/// per byte, as `<[u8]>::ct_eq` has. Unequal lengths are unequal.
+/// `a == b` in constant time (for a given length): the differences of all
+/// eight-byte words are OR-ed together without a branch, then `subtle`
+/// compares the result with zero behind one optimisation barrier (instead
+/// of one per byte, as `<[u8]>::ct_eq` has). Unequal lengths are unequal.
 pub(crate) fn ct_eq_words(a: &[u8], b: &[u8]) -> subtle::Choice {
     use subtle::ConstantTimeEq as _;
     if a.len() != b.len() {
@@ -226,11 +227,14 @@ pub(crate) fn ct_eq_words(a: &[u8], b: &[u8]) -> subtle::Choice {
     }
     let (a_words, a_rest) = a.as_chunks::<8>();
     let (b_words, b_rest) = b.as_chunks::<8>();
-    let mut equal = a_rest.ct_eq(b_rest);
+    let mut difference = 0u64;
     for (x, y) in a_words.iter().zip(b_words) {
-        equal &= u64::from_ne_bytes(*x).ct_eq(&u64::from_ne_bytes(*y));
+        difference |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
     }
-    equal
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        difference |= u64::from(x ^ y);
+    }
+    difference.ct_eq(&0)
 }
 
 #[cfg(test)]

@@ -321,9 +321,24 @@ fn v1a_signature(key: &ed25519_dalek::SigningKey, id: &str, timestamp: i64, body
 /// The `version,value` entries of a `webhook-signature` value; entries
 /// without a comma are skipped.
 fn entries(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + Clone + '_ {
-    header.split(|b| *b == b' ').filter_map(|entry| {
-        let comma = entry.iter().position(|b| *b == b',')?;
-        Some((&entry[..comma], &entry[comma + 1..]))
+    // `memchr` looks at a word or more at a time; the value is mostly one
+    // base64 signature without a space.
+    let mut rest = Some(header);
+    std::iter::from_fn(move || loop {
+        let current = rest?;
+        let entry = match memchr::memchr(b' ', current) {
+            Some(space) => {
+                rest = Some(&current[space + 1..]);
+                &current[..space]
+            }
+            None => {
+                rest = None;
+                current
+            }
+        };
+        if let Some(comma) = memchr::memchr(b',', entry) {
+            return Some((&entry[..comma], &entry[comma + 1..]));
+        }
     })
 }
 
