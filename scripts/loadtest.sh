@@ -18,11 +18,12 @@
 #   MODES=shared ROUNDS=3 scripts/loadtest.sh
 #
 # Prints, per mode, requests per second, p50 and p99 latency and peak RSS of
-# each side per round (and each server's RSS before the load, its thread
-# count after it and the CPUs it may run on), their medians and the ratios
-# (framework / hand-written). Writes to $OUT/MODE/ the runs (results.txt), a
-# summary (summary.txt), an SVG chart (loadtest.svg) and the server logs,
-# and all the modes' summaries to $OUT/summary.txt.
+# each side per round (and each server's RSS before the load; after it, its
+# anonymous memory, which leaves out the executable's pages that RSS counts
+# too, its thread count and the CPUs it may run on), their medians and the
+# ratios (framework / hand-written). Writes to $OUT/MODE/ the runs
+# (results.txt), a summary (summary.txt), an SVG chart (loadtest.svg) and
+# the server logs, and all the modes' summaries to $OUT/summary.txt.
 #
 # Settings (environment): MODES to run, in order ("pinned shared"), ROUNDS
 # (5), DURATION seconds per run (3), CONNECTIONS (64), THREADS of wrk in the
@@ -142,8 +143,11 @@ run_side() {
     result=$("${pin[@]}" wrk -t"$threads" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s \
         -s scripts/loadtest.lua "http://127.0.0.1:$port/webhooks" \
         -- "$OUT/requests.txt" "$threads" | grep '^RESULT')
-    local rss_kib server_threads cpus
+    local rss_kib anon_kib server_threads cpus
     rss_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$server_pid/status")
+    # What the process allocated (heap, stacks), without the pages of its
+    # executable that RSS also counts.
+    anon_kib=$(awk '/^RssAnon:/ {print $2}' "/proc/$server_pid/status")
     server_threads=$(awk '/^Threads:/ {print $2}' "/proc/$server_pid/status")
     cpus=$(awk '/^Cpus_allowed_list:/ {print $2}' "/proc/$server_pid/status")
     stop_server
@@ -155,7 +159,8 @@ run_side() {
         echo "warning: $mode $side round $round sent every signed request before" \
             "${DURATION}s; its req/s is understated: raise REQUESTS" >&2
     fi
-    local extra="rss_kib=$rss_kib rss_start_kib=$rss_start_kib threads=$server_threads cpus=$cpus"
+    local extra="rss_kib=$rss_kib rss_start_kib=$rss_start_kib anon_kib=$anon_kib"
+    extra+=" threads=$server_threads cpus=$cpus"
     echo "$side $round ${result#RESULT } $extra exhausted=$exhausted" >>"$OUT/$mode/results.txt"
     echo "  $mode $side: ${result#RESULT } $extra" >&2
 }
@@ -194,16 +199,17 @@ function median(side, metric,    n, i, j, t, v) {
     values[side, "p99", n] = field("p99_us") / 1000
     values[side, "rss", n] = field("rss_kib") / 1024
     values[side, "rss0", n] = field("rss_start_kib") / 1024
+    values[side, "anon", n] = field("anon_kib") / 1024
     errors[side] += field("errors")
 }
 END {
-    split("rps p50 p99 rss rss0", metrics, " ")
-    split("req/s|p50 latency (ms)|p99 latency (ms)|peak RSS (MiB)|RSS at start (MiB)", labels, "|")
+    split("rps p50 p99 rss rss0 anon", metrics, " ")
+    split("req/s|p50 latency (ms)|p99 latency (ms)|peak RSS (MiB)|RSS at start (MiB)|anon. at end (MiB)", labels, "|")
     split("higher is better|lower is better|lower is better|lower is better", better, "|")
     summary = out "/summary.txt"
     printf "mode %s\n", subtitle > summary
     printf "%-18s %14s %14s %8s\n", "median of " rounds, "framework", "hand-written", "ratio" > summary
-    for (m = 1; m <= 5; m++) {
+    for (m = 1; m <= 6; m++) {
         f[m] = median("framework", metrics[m])
         h[m] = median("hand", metrics[m])
         r[m] = h[m] > 0 ? f[m] / h[m] : 0

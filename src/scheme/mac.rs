@@ -101,7 +101,7 @@ pub(crate) fn hmac_sha256<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u
 /// The longest message (in bytes) that [`HmacSha256Key::mac`] runs from its
 /// precomputed blocks: past it, feeding `sha2` one block per call costs more
 /// than the two blocks saved, and the `hmac` crate (keyed per call) is used.
-const MIDSTATE_MAX: usize = 1024;
+const MIDSTATE_MAX: usize = 1280;
 
 /// The SHA-256 state after one block, from the start.
 const SHA256_START: [u32; 8] = [
