@@ -30,9 +30,11 @@
 //! | `restarted` | string | runs that were taken over |
 //! | `alive` | string | set by every claim and renewal, expiring after a lease |
 //!
-//! Times that decide between replicas (leases, what is due, when a run
-//! ended) are Redis's clock (`TIME`), so replicas whose clocks differ
-//! still agree; a retry's time comes from the worker's clock.
+//! Times that decide between replicas (leases, what is due, retries, when
+//! a run ended) are Redis's clock (`TIME`), so replicas whose clocks differ
+//! still agree: a replica sends durations (a lease, a retry's wait), and
+//! is told how long until the next delivery is due, never a time of its
+//! own. Only `received_at` is the receiving replica's, and only shown.
 //!
 //! Redis's clock goes on while Redis is down (or frozen), so every lease
 //! may run out during an outage, through no fault of its holder. A claim
@@ -53,6 +55,10 @@ use super::admin::{next_run, time_of, Attempt, Details, Filter, Selection, State
 use super::store::{Claim, Claimed, Outcome};
 use super::stored::{shown_headers, NewDelivery, RawDelivery};
 use super::InboxError;
+
+#[cfg(test)]
+#[path = "redis_tests.rs"]
+mod tests;
 
 /// The longest one operation may take, reconnecting included.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -125,24 +131,28 @@ end
 
 /// ARGV: key, id, id_assigned, tenant (`=` before it, or empty), event,
 /// scheme, method, target, headers, params, body, signed_at (or empty),
-/// received_at. 1 stored, 0 already there.
+/// received_at (the replica's clock: shown, never used to decide). 1
+/// stored, 0 already there. It is due now, in Redis's time.
 const INSERT: &str = r"
 if redis.call('HEXISTS', P .. 'keys', ARGV[1]) == 1 then return 0 end
+local t = now()
 local seq = redis.call('INCR', P .. 'seq')
 local d = P .. 'd:' .. seq
 redis.call('HSET', d, 'key', ARGV[1], 'id', ARGV[2], 'id_assigned', ARGV[3], 'event', ARGV[5],
   'scheme', ARGV[6], 'method', ARGV[7], 'target', ARGV[8], 'headers', ARGV[9], 'params', ARGV[10],
-  'body', ARGV[11], 'received_at', ARGV[13], 'attempts', 0, 'replayed_at', 0, 'run_at', ARGV[13])
+  'body', ARGV[11], 'received_at', ARGV[13], 'attempts', 0, 'replayed_at', 0, 'run_at', int(t))
 if ARGV[4] ~= '' then redis.call('HSET', d, 'tenant', string.sub(ARGV[4], 2)) end
 if ARGV[12] ~= '' then redis.call('HSET', d, 'signed_at', ARGV[12]) end
 redis.call('HSET', P .. 'keys', ARGV[1], seq)
 redis.call('SADD', P .. 'id:' .. ARGV[2], seq)
 redis.call('ZADD', P .. 'all', seq, seq)
-move(seq, nil, 'queued', ARGV[5], tonumber(ARGV[13]))
+move(seq, nil, 'queued', ARGV[5], t)
 return 1
 ";
 
-/// ARGV: owner, n, lease ms. Returns {next due or -1, runs...}, each run
+/// ARGV: owner, n, lease ms. Returns {ms until the next delivery is due
+/// (0 when it is overdue; -1 when there is none or `n` were taken),
+/// runs...}, each run
 /// {seq, attempt, tries, started, {id, event, method, target, headers,
 /// params, body, signed_at}}.
 const CLAIM: &str = r"
@@ -192,6 +202,7 @@ if #runs < n then
     if first[2] and (next_due < 0 or tonumber(first[2]) < next_due) then next_due = tonumber(first[2]) end
   end
 end
+if next_due >= 0 then next_due = math.max(0, next_due - t) end
 return {next_due, runs}
 ";
 
@@ -208,8 +219,8 @@ redis.call('ZADD', P .. 'leases', int(until_), ARGV[1])
 return 1
 ";
 
-/// ARGV: seq, owner, attempt, started, state (done, retry, dead), run at
-/// (retry), error (`=` before it, or empty). 1 recorded, 0 when the run no
+/// ARGV: seq, owner, attempt, started, state (done, retry, dead), ms until
+/// it runs again (retry: from now, in Redis's time), error (`=` before it, or empty). 1 recorded, 0 when the run no
 /// longer holds its lease.
 const FINISH: &str = r"
 local seq = ARGV[1]
@@ -222,8 +233,9 @@ local err = nil
 if ARGV[7] ~= '' then err = string.sub(ARGV[7], 2) end
 redis.call('HDEL', d, 'owner', 'lease_until', 'finished_at', 'last_error')
 if to == 'retry' then
-  move(seq, 'running', 'retry', f[4], tonumber(ARGV[6]))
-  redis.call('HSET', d, 'run_at', ARGV[6])
+  local at = t + tonumber(ARGV[6])
+  move(seq, 'running', 'retry', f[4], at)
+  redis.call('HSET', d, 'run_at', int(at))
 else
   move(seq, 'running', to, f[4], t)
   redis.call('HSET', d, 'run_at', int(t), 'finished_at', int(t))
@@ -502,9 +514,9 @@ impl Redis {
         started_at: i64,
         outcome: Outcome,
     ) -> Result<bool, InboxError> {
-        let (state, run_at, error) = match outcome {
+        let (state, after, error) = match outcome {
             Outcome::Done => (State::Done, 0, None),
-            Outcome::Retry { at, error } => (State::Retry, at, Some(error)),
+            Outcome::Retry { after, error } => (State::Retry, millis(after), Some(error)),
             Outcome::Dead { error } => (State::Dead, 0, Some(error)),
         };
         let args = [
@@ -513,7 +525,7 @@ impl Redis {
             attempt.to_string(),
             started_at.to_string(),
             state.as_str().to_owned(),
-            run_at.to_string(),
+            after.to_string(),
             error.map(|e| format!("={e}")).unwrap_or_default(),
         ];
         let recorded: i64 = self.run(&self.scripts.finish, &bytes(&args)).await?;
@@ -806,6 +818,13 @@ fn joined(states: &[State]) -> String {
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Milliseconds, at most as many as Lua's numbers hold exactly (a century
+/// and more).
+fn millis(duration: Duration) -> i64 {
+    const MAX: i64 = 1 << 52;
+    i64::try_from(duration.as_millis()).map_or(MAX, |ms| ms.min(MAX))
 }
 
 fn lossy(bytes: &[u8]) -> String {

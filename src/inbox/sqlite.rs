@@ -344,7 +344,8 @@ impl Sqlite {
                             UNION ALL
                             SELECT MIN(lease_until) FROM inbox_deliveries WHERE state = 'running')",
                     )?
-                    .query_row([], |row| Ok(integer(row, 0)))?;
+                    .query_row([], |row| Ok(integer(row, 0)))?
+                    .map(|due| due.saturating_sub(now).max(0));
             }
             Ok(claimed)
         })
@@ -384,7 +385,11 @@ impl Sqlite {
             let now = now_ms();
             let (state, run_at, error) = match outcome {
                 Outcome::Done => (State::Done, now, None),
-                Outcome::Retry { at, error } => (State::Retry, at, Some(error)),
+                Outcome::Retry { after, error } => (
+                    State::Retry,
+                    now.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX)),
+                    Some(error),
+                ),
                 Outcome::Dead { error } => (State::Dead, now, Some(error)),
             };
             let finished_at = (state != State::Retry).then_some(now);

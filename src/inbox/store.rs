@@ -17,9 +17,10 @@ use super::InboxError;
 #[derive(Debug, Clone)]
 pub(super) enum Outcome {
     Done,
-    /// Run again at `at` (unix ms).
+    /// Run again `after` this from when it is recorded, by the store's
+    /// clock (Redis's, for the Redis store).
     Retry {
-        at: i64,
+        after: std::time::Duration,
         error: String,
     },
     Dead {
@@ -61,8 +62,10 @@ impl Claim {
 }
 
 /// What a claim took: the runs to start, the deliveries that no longer read
-/// as one (made dead letters on the spot), and when the next delivery is
-/// due (unix ms) when none is left now.
+/// as one (made dead letters on the spot), and, when fewer than asked for
+/// were due, in how many milliseconds the next one is due (0 when it is
+/// already): a delay, so that a replica whose clock is off by the store's
+/// does not sleep too long or spin.
 pub(super) struct Claimed {
     pub(super) runs: Vec<Claim>,
     pub(super) damaged: Vec<(i64, String)>,

@@ -234,7 +234,17 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// Now, in unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    let now = chrono::Utc::now().timestamp_millis();
+    #[cfg(test)]
+    let now = now.saturating_add(CLOCK_SKEW_MS.with(std::cell::Cell::get));
+    now
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How far this thread's clock is off, for tests of a replica whose
+    /// clock is wrong.
+    pub(crate) static CLOCK_SKEW_MS: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
 }
 
 #[cfg(test)]

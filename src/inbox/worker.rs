@@ -248,8 +248,8 @@ impl Workers {
                             shared.running.set(shared.running.get() + 1);
                             actix_web::rt::spawn(run_one(shared.clone(), run));
                         }
-                        if let Some(due) = claimed.next_due {
-                            wake_at = wake_at.min(due);
+                        if let Some(due_in) = claimed.next_due {
+                            wake_at = wake_at.min(now_ms().saturating_add(due_in));
                         }
                     }
                     Err(error) if unreachable => {
@@ -428,7 +428,11 @@ impl Drop for Slot<'_> {
 }
 
 /// What a run's result means for its delivery, after `tries` runs.
-fn outcome_of(ran: Result<crate::Ack, Failure>, tries: u32, backoff: &Backoff) -> Outcome {
+pub(super) fn outcome_of(
+    ran: Result<crate::Ack, Failure>,
+    tries: u32,
+    backoff: &Backoff,
+) -> Outcome {
     let (error, wait) = match ran {
         Ok(ack) if ack.is_final() => return Outcome::Done,
         Ok(ack) => (
@@ -450,10 +454,7 @@ fn outcome_of(ran: Result<crate::Ack, Failure>, tries: u32, backoff: &Backoff) -
         };
     }
     let wait = wait.unwrap_or_else(|| backoff.delay(tries));
-    Outcome::Retry {
-        at: now_ms().saturating_add(millis(wait)),
-        error,
-    }
+    Outcome::Retry { after: wait, error }
 }
 
 fn millis(duration: Duration) -> i64 {

@@ -1,0 +1,168 @@
+//! The Redis store against a real `redis-server` (started by the tests, as
+//! in `tests/inbox.rs`), below the workers: what the conformance tests
+//! cannot set up from outside, such as a replica whose clock is off, a
+//! delivery that changes between a page being listed and acted on, or an
+//! index damaged by hand.
+
+#[path = "../../tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::HeaderMap;
+use actix_web::web::Bytes;
+use redis_server::RedisServer;
+
+use super::super::store::{Claimed, Outcome, Store};
+use super::super::stored::{encode_headers, now_ms, NewDelivery, CLOCK_SKEW_MS};
+use super::super::worker::{outcome_of, Backoff};
+use super::Redis;
+use crate::Ack;
+
+const LEASE_MS: i64 = 30_000;
+const OWNER: i64 = 7;
+
+async fn open(server: &RedisServer, namespace: &str) -> Arc<Redis> {
+    Arc::new(Redis::connect(&server.url(), namespace).await.unwrap())
+}
+
+/// This thread's clock (the replica's) off by `ms` until dropped.
+struct Skew;
+
+impl Skew {
+    fn by(ms: i64) -> Self {
+        CLOCK_SKEW_MS.with(|skew| skew.set(ms));
+        Self
+    }
+}
+
+impl Drop for Skew {
+    fn drop(&mut self) {
+        CLOCK_SKEW_MS.with(|skew| skew.set(0));
+    }
+}
+
+/// A delivery of `id` as a replica whose clock reads `now_ms()` stores it.
+fn delivery(id: &str) -> NewDelivery {
+    NewDelivery {
+        key: format!("test:{id}"),
+        id: id.to_owned(),
+        id_assigned: false,
+        tenant: None,
+        event: "order_paid".to_owned(),
+        scheme: "test",
+        method: "POST".to_owned(),
+        target: "/webhooks".to_owned(),
+        headers: encode_headers(&HeaderMap::new()),
+        params: "[]".to_owned(),
+        body: Bytes::from_static(b"{}"),
+        signed_at: None,
+        received_at: now_ms(),
+    }
+}
+
+async fn claim(store: &Store, lease_ms: i64) -> Claimed {
+    store.claim(OWNER, 10, 10, lease_ms).await.unwrap()
+}
+
+/// Claims the one delivery due and records `outcome` for its run.
+async fn run_once(store: &Store, outcome: impl FnOnce() -> Outcome) {
+    let claimed = claim(store, LEASE_MS).await;
+    let [run] = &claimed.runs[..] else {
+        panic!("{} runs claimed", claimed.runs.len());
+    };
+    let recorded = store
+        .finish(run.seq, OWNER, run.attempt, run.started_at, outcome())
+        .await
+        .unwrap();
+    assert!(recorded);
+}
+
+/// What a replica's workers record when the handler asks to be retried
+/// after `after`.
+fn retry_after(after: Duration) -> Outcome {
+    outcome_of(Ok(Ack::retry_after(after)), 1, &Backoff::default())
+}
+
+#[actix_web::test]
+async fn a_replica_whose_clock_is_ahead_has_its_deliveries_run_at_once() {
+    let server = RedisServer::start();
+    let store = Store::Redis(open(&server, "ahead").await);
+    let skew = Skew::by(3_600_000);
+    let stored = delivery("msg_ahead");
+    let received_at = stored.received_at;
+    assert!(store.insert(stored).await.unwrap());
+    drop(skew);
+    let claimed = claim(&store, LEASE_MS).await;
+    assert_eq!(claimed.runs.len(), 1, "due now, in Redis's time");
+    // What the replica said stays, for the operator.
+    let shown = store.show("msg_ahead".to_owned()).await.unwrap();
+    assert_eq!(shown[0].summary.received_at.timestamp_millis(), received_at);
+}
+
+#[actix_web::test]
+async fn a_retry_waits_its_delay_in_redis_time_whatever_the_replica_clock() {
+    let server = RedisServer::start();
+    let store = Store::Redis(open(&server, "retry").await);
+    store.insert(delivery("msg_retry")).await.unwrap();
+
+    // A replica an hour ahead asks for a retry in 50 ms: it runs then, not
+    // in an hour.
+    let skew = Skew::by(3_600_000);
+    run_once(&store, || retry_after(Duration::from_millis(50))).await;
+    drop(skew);
+    actix_web::rt::time::sleep(Duration::from_millis(150)).await;
+    let claimed = claim(&store, LEASE_MS).await;
+    assert_eq!(claimed.runs.len(), 1, "the retry is due");
+    let run = &claimed.runs[0];
+    store
+        .finish(run.seq, OWNER, run.attempt, run.started_at, {
+            // A replica an hour behind asks for a retry in 10 s: not at once.
+            let _skew = Skew::by(-3_600_000);
+            retry_after(Duration::from_secs(10))
+        })
+        .await
+        .unwrap();
+    let claimed = claim(&store, LEASE_MS).await;
+    assert!(claimed.runs.is_empty(), "the retry waits its 10 s");
+}
+
+/// `next_due` is how long until the next delivery is due, whatever the
+/// clock of the replica asking.
+async fn next_due_is_a_delay(store: Store) {
+    store.insert(delivery("msg_later")).await.unwrap();
+    run_once(&store, || retry_after(Duration::from_secs(5))).await;
+    for skew in [0, 3_600_000, -3_600_000] {
+        let _skew = Skew::by(skew);
+        let claimed = claim(&store, LEASE_MS).await;
+        assert!(claimed.runs.is_empty());
+        let due = claimed.next_due.expect("a delivery to come");
+        assert!(
+            (3_000..=5_000).contains(&due),
+            "due in {due} ms, skew {skew}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn next_due_is_the_time_until_the_next_delivery_is_due() {
+    let server = RedisServer::start();
+    next_due_is_a_delay(Store::Redis(open(&server, "next").await)).await;
+    #[cfg(feature = "sqlite")]
+    {
+        use super::super::sqlite::{Durability, Sqlite};
+        let file = std::env::temp_dir().join(format!(
+            "actix-webhook-next-due-{}-{}.db",
+            std::process::id(),
+            now_ms()
+        ));
+        let sqlite = Sqlite::open(&file, Durability::Normal).unwrap();
+        next_due_is_a_delay(Store::Sqlite(Arc::new(sqlite))).await;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = file.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
