@@ -1873,16 +1873,31 @@ mod redis_only {
         let hooks = router(inbox.clone());
         let served = Served::new(&hooks, "/webhooks");
         let mut redis = raw(&server).await;
-        served
-            .send(&delivery("garbage_attempts", json!({"type": "order_paid"})))
-            .await;
-        let _: i64 = ::redis::cmd("HSET")
-            .arg("{count}:d:1")
-            .arg("attempts")
-            .arg("many")
-            .query_async(&mut redis)
-            .await
-            .unwrap();
+        // Not a number; numbers Lua reads but HINCRBY refuses (a fraction,
+        // an exponent, hex, one that would overflow); counts out of range
+        // once incremented.
+        let damage = [
+            "many",
+            "1.5",
+            "1e3",
+            "0x10",
+            "9223372036854775807",
+            "4294967295",
+            "-3",
+        ];
+        for (n, value) in damage.iter().enumerate() {
+            let id = format!("garbage_attempts_{n}");
+            served
+                .send(&delivery(&id, json!({"type": "order_paid"})))
+                .await;
+            let _: i64 = ::redis::cmd("HSET")
+                .arg(format!("{{count}}:d:{}", n + 1))
+                .arg("attempts")
+                .arg(*value)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+        }
         let workers = start_workers(&hooks, &runs);
         served
             .send(&delivery("msg_good", json!({"type": "order_paid"})))
@@ -1891,14 +1906,22 @@ mod redis_only {
             runs.successes("msg_good") == 1
         })
         .await;
-        eventually("the damaged delivery's end", async || {
-            state_of(&inbox, "garbage_attempts").await == Some(State::Dead)
+        eventually("every damaged delivery's end", async || {
+            count(&inbox, State::Dead).await == damage.len() as u64
         })
         .await;
-        let details = inbox.show("garbage_attempts").await.unwrap().remove(0);
-        let error = details.summary.last_error.unwrap_or_default();
-        assert!(error.contains("stored"), "{error}");
+        for (n, value) in damage.iter().enumerate() {
+            let details = inbox
+                .show(&format!("garbage_attempts_{n}"))
+                .await
+                .unwrap()
+                .remove(0);
+            assert_eq!(details.summary.state, State::Dead, "{value}");
+            let error = details.summary.last_error.unwrap_or_default();
+            assert!(error.contains("stored"), "{value}: {error}");
+        }
         assert_eq!(runs.all_successes(), 1);
+        assert_eq!(count(&inbox, State::Running).await, 0);
         workers.abort();
     }
 

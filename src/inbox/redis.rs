@@ -167,14 +167,17 @@ local function take(seq, index, expected)
     redis.call('ZREM', P .. index, seq)
     return
   end
-  if not tonumber(redis.call('HGET', d, 'attempts') or '0') then
-    -- HINCRBY would fail the whole script, every time: a dead letter.
+  -- A count HINCRBY refuses ('many', '1.5', '1e3', one that would
+  -- overflow) would fail the whole script, on every claim; one out of a
+  -- run number's range would never be recorded. Either is a dead letter.
+  local number = redis.pcall('HINCRBY', d, 'attempts', 1)
+  if type(number) ~= 'number' or number < 1 or number > 4294967295 then
     move(seq, f[1], 'dead', f[2], t)
+    redis.call('HDEL', d, 'owner', 'lease_until')
     redis.call('HSET', d, 'run_at', int(t), 'finished_at', int(t),
-      'last_error', 'the stored attempt count is not a number')
+      'last_error', 'the stored attempt count is not a count of runs')
     return
   end
-  local number = redis.call('HINCRBY', d, 'attempts', 1)
   if f[1] == 'running' then
     redis.call('HSETNX', P .. 'a:' .. seq, number - 1, attempt(seq, number - 1, f[3] or int(t), t,
       'interrupted', 'the run did not finish: its lease ran out'))
