@@ -255,20 +255,42 @@ for _, seq in ipairs(seqs) do delete(seq) end
 return #seqs
 ";
 
-/// ARGV: the states a seq may be in (`,`-joined), seqs... Queues each that
-/// is in one of them to run now; returns those.
-const REPLAY: &str = r"
-local t = now()
+/// What REPLAY and PURGE start with: the selection, checked again on each
+/// seq when it is acted on, since it may have changed after its page was
+/// listed (replayed and finished again, after `before`). ARGV[1..4]: the
+/// states a seq may be in (`,`-joined), finished before (ms, or empty),
+/// received since (ms, or empty), the event (`=` before it, or empty).
+const SELECTED: &str = r"
 local allowed = {}
 for state in string.gmatch(ARGV[1], '[^,]+') do allowed[state] = true end
+local before, since = tonumber(ARGV[2]), tonumber(ARGV[3])
+local event = nil
+if ARGV[4] ~= '' then event = string.sub(ARGV[4], 2) end
+local FIRST = 5
+-- Whether the delivery in hash `d` is selected now; its state and event.
+local function selected(d)
+  local f = redis.call('HMGET', d, 'state', 'event', 'received_at', 'finished_at')
+  if not (f[1] and allowed[f[1]]) then return false end
+  if event and f[2] ~= event then return false end
+  local received, finished = tonumber(f[3] or ''), tonumber(f[4] or '')
+  if since and not (received and received >= since) then return false end
+  if before and not (finished and finished < before) then return false end
+  return true, f[1], f[2]
+end
+";
+
+/// [`SELECTED`]'s ARGV, then seqs... Queues each still selected to run
+/// now; returns those.
+const REPLAY: &str = r"
+local t = now()
 local replayed = {}
-for i = 2, #ARGV do
+for i = FIRST, #ARGV do
   local seq = ARGV[i]
   local d = P .. 'd:' .. seq
-  local f = redis.call('HMGET', d, 'state', 'event', 'attempts')
-  if f[1] and allowed[f[1]] then
-    move(seq, f[1], 'queued', f[2], t)
-    redis.call('HSET', d, 'run_at', int(t), 'replayed_at', f[3] or '0')
+  local ok, state, event = selected(d)
+  if ok then
+    move(seq, state, 'queued', event, t)
+    redis.call('HSET', d, 'run_at', int(t), 'replayed_at', redis.call('HGET', d, 'attempts') or '0')
     redis.call('HDEL', d, 'finished_at')
     replayed[#replayed + 1] = tonumber(seq)
   end
@@ -276,15 +298,12 @@ end
 return replayed
 ";
 
-/// ARGV: the states a seq may be in (`,`-joined), seqs... Deletes each that
-/// is in one of them; returns those.
+/// [`SELECTED`]'s ARGV, then seqs... Deletes each still selected; returns
+/// those.
 const PURGE: &str = r"
-local allowed = {}
-for state in string.gmatch(ARGV[1], '[^,]+') do allowed[state] = true end
 local purged = {}
-for i = 2, #ARGV do
-  local state = redis.call('HGET', P .. 'd:' .. ARGV[i], 'state')
-  if state and allowed[state] then
+for i = FIRST, #ARGV do
+  if selected(P .. 'd:' .. ARGV[i]) then
     delete(ARGV[i])
     purged[#purged + 1] = tonumber(ARGV[i])
   end
@@ -365,8 +384,8 @@ impl Redis {
                 renew: script(RENEW),
                 finish: script(FINISH),
                 prune: script(PRUNE),
-                replay: script(REPLAY),
-                purge: script(PURGE),
+                replay: script(&format!("{SELECTED}{REPLAY}")),
+                purge: script(&format!("{SELECTED}{PURGE}")),
             },
         };
         redis.check_persistence().await;
@@ -745,7 +764,7 @@ impl Redis {
             return Ok(picked.into_iter().map(|(_, summary)| summary).collect());
         }
         let done = self
-            .each_page(&self.scripts.replay, states, &picked)
+            .each_page(&self.scripts.replay, &selection, states, &picked)
             .await?;
         Ok(picked
             .into_iter()
@@ -757,21 +776,40 @@ impl Redis {
     pub(super) async fn purge(&self, selection: Selection) -> Result<u64, InboxError> {
         let states = selection.purge_states();
         let picked = self.select(&selection, states).await?;
-        let purged = self.each_page(&self.scripts.purge, states, &picked).await?;
+        let purged = self
+            .each_page(&self.scripts.purge, &selection, states, &picked)
+            .await?;
         Ok(purged.len() as u64)
     }
 
-    /// Runs `script` (REPLAY or PURGE) on the `picked` deliveries still in
-    /// one of `states`, a page at a time; the seqs it acted on.
+    /// Runs `script` (REPLAY or PURGE) on the `picked` deliveries that
+    /// `selection` still selects in `states` (checked again in the script:
+    /// one may have finished again since it was listed), a page at a time;
+    /// the seqs it acted on.
     async fn each_page(
         &self,
         script: &Script,
+        selection: &Selection,
         states: &[State],
         picked: &[(i64, Summary)],
     ) -> Result<std::collections::HashSet<i64>, InboxError> {
+        let ms = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.timestamp_millis().to_string())
+                .unwrap_or_default()
+        };
+        let selected = [
+            joined(states),
+            ms(selection.finished_before),
+            ms(selection.since),
+            selection
+                .event
+                .as_ref()
+                .map(|e| format!("={e}"))
+                .unwrap_or_default(),
+        ];
         let mut done = std::collections::HashSet::new();
         for page in picked.chunks(PAGE) {
-            let mut args = vec![joined(states)];
+            let mut args = selected.to_vec();
             args.extend(page.iter().map(|(seq, _)| seq.to_string()));
             let acted: Vec<i64> = self.run(script, &bytes(&args)).await?;
             done.extend(acted);

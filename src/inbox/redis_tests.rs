@@ -14,6 +14,7 @@ use actix_web::http::header::HeaderMap;
 use actix_web::web::Bytes;
 use redis_server::RedisServer;
 
+use super::super::admin::{Selection, State};
 use super::super::store::{Claimed, Outcome, Store};
 use super::super::stored::{encode_headers, now_ms, NewDelivery, CLOCK_SKEW_MS};
 use super::super::worker::{outcome_of, Backoff};
@@ -164,5 +165,57 @@ async fn next_due_is_the_time_until_the_next_delivery_is_due() {
             path.push(suffix);
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+#[actix_web::test]
+async fn a_delivery_finished_again_after_its_page_was_listed_is_left_alone() {
+    let server = RedisServer::start();
+    let redis = open(&server, "stale").await;
+    let store = Store::Redis(redis.clone());
+    store.insert(delivery("msg_stale")).await.unwrap();
+    let dead = || Outcome::Dead {
+        error: "it failed".to_owned(),
+    };
+    run_once(&store, dead).await;
+    actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    let selection = Selection::dead().finished_before(chrono::Utc::now());
+    let states = selection.replay_states();
+    let picked = redis.select(&selection, states).await.unwrap();
+    assert_eq!(picked.len(), 1, "dead before the bound, when listed");
+
+    // Before the page is acted on, someone replays it and it dies again:
+    // after the bound now, so neither replayed nor purged.
+    actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    let again = store.replay(Selection::id("msg_stale"), false).await;
+    assert_eq!(again.unwrap().len(), 1);
+    run_once(&store, dead).await;
+    for script in [&redis.scripts.replay, &redis.scripts.purge] {
+        let acted = redis
+            .each_page(script, &selection, states, &picked)
+            .await
+            .unwrap();
+        assert!(acted.is_empty(), "{acted:?}");
+    }
+    let shown = store.show("msg_stale".to_owned()).await.unwrap();
+    assert_eq!(shown[0].summary.state, State::Dead);
+    assert_eq!(shown[0].attempts.len(), 2);
+
+    // What still matches is acted on, with every check of the selection.
+    let late = Selection::dead().finished_before(chrono::Utc::now() + chrono::Duration::hours(1));
+    for (selection, acts) in [
+        (late.clone().event("refund"), false),
+        (
+            late.clone()
+                .since(chrono::Utc::now() + chrono::Duration::hours(1)),
+            false,
+        ),
+        (late.clone().event("order_paid"), true),
+    ] {
+        let acted = redis
+            .each_page(&redis.scripts.replay, &selection, states, &picked)
+            .await
+            .unwrap();
+        assert_eq!(!acted.is_empty(), acts, "{selection:?}");
     }
 }
