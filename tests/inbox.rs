@@ -406,6 +406,17 @@ conformance! {
 // The conformance tests
 // ---------------------------------------------------------------------------
 
+#[actix_web::test]
+async fn a_lease_is_at_most_a_day() {
+    let file = TempInbox::new("lease");
+    let hooks = router(Inbox::sqlite(file.path()).unwrap());
+    let runs = Runs::new();
+    let long = workers(&hooks, &runs).lease(Duration::MAX);
+    assert!(format!("{long:?}").contains("lease: 86400s"), "{long:?}");
+    let short = workers(&hooks, &runs).lease(Duration::ZERO);
+    assert!(format!("{short:?}").contains("lease: 1s"), "{short:?}");
+}
+
 async fn a_slow_handler_still_has_its_deliveries_answered_at_once(backend: Backend) {
     let inbox = backend.open().await;
     let runs = Runs::new();
@@ -2122,9 +2133,24 @@ mod redis_only {
         assert_eq!(runs.all_successes(), 1);
         workers.abort();
 
-        // No namespace is refused; a URL's password is never shown.
+        // No namespace is refused, nor one with braces (they would move
+        // its keys to another hash slot, or into another namespace's);
+        // a URL's password is never shown.
         let error = Inbox::redis(&server.url(), "").await.unwrap_err();
         assert!(error.to_string().contains("namespace"), "{error}");
+        for braced in ["shop}", "{shop", "a{b}c"] {
+            let error = Inbox::redis(&server.url(), braced).await.unwrap_err();
+            let shown = error.to_string();
+            assert!(
+                shown.contains("namespace") && shown.contains('{'),
+                "{shown}"
+            );
+        }
+        // TLS is not built in: a `rediss://` URL is refused as it is read.
+        let error = Inbox::redis("rediss://127.0.0.1:1/", "shop")
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("invalid URL"), "{error}");
         let error = Inbox::redis("redis://:hunter2@127.0.0.1:1/", "shop")
             .await
             .unwrap_err();

@@ -87,10 +87,12 @@ fn redis_url(text: &str) -> Result<RedisUrl, std::convert::Infallible> {
     Ok(RedisUrl(text.to_owned()))
 }
 
-/// `--namespace`: not empty.
+/// `--namespace`: not empty, no braces (as `Inbox::redis` takes it).
 fn namespace(text: &str) -> Result<String, String> {
     if text.is_empty() {
         Err("the namespace is empty".into())
+    } else if text.contains(['{', '}']) {
+        Err("the namespace holds `{` or `}`: use one without braces".into())
     } else {
         Ok(text.to_owned())
     }
@@ -743,6 +745,14 @@ fn parse_duration(text: &str) -> Result<TimeDelta, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespaces_are_not_empty_and_have_no_braces() {
+        assert_eq!(namespace("shop"), Ok("shop".to_owned()));
+        for bad in ["", "{shop}", "shop}", "a{b"] {
+            assert!(namespace(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations_parse() {

@@ -219,7 +219,14 @@ impl Inbox {
     /// (`redis://[:password@]host[:port][/db]`) under `namespace`, shared by
     /// every replica that opens it so: any replica may accept a delivery,
     /// and any replica's workers may run it. Different applications on one
-    /// Redis use different namespaces.
+    /// Redis use different namespaces; a namespace is not empty and holds
+    /// no `{` or `}` (its keys are under `{<namespace>}:`).
+    ///
+    /// Needs Redis 5 or later (tested with 7.0.15), one server (Redis
+    /// Cluster is not supported). Decisions between replicas (what is due,
+    /// leases, retries) use Redis's clock, never a replica's. The
+    /// connection is plain TCP: TLS (`rediss://`) is not built in, so reach
+    /// Redis over loopback, a private network, or a TLS tunnel.
     ///
     /// A delivery is acknowledged once Redis has answered its write: run
     /// Redis with `appendonly yes` and `appendfsync always` so that the
@@ -238,9 +245,9 @@ impl Inbox {
     ///
     /// # Errors
     ///
-    /// [`InboxError::Open`] when the URL is not one or Redis cannot be
-    /// reached now. The message never holds the URL (it may hold a
-    /// password).
+    /// [`InboxError::Open`] when the namespace is empty or holds a brace,
+    /// the URL is not one, or Redis cannot be reached now. The message
+    /// never holds the URL (it may hold a password).
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub async fn redis(url: &str, namespace: &str) -> Result<Self, InboxError> {

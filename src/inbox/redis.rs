@@ -12,8 +12,8 @@
 //! every change moves both in one script, which Redis runs atomically (and
 //! writes to its append-only file as one transaction).
 //!
-//! Keys, all under `{<namespace>}:` (one hash slot, so that a script may
-//! touch them all, also on a Redis Cluster):
+//! Keys, all under `{<namespace>}:` (one hash tag: a namespace may hold no
+//! brace):
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -43,6 +43,10 @@
 //! their holders, which keep trying, renew them or record their outcome
 //! before anyone takes them over. The cost: after every replica was down
 //! for longer than a lease, their runs are taken over one lease later.
+//!
+//! Needs Redis 5 or later (`TIME` and writes in one script, scripts
+//! replicated by effects); tested with Redis 7.0.15. One Redis server (with
+//! replicas for failover, if wanted): Redis Cluster is not supported.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -179,9 +183,11 @@ local function take(seq, index, expected)
     return
   end
   if f[1] == 'running' then
-    redis.call('HSETNX', P .. 'a:' .. seq, number - 1, attempt(seq, number - 1, f[3] or int(t), t,
-      'interrupted', 'the run did not finish: its lease ran out'))
-    redis.call('INCR', P .. 'restarted')
+    -- Counted only when recorded: `delete` counts down what it finds.
+    if redis.call('HSETNX', P .. 'a:' .. seq, number - 1, attempt(seq, number - 1, f[3] or int(t), t,
+      'interrupted', 'the run did not finish: its lease ran out')) == 1 then
+      redis.call('INCR', P .. 'restarted')
+    end
   end
   move(seq, f[1], 'running', f[2], t + tonumber(ARGV[3]))
   redis.call('HSET', d, 'owner', ARGV[1], 'lease_until', int(t + tonumber(ARGV[3])), 'started_at', int(t))
@@ -248,11 +254,21 @@ redis.call('HSET', P .. 'a:' .. seq, ARGV[3], attempt(seq, ARGV[3], ARGV[4], t, 
 return 1
 ";
 
-/// ARGV: before, chunk. How many done deliveries were deleted.
+/// ARGV: before, chunk. How many done deliveries were deleted (an index
+/// entry whose delivery is not done is dropped from the index, and the
+/// delivery kept).
 const PRUNE: &str = r"
 local seqs = redis.call('ZRANGEBYSCORE', P .. 'done', '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, seq in ipairs(seqs) do delete(seq) end
-return #seqs
+local deleted = 0
+for _, seq in ipairs(seqs) do
+  if redis.call('HGET', P .. 'd:' .. seq, 'state') == 'done' then
+    delete(seq)
+    deleted = deleted + 1
+  else
+    redis.call('ZREM', P .. 'done', seq)
+  end
+end
+return deleted
 ";
 
 /// What REPLAY and PURGE start with: the selection, checked again on each
@@ -365,10 +381,10 @@ impl Redis {
             path: format!("Redis ({what})"),
             source: Box::new(source),
         };
-        if namespace.is_empty() {
+        if let Some(why) = namespace_fault(namespace) {
             return Err(InboxError::Open {
                 path: "Redis".into(),
-                source: "the namespace is empty".into(),
+                source: why.into(),
             });
         }
         let client = redis::Client::open(url).map_err(|e| failed("invalid URL", e))?;
@@ -827,6 +843,20 @@ fn connection_config() -> ConnectionManagerConfig {
         .set_number_of_retries(1)
         .set_min_delay(Duration::from_millis(50))
         .set_max_delay(Duration::from_millis(500))
+}
+
+/// What is wrong with `namespace`, if anything: it is empty, or holds a
+/// brace, which would make Redis hash only part of the key prefix (another
+/// namespace's keys could then share it, or a script's keys lie in several
+/// slots).
+fn namespace_fault(namespace: &str) -> Option<&'static str> {
+    if namespace.is_empty() {
+        Some("the namespace is empty")
+    } else if namespace.contains(['{', '}']) {
+        Some("the namespace holds `{` or `}`: use one without braces")
+    } else {
+        None
+    }
 }
 
 fn script(body: &str) -> Script {

@@ -7,6 +7,9 @@
 #[path = "../../tests/support/redis_server.rs"]
 mod redis_server;
 
+#[path = "../../tests/support/capture.rs"]
+mod capture;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +64,14 @@ fn delivery(id: &str) -> NewDelivery {
         signed_at: None,
         received_at: now_ms(),
     }
+}
+
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 async fn claim(store: &Store, lease_ms: i64) -> Claimed {
@@ -218,4 +229,107 @@ async fn a_delivery_finished_again_after_its_page_was_listed_is_left_alone() {
             .unwrap();
         assert_eq!(!acted.is_empty(), acts, "{selection:?}");
     }
+}
+
+#[actix_web::test]
+async fn a_run_taken_over_whose_record_is_there_is_not_counted_restarted() {
+    let server = RedisServer::start();
+    let store = Store::Redis(open(&server, "again").await);
+    store.insert(delivery("msg_again")).await.unwrap();
+    assert_eq!(claim(&store, 100).await.runs.len(), 1);
+    // Its first run is already recorded (by hand here), and Redis was not
+    // away: when its lease runs out it is taken over, and nothing new is
+    // recorded, nor counted.
+    let mut redis = raw(&server).await;
+    let _: () = redis::pipe()
+        .cmd("HSET")
+        .arg("{again}:a:1")
+        .arg(1)
+        .arg("0\n0\ndone")
+        .ignore()
+        .cmd("SET")
+        .arg("{again}:alive")
+        .arg(1)
+        .arg("PX")
+        .arg(60_000)
+        .ignore()
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    let claimed = claim(&store, LEASE_MS).await;
+    assert_eq!(claimed.runs.len(), 1, "taken over");
+    assert_eq!(claimed.runs[0].attempt, 2);
+    assert_eq!(store.stats().await.unwrap().restarted_runs, 0);
+}
+
+#[actix_web::test]
+async fn pruning_deletes_only_what_is_done_whatever_the_index_says() {
+    let server = RedisServer::start();
+    let store = Store::Redis(open(&server, "prune").await);
+    store.insert(delivery("msg_done")).await.unwrap();
+    run_once(&store, || Outcome::Done).await;
+    store.insert(delivery("msg_queued")).await.unwrap();
+    // An index entry that disagrees with its delivery (written by hand).
+    let mut redis = raw(&server).await;
+    let _: i64 = redis::cmd("ZADD")
+        .arg("{prune}:done")
+        .arg(0)
+        .arg(2)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let pruned = store.prune(now_ms() + 60_000, 500).await.unwrap();
+    assert_eq!(pruned, 1);
+    assert!(store.show("msg_done".to_owned()).await.unwrap().is_empty());
+    let shown = store.show("msg_queued".to_owned()).await.unwrap();
+    assert_eq!(shown[0].summary.state, State::Queued);
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg("{prune}:done")
+        .arg(2)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(score, None, "the stray entry is gone");
+    assert_eq!(claim(&store, LEASE_MS).await.runs.len(), 1);
+}
+
+/// Runs nothing: the workers of [`an_outage_is_logged_as_an_error_again_every_minute`]
+/// never claim a delivery.
+struct NoRoutes;
+
+impl super::super::RunStored for NoRoutes {
+    fn run_stored<'a>(
+        &'a self,
+        _stored: super::super::StoredDelivery,
+        _attempt: u32,
+        _app_data: &'a [super::super::AppData],
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<Ack, crate::handler::Failure>> {
+        Box::pin(async { Ok(Ack::processed()) })
+    }
+}
+
+#[actix_web::test]
+async fn an_outage_is_logged_as_an_error_again_every_minute() {
+    let mut server = RedisServer::start();
+    let inbox = super::super::Inbox::on(Store::Redis(open(&server, "outage").await));
+    server.stop();
+    let (logs, _guard) = capture::Capture::start();
+    let errors = || {
+        logs.text()
+            .lines()
+            .filter(|line| line.contains("ERROR") && line.contains("taking deliveries"))
+            .count()
+    };
+    let workers = super::super::Workers::new(Box::new(NoRoutes), inbox)
+        .poll_interval(Duration::from_millis(20))
+        .run();
+    let workers = actix_web::rt::spawn(workers);
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(errors(), 1, "{}", logs.text());
+    // A minute later (on this replica's clock) it still fails: said again.
+    let _skew = Skew::by(61_000);
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(errors(), 2, "{}", logs.text());
+    workers.abort();
 }

@@ -32,6 +32,12 @@ pub(crate) trait RunStored {
 /// How often done deliveries are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
 
+/// The longest lease [`Workers::lease`] gives.
+const MAX_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How often claims that keep failing are logged as an error again.
+const OUTAGE_LOGGED_EVERY: Duration = Duration::from_secs(60);
+
 /// When failed runs are tried again: exponential backoff with jitter, up to
 /// a number of attempts.
 ///
@@ -163,13 +169,14 @@ impl Workers {
         self
     }
 
-    /// The lease a run holds on its delivery (default 30 s, at least 1 s).
-    /// It is renewed every third of it while the handler runs, so it bounds
-    /// how long a delivery waits after its process was killed, not how long
-    /// a handler may take.
+    /// The lease a run holds on its delivery (default 30 s, at least 1 s,
+    /// at most 24 hours: a longer one is taken as 24 hours). It is renewed
+    /// every third of it while the handler runs, so it bounds how long a
+    /// delivery waits after its process was killed, not how long a handler
+    /// may take.
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease.max(Duration::from_secs(1));
+        self.lease = lease.clamp(Duration::from_secs(1), MAX_LEASE);
         self
     }
 
@@ -213,9 +220,9 @@ impl Workers {
         });
         let workers = &shared.workers;
         let mut next_prune = now_ms();
-        // Whether the last claim failed: an outage is logged once as an
-        // error, then quietly retried every poll until the store answers.
-        let mut unreachable = false;
+        // While claims fail: logged as an error at first and once a minute,
+        // retried every poll until the store answers.
+        let mut outage = Outage::default();
         tracing::info!(target: "actix_webhook::inbox", concurrency = workers.concurrency, "inbox workers started");
         loop {
             let now = now_ms();
@@ -238,7 +245,7 @@ impl Workers {
                         .claim(shared.owner, free, workers.concurrency, lease);
                 match claim.await {
                     Ok(claimed) => {
-                        if std::mem::take(&mut unreachable) {
+                        if outage.ended() {
                             tracing::info!(target: "actix_webhook::inbox", "the inbox answers again; the workers go on");
                         }
                         for (seq, error) in claimed.damaged {
@@ -252,13 +259,18 @@ impl Workers {
                             wake_at = wake_at.min(now_ms().saturating_add(due_in));
                         }
                     }
-                    Err(error) if unreachable => {
-                        tracing::debug!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed again");
-                    }
-                    Err(error) => {
-                        unreachable = true;
-                        tracing::error!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed; the workers wait and try again every poll interval");
-                    }
+                    Err(error) => match outage.failed(now_ms()) {
+                        Some(0) => {
+                            tracing::error!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed; the workers wait and try again every poll interval");
+                        }
+                        Some(failing_ms) => {
+                            let failing_s = failing_ms / 1000;
+                            tracing::error!(target: "actix_webhook::inbox", %error, failing_s, "taking deliveries from the inbox still fails; the workers wait and try again every poll interval");
+                        }
+                        None => {
+                            tracing::debug!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed again");
+                        }
+                    },
                 }
             }
             let wake_at = wake_at.min(next_prune);
@@ -271,6 +283,39 @@ impl Workers {
             );
             select(woken, Box::pin(actix_web::rt::time::sleep(sleep))).await;
         }
+    }
+}
+
+/// Claims failing one after another: when they began and when that was last
+/// logged as an error (unix ms, the replica's clock).
+#[derive(Debug, Default)]
+struct Outage(Option<(i64, i64)>);
+
+impl Outage {
+    /// A claim failed at `now`: how long claims have been failing, when it
+    /// is to be logged as an error (the first failure, then one a
+    /// [minute](OUTAGE_LOGGED_EVERY)); `None` when not.
+    fn failed(&mut self, now: i64) -> Option<i64> {
+        match &mut self.0 {
+            None => {
+                self.0 = Some((now, now));
+                Some(0)
+            }
+            Some((since, logged)) => {
+                // A clock set back counts as a minute gone by.
+                let due =
+                    now.saturating_sub(*logged) >= millis(OUTAGE_LOGGED_EVERY) || now < *logged;
+                due.then(|| {
+                    *logged = now;
+                    now.saturating_sub(*since).max(1)
+                })
+            }
+        }
+    }
+
+    /// A claim went through: whether claims had been failing.
+    fn ended(&mut self) -> bool {
+        self.0.take().is_some()
     }
 }
 
@@ -487,5 +532,20 @@ mod tests {
             assert!(late >= Duration::from_secs(4) && late <= Duration::from_secs(8));
         }
         assert_eq!(backoff.max_attempts(0).max_attempts, 1);
+    }
+
+    #[test]
+    fn failing_claims_are_logged_as_errors_once_a_minute() {
+        let mut outage = Outage::default();
+        assert!(!outage.ended());
+        assert_eq!(outage.failed(1_000), Some(0));
+        assert_eq!(outage.failed(2_000), None);
+        assert_eq!(outage.failed(60_999), None);
+        assert_eq!(outage.failed(61_000), Some(60_000));
+        assert_eq!(outage.failed(61_001), None);
+        assert_eq!(outage.failed(121_000), Some(120_000));
+        assert_eq!(outage.failed(500), Some(1), "the clock went back");
+        assert!(outage.ended());
+        assert_eq!(outage.failed(200_000), Some(0), "a new outage");
     }
 }
