@@ -302,10 +302,12 @@ impl Outage {
                 Some(0)
             }
             Some((since, logged)) => {
-                // A clock set back counts as a minute gone by.
-                let due =
-                    now.saturating_sub(*logged) >= millis(OUTAGE_LOGGED_EVERY) || now < *logged;
-                due.then(|| {
+                if now < *logged {
+                    // The clock was set back: a minute from now.
+                    *logged = now;
+                    return None;
+                }
+                (now.saturating_sub(*logged) >= millis(OUTAGE_LOGGED_EVERY)).then(|| {
                     *logged = now;
                     now.saturating_sub(*since).max(1)
                 })
@@ -544,7 +546,9 @@ mod tests {
         assert_eq!(outage.failed(61_000), Some(60_000));
         assert_eq!(outage.failed(61_001), None);
         assert_eq!(outage.failed(121_000), Some(120_000));
-        assert_eq!(outage.failed(500), Some(1), "the clock went back");
+        assert_eq!(outage.failed(500), None, "the clock went back");
+        assert_eq!(outage.failed(60_499), None);
+        assert_eq!(outage.failed(60_500), Some(59_500));
         assert!(outage.ended());
         assert_eq!(outage.failed(200_000), Some(0), "a new outage");
     }
