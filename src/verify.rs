@@ -219,7 +219,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// `a == b` in constant time (for a given length): the differences of all
 /// eight-byte words are OR-ed together without a branch, then `subtle`
 /// compares the result with zero behind one optimisation barrier (instead
-/// of one per byte, as `<[u8]>::ct_eq` has). Unequal lengths are unequal.
+/// of one per byte, as `<[u8]>::ct_eq` has). A compiler could in principle
+/// stop the loop once the OR is non-zero; none does for an OR reduction,
+/// and the constant-time crates that compare this way rely on the same.
+/// Unequal lengths are unequal.
 pub(crate) fn ct_eq_words(a: &[u8], b: &[u8]) -> subtle::Choice {
     use subtle::ConstantTimeEq as _;
     if a.len() != b.len() {

@@ -21,9 +21,10 @@ const MAX_CAPACITY: usize = 1 << 30;
 /// Independent locks, so concurrent deliveries rarely wait on each other.
 const SHARDS: usize = 16;
 
-/// Slots reserved per shard up front (address space; pages are touched only
-/// when used), so a filling store does not reallocate and copy.
-const MAX_RESERVED: usize = 1 << 20;
+/// Most slots reserved per shard up front, so a filling store does not
+/// reallocate and copy: the queue's pages are touched only when used, the
+/// index writes one control byte per slot at once.
+const MAX_RESERVED: usize = 1 << 16;
 
 /// A claim's state is one word: when it runs out, in milliseconds since
 /// the store was made (42 bits: 139 years, so any longer time is
@@ -50,10 +51,13 @@ const MAX_MILLIS: u64 = (1 << (64 - UNTIL_SHIFT)) - 1;
 ///
 /// # What it keeps
 ///
-/// Not the key: a 64-bit fingerprint of it (SipHash-1-3 under a random key
-/// drawn when the store is made, so senders cannot aim two ids at one
-/// fingerprint) and one word of state, 16 bytes, plus a 4-byte position in
-/// a hash index: about 28 bytes per id, 2.7 MiB for the default 100,000.
+/// Not the key: a 64-bit fingerprint of it (std's `RandomState`, SipHash
+/// under a 128-bit key each thread draws from the operating system's random
+/// source, so senders cannot aim two ids at one fingerprint) and one word of
+/// state, 16 bytes, plus a 4-byte position in a hash index: about 28 bytes
+/// per id, 2.7 MiB for the default 100,000. Releases and claims made anew
+/// leave empty slots behind until the queue is tidied, up to as many as
+/// there are ids (about 44 bytes per id at worst).
 /// Two keys with the same fingerprint are one delivery to the store, so the
 /// second would be answered as a duplicate of the first: with `n` ids
 /// remembered, a new id is taken for one of them with a probability of
@@ -109,7 +113,8 @@ impl MemoryStore {
     /// 2^30).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.clamp(1, MAX_CAPACITY);
-        // A shard's share and some: ids do not spread evenly.
+        // A shard's share and some (ids do not spread evenly), up to a
+        // bound: beyond it a large store grows as it fills.
         let reserved = (capacity / SHARDS + capacity / SHARDS / 8).min(MAX_RESERVED);
         Self {
             shards: (0..SHARDS)
@@ -146,17 +151,28 @@ impl MemoryStore {
         (fingerprint, (fingerprint >> 32) as usize % SHARDS)
     }
 
-    /// Milliseconds from the store's epoch to `at`.
-    fn millis(&self, at: Instant) -> u64 {
-        let since = at.saturating_duration_since(self.epoch);
-        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    /// Nanoseconds from the store's epoch to `at` (584 years; later
+    /// saturates).
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// The state of a new claim (or a completion) that runs out `after`
-    /// `now_ms`.
-    fn state(&self, now_ms: u64, after: Duration, generation: u64, done: bool) -> u64 {
-        let after = u64::try_from(after.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
-        let until = now_ms.saturating_add(after).min(MAX_MILLIS);
+    /// Milliseconds from the store's epoch to `at`.
+    #[cfg(test)]
+    fn millis(&self, at: Instant) -> u64 {
+        self.nanos(at) / 1_000_000
+    }
+
+    /// The state of a new claim (or a completion) at `now_ns` (from
+    /// [`nanos`](Self::nanos)) that runs out `after` it: rounded up to the
+    /// next millisecond and compared with times rounded down, so it never
+    /// runs out early.
+    fn state(now_ns: u64, after: Duration, generation: u64, done: bool) -> u64 {
+        let after = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+        let until = now_ns
+            .saturating_add(after)
+            .div_ceil(1_000_000)
+            .min(MAX_MILLIS);
         let generation = generation & (DONE - 1);
         until << UNTIL_SHIFT | if done { DONE } else { 0 } | generation
     }
@@ -164,8 +180,9 @@ impl MemoryStore {
     fn claim_now(&self, key: &str, lease: Duration, now: Instant) -> Result<Claim, StoreError> {
         // Never 0 in the low bits: the state of a claim is never 0.
         let generation = self.claims.fetch_add(1, Ordering::Relaxed) % (DONE - 1) + 1;
-        let now_ms = self.millis(now);
-        let state = self.state(now_ms, lease, generation, false);
+        let now_ns = self.nanos(now);
+        let now_ms = now_ns / 1_000_000;
+        let state = Self::state(now_ns, lease, generation, false);
         let (fingerprint, index) = self.locate(key);
         let mut shard = lock(&self.shards[index]);
         if let Some(position) = shard.find(fingerprint) {
@@ -256,7 +273,7 @@ impl MemoryStore {
         match done_for {
             // Done: it keeps its place in the order it was claimed in.
             Some(ttl) => {
-                let done = self.state(self.millis(now), ttl, token, true);
+                let done = Self::state(self.nanos(now), ttl, token, true);
                 shard.slot(position).state = done;
             }
             None => {
@@ -458,6 +475,9 @@ mod tests {
 
     const LEASE: Duration = Duration::from_secs(60);
     const TTL: Duration = Duration::from_secs(3600);
+    /// How late a lease or time to live may run out: its end is rounded up
+    /// to the millisecond.
+    const TICK: Duration = Duration::from_millis(1);
 
     fn claim(store: &MemoryStore, key: &str, lease: Duration, now: Instant) -> Claim {
         store.claim_now(key, lease, now).expect("room in the store")
@@ -525,15 +545,15 @@ mod tests {
             claim(&store, "a", LEASE, now + LEASE - Duration::from_millis(1)),
             Claim::InFlight
         );
-        let second = fresh(claim(&store, "a", LEASE, now + LEASE));
-        store.settle("a", &first, Some(TTL), now + LEASE);
+        let second = fresh(claim(&store, "a", LEASE, now + LEASE + TICK));
+        store.settle("a", &first, Some(TTL), now + LEASE + TICK);
         assert_eq!(
-            claim(&store, "a", LEASE, now + LEASE),
+            claim(&store, "a", LEASE, now + LEASE + TICK),
             Claim::InFlight,
             "the crashed holder cannot complete"
         );
-        store.settle("a", &second, Some(TTL), now + LEASE);
-        assert_eq!(claim(&store, "a", LEASE, now + LEASE), Claim::Done);
+        store.settle("a", &second, Some(TTL), now + LEASE + TICK);
+        assert_eq!(claim(&store, "a", LEASE, now + LEASE + TICK), Claim::Done);
     }
 
     #[test]
@@ -598,7 +618,7 @@ mod tests {
         store.settle("busy", &busy, Some(TTL), now);
         fresh(claim(&store, "one too many", LEASE, now));
         assert_eq!(claim(&store, "slow", LEASE, now), Claim::InFlight);
-        fresh(claim(&store, "after the leases", LEASE, now + LEASE));
+        fresh(claim(&store, "after the leases", LEASE, now + LEASE + TICK));
         store.settle("slow", &slow, Some(TTL), now);
     }
 
@@ -620,8 +640,6 @@ mod tests {
         assert!(store.len() >= store.capacity() / 2);
         // The newest are remembered.
         assert_eq!(claim(&store, "k19999", LEASE, now), Claim::Done);
-        let total_queue: usize = store.shards.iter().map(|s| lock(s).order.len()).sum();
-        assert_eq!(total_queue, store.len(), "no empty slots left");
     }
 
     #[test]
@@ -679,9 +697,28 @@ mod tests {
         assert_eq!(claim(&store, "a", LEASE, now + TTL * 1000), Claim::InFlight);
         store.settle("a", &token, Some(Duration::MAX), now);
         assert_eq!(claim(&store, "a", LEASE, now + TTL * 1000), Claim::Done);
-        // A lease under a millisecond still holds for one.
+        // A lease under a millisecond still holds until it is over, when
+        // the millisecond it ends in is.
         fresh(claim(&store, "b", Duration::from_nanos(1), now));
         assert_eq!(claim(&store, "b", LEASE, now), Claim::InFlight);
+    }
+
+    #[test]
+    fn a_lease_never_runs_out_early_whatever_the_millisecond() {
+        let store = MemoryStore::new(100);
+        let lease = Duration::from_millis(1);
+        for offset in [0, 1, 500, 999, 1_000, 1_001, 1_999] {
+            let at = store.epoch + Duration::from_micros(offset);
+            let key = format!("k{offset}");
+            fresh(claim(&store, &key, lease, at));
+            assert_eq!(
+                claim(&store, &key, LEASE, at + lease - Duration::from_nanos(1)),
+                Claim::InFlight,
+                "{offset} µs"
+            );
+            // At most a millisecond late.
+            fresh(claim(&store, &key, LEASE, at + lease * 2));
+        }
     }
 
     #[test]

@@ -338,8 +338,8 @@ mod tests {
         #[test]
         fn precomputed_keys_give_the_hmac_crates_mac(
             key in proptest::collection::vec(any::<u8>(), 0..150),
-            message in proptest::collection::vec(any::<u8>(), 0..1200),
-            split in (0usize..1200, 0usize..1200),
+            message in proptest::collection::vec(any::<u8>(), 0..1400),
+            split in (0usize..1400, 0usize..1400),
         ) {
             let (a, b) = (split.0.min(message.len()), split.1.min(message.len()));
             let (first, second) = (a.min(b), a.max(b));
@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn precomputed_keys_match_at_every_length_around_the_blocks() {
         let key = b"a key";
-        let message: Vec<u8> = (0..MIDSTATE_MAX + 130).map(|i| i as u8).collect();
+        let message: Vec<u8> = (0..MIDSTATE_MAX + 2).map(|i| i as u8).collect();
         let precomputed = HmacSha256Key::new(key);
         for len in 0..message.len() {
             let expected = hmac_sha256(key, [&message[..len]]);
