@@ -19,12 +19,15 @@ use actix_webhook::testing::TestDelivery;
 use actix_webhook::verify::FixedClock;
 use actix_webhook::{webhook, Event, Secret, Secrets, WebhookRouter};
 use futures_util::future::BoxFuture;
-use futures_util::FutureExt as _;
 use serde_json::Value;
 
 #[path = "support/capture.rs"]
 mod capture;
 use capture::Capture;
+
+#[path = "support/memory_calls.rs"]
+mod memory_calls;
+use memory_calls::{claim_now, complete, fresh, store_key};
 
 const NOW: i64 = 1_700_000_000;
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -538,34 +541,6 @@ async fn one_body_under_two_event_names_is_two_deliveries() {
         assert_eq!(json["status"], expected, "{topic} {id}: {json}");
     }
     assert_eq!(runs.0.load(Ordering::SeqCst), 2);
-}
-
-/// A store key as the router writes it.
-fn store_key(i: usize) -> String {
-    format!("webhook:msg_{i:012}_2KWPBgLlAfxdpx2AI54pPJ85f4W")
-}
-
-fn claim_now(store: &MemoryStore, key: &str) -> Claim {
-    store
-        .claim(key, Duration::from_secs(60))
-        .now_or_never()
-        .expect("the memory store answers at once")
-        .expect("room in the store")
-}
-
-fn fresh(store: &MemoryStore, key: &str) -> Token {
-    match claim_now(store, key) {
-        Claim::Fresh(token) => token,
-        other => panic!("{key}: expected a fresh claim, got {other:?}"),
-    }
-}
-
-fn complete(store: &MemoryStore, key: &str, token: &Token) {
-    store
-        .complete(key, token, Duration::from_secs(3600))
-        .now_or_never()
-        .expect("the memory store answers at once")
-        .expect("complete");
 }
 
 /// A full store: kept at its capacity, the oldest ids pushed out first,

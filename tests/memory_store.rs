@@ -3,30 +3,16 @@
 //! other test's allocations are counted.
 
 use std::alloc::System;
-use std::time::Duration;
 
-use actix_webhook::dedupe::{Claim, MemoryStore, Store};
-use futures_util::FutureExt as _;
+use actix_webhook::dedupe::{Claim, MemoryStore};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+#[path = "support/memory_calls.rs"]
+mod memory_calls;
+use memory_calls::{claim_now, complete, fresh, store_key};
 
 #[global_allocator]
 static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-const LEASE: Duration = Duration::from_secs(60);
-const TTL: Duration = Duration::from_secs(72 * 60 * 60);
-
-/// A key as the router writes it.
-fn key(i: usize) -> String {
-    format!("webhook:msg_{i:012}_2KWPBgLlAfxdpx2AI54pPJ85f4W")
-}
-
-fn claim(store: &MemoryStore, key: &str) -> Claim {
-    store
-        .claim(key, LEASE)
-        .now_or_never()
-        .expect("the memory store answers at once")
-        .expect("room in the store")
-}
 
 #[test]
 fn a_million_ids_take_at_most_32_bytes_each() {
@@ -37,15 +23,9 @@ fn a_million_ids_take_at_most_32_bytes_each() {
     for i in 0..IDS {
         // One key buffer, reused: only the store's memory is counted.
         key.clear();
-        key.push_str(&self::key(i));
-        let Claim::Fresh(token) = claim(&store, &key) else {
-            panic!("{key}: not a fresh claim");
-        };
-        store
-            .complete(&key, &token, TTL)
-            .now_or_never()
-            .expect("the memory store answers at once")
-            .expect("complete");
+        key.push_str(&store_key(i));
+        let token = fresh(&store, &key);
+        complete(&store, &key, &token);
     }
     let change = region.change();
     let held = change.bytes_allocated as isize - change.bytes_deallocated as isize
@@ -57,6 +37,6 @@ fn a_million_ids_take_at_most_32_bytes_each() {
     assert!(per_id <= 32.0, "{per_id:.1} bytes per id");
     // Each id is still known.
     for i in (0..IDS).step_by(997) {
-        assert_eq!(claim(&store, &self::key(i)), Claim::Done, "{i}");
+        assert_eq!(claim_now(&store, &store_key(i)), Claim::Done, "{i}");
     }
 }

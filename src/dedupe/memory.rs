@@ -255,7 +255,7 @@ impl MemoryStore {
     }
 
     fn settle(&self, key: &str, token: &Token, done_for: Option<Duration>, now: Instant) {
-        let Some(token) = token.number() else {
+        let Ok(token) = token.as_str().parse::<u64>() else {
             return;
         };
         if token == 0 || token & DONE != 0 {
@@ -483,6 +483,12 @@ mod tests {
         store.claim_now(key, lease, now).expect("room in the store")
     }
 
+    /// Claims `key` fresh and marks it done, as a handled delivery.
+    fn handle(store: &MemoryStore, key: &str, now: Instant) {
+        let token = fresh(claim(store, key, LEASE, now));
+        store.settle(key, &token, Some(TTL), now);
+    }
+
     fn fresh(claim: Claim) -> Token {
         match claim {
             Claim::Fresh(token) => token,
@@ -562,8 +568,7 @@ mod tests {
         let now = Instant::now();
         for i in 0..5_000 {
             let key = format!("k{i}");
-            let token = fresh(claim(&store, &key, LEASE, now));
-            store.settle(&key, &token, Some(TTL), now);
+            handle(&store, &key, now);
             assert_eq!(store.len(), (i + 1).min(1_000));
         }
         assert_eq!(store.len.load(Ordering::Relaxed), 1_000);
@@ -587,8 +592,7 @@ mod tests {
         let now = Instant::now();
         for i in 0..100 {
             let key = format!("k{i}");
-            let token = fresh(claim(&store, &key, LEASE, now));
-            store.settle(&key, &token, Some(TTL), now);
+            handle(&store, &key, now);
             assert_eq!(store.len(), 1);
             assert_eq!(claim(&store, &key, LEASE, now), Claim::Done);
         }
@@ -601,8 +605,7 @@ mod tests {
         let slow = fresh(claim(&store, "slow", LEASE, now));
         for i in 0..100 {
             let key = format!("k{i}");
-            let token = fresh(claim(&store, &key, LEASE, now));
-            store.settle(&key, &token, Some(TTL), now);
+            handle(&store, &key, now);
             // The oldest claim, still in flight, holds its place.
             assert_eq!(claim(&store, "slow", LEASE, now), Claim::InFlight, "{i}");
             assert_eq!(store.len(), (i + 2).min(3));
@@ -628,8 +631,7 @@ mod tests {
         let now = Instant::now();
         for i in 0..20_000 {
             let key = format!("k{i}");
-            let token = fresh(claim(&store, &key, LEASE, now));
-            store.settle(&key, &token, Some(TTL), now);
+            handle(&store, &key, now);
         }
         assert!(
             store.len() <= store.capacity(),
@@ -654,8 +656,7 @@ mod tests {
             .find(|b| store.locate(b).1 == shard)
             .unwrap_or_default();
         for key in ["a", &b] {
-            let token = fresh(claim(&store, key, LEASE, now));
-            store.settle(key, &token, Some(TTL), now);
+            handle(&store, key, now);
         }
         // `a`'s time is up: claimed anew, it leaves an empty slot behind.
         let again = fresh(claim(&store, "a", LEASE, later));
@@ -732,8 +733,7 @@ mod tests {
             let token = fresh(claim(&store, &key, LEASE, now));
             store.settle(&key, &token, None, now);
             if i % 100 == 0 {
-                let token = fresh(claim(&store, &key, LEASE, now));
-                store.settle(&key, &token, Some(TTL), now);
+                handle(&store, &key, now);
             }
         }
         assert_eq!(store.len(), 201);

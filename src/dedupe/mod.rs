@@ -99,18 +99,6 @@ impl Token {
         })
     }
 
-    /// The number a token for a number holds.
-    pub(crate) fn number(&self) -> Option<u64> {
-        match &self.0 {
-            Text::Digits { digits, len } => {
-                digits[..usize::from(*len)].iter().try_fold(0u64, |n, d| {
-                    n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-                })
-            }
-            Text::Any(text) => text.parse().ok(),
-        }
-    }
-
     /// The token's text.
     pub fn as_str(&self) -> &str {
         match &self.0 {

@@ -2,7 +2,7 @@
 //! (GitHub's `sha256=<hex>`, Slack's `v0=<hex>`, Shopify's bare base64): how
 //! the presets read it and write it.
 
-use crate::scheme::{check_mac, decode_base64, decode_hex, hmac_sha256, Request};
+use crate::scheme::{check_mac, decode_base64, decode_hex, Request};
 use crate::secret::Secrets;
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
@@ -170,9 +170,9 @@ impl SignatureHeader {
     pub(crate) fn sign_hmac_sha256<'a>(
         &self,
         secrets: &Secrets,
-        signed: impl IntoIterator<Item = &'a [u8]>,
+        signed: impl IntoIterator<Item = &'a [u8]> + Clone,
     ) -> String {
-        self.write(&hmac_sha256(secrets.primary().expose(), signed))
+        self.write(&secrets.primary().hmac_sha256(signed))
     }
 }
 

@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use crate::scheme::{
-    check_mac, decode_base64, hmac_sha256, utf8, Delivery, Message, Request, Scheme, Signer,
-};
+use crate::scheme::{check_mac, decode_base64, utf8, Delivery, Message, Request, Scheme, Signer};
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
 
@@ -294,10 +292,7 @@ fn decode_key(key: &str, prefix: &str) -> Result<Vec<u8>, SecretError> {
 pub(crate) fn signature(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> String {
     use base64::Engine as _;
     let ts = timestamp.to_string();
-    let mac = hmac_sha256(
-        secret.expose(),
-        [id.as_bytes(), b".", ts.as_bytes(), b".", body],
-    );
+    let mac = secret.hmac_sha256([id.as_bytes(), b".", ts.as_bytes(), b".", body]);
     format!(
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(mac)

@@ -91,7 +91,7 @@ impl TimestampedHmac {
         } = self.format;
         let ts = timestamp.to_string();
         let signed = [ts.as_bytes(), joiner.as_bytes(), body];
-        let mac = crate::scheme::hmac_sha256(self.secrets.primary().expose(), signed);
+        let mac = self.secrets.primary().hmac_sha256(signed);
         let separator = char::from(*separator);
         format!("{ts_key}={ts}{separator}{mac_key}={}", hex::encode(mac))
     }
