@@ -35,6 +35,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::ids::shown_id;
+use crate::metrics::NO_EVENT;
 use crate::payload::PayloadError;
 use crate::pipeline::{Arrival, Received, WebhookConfig};
 use crate::rejection::Rejection;
@@ -193,5 +194,11 @@ async fn read_verified(
         Err(rejection) => rejection,
     };
     rejection.log(None);
+    let outcome = match &rejection {
+        Rejection::Handshake(_) => "reply",
+        other => other.code(),
+    };
+    let status = rejection.status().as_u16();
+    crate::metrics::answered(config.scheme().name(), NO_EVENT, outcome, status, None);
     Err(rejection)
 }

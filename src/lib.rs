@@ -255,9 +255,16 @@ pub mod dedupe;
 mod extract;
 pub mod handler;
 mod ids;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+// Without the feature, the recording calls are empty and the names unused.
 #[cfg(feature = "inbox")]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "redis"))))]
 pub mod inbox;
+#[cfg(not(feature = "metrics"))]
+#[allow(dead_code, unreachable_pub)]
+mod metrics;
 mod payload;
 mod pipeline;
 mod rejection;

@@ -27,6 +27,9 @@ use zeroize::Zeroizing;
 
 use crate::scheme::mac::HmacSha256Key;
 
+/// What a secret without a [label](Secret::labeled) is recorded as.
+pub(crate) const UNLABELED: &str = "unlabeled";
+
 /// The prefix of Standard Webhooks (and Svix) secrets.
 const STANDARD_PREFIX: &str = "whsec_";
 
@@ -42,6 +45,8 @@ const STANDARD_PREFIX: &str = "whsec_";
 #[derive(Clone)]
 pub struct Secret {
     key: Arc<Key>,
+    /// The name it is known by in metrics and logs, e.g. `2026-11`.
+    label: Option<Arc<str>>,
 }
 
 /// A secret's bytes, and its HMAC-SHA256 key blocks computed once.
@@ -77,6 +82,7 @@ impl Secret {
         }
         Ok(Self {
             key: Arc::new(Key::new(bytes)),
+            label: None,
         })
     }
 
@@ -100,6 +106,35 @@ impl Secret {
         Self::new(decoded.to_vec())
     }
 
+    /// The same secret under a label, e.g. the month it was made: which
+    /// secret verified a delivery is recorded by its label in the tracing
+    /// span (`secret`) and, with the `metrics` feature, in
+    /// `webhook_secret_matches_total`, so that a rotation can be finished
+    /// once the old label stops matching. The label is shown as it is: never
+    /// make it from the secret itself.
+    ///
+    /// ```
+    /// use actix_webhook::{Secret, Secrets};
+    ///
+    /// let rotating = Secrets::new([
+    ///     Secret::new("new secret")?.labeled("2026-12"),
+    ///     Secret::new("old secret")?.labeled("2026-11"),
+    /// ])?;
+    /// assert_eq!(rotating.primary().label(), Some("2026-12"));
+    /// assert_eq!(format!("{:?}", rotating.primary()), r#"Secret("2026-12", [REDACTED])"#);
+    /// # Ok::<(), actix_webhook::SecretError>(())
+    /// ```
+    #[must_use]
+    pub fn labeled(mut self, label: impl Into<Arc<str>>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The label given with [`labeled`](Self::labeled).
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
     /// The secret's bytes, for implementing a [`Scheme`](crate::scheme::Scheme).
     ///
     /// Keep them out of logs, errors and responses.
@@ -121,13 +156,17 @@ impl Secret {
     pub(crate) fn empty_for_tests() -> Self {
         Self {
             key: Arc::new(Key::new(Zeroizing::default())),
+            label: None,
         }
     }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([REDACTED])")
+        match &self.label {
+            Some(label) => write!(f, "Secret({label:?}, [REDACTED])"),
+            None => f.write_str("Secret([REDACTED])"),
+        }
     }
 }
 
@@ -178,6 +217,16 @@ impl Secrets {
             return Err(SecretError::Empty);
         }
         Ok(Self { list })
+    }
+
+    /// The label of the secret at `index` (as a scheme reports it in
+    /// [`Delivery::secret`](crate::scheme::Delivery::secret)), or
+    /// [`UNLABELED`] when it has none or the scheme did not say.
+    pub(crate) fn label_of(&self, index: Option<usize>) -> &str {
+        index
+            .and_then(|index| self.list.get(index))
+            .and_then(Secret::label)
+            .unwrap_or(UNLABELED)
     }
 
     /// The secrets, newest first.

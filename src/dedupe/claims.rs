@@ -77,6 +77,7 @@ impl Claims {
             Ok(Claim::Done) => Claimed::Done,
             Err(error) => {
                 tracing::error!(target: "actix_webhook::store", %error, "claiming a delivery failed");
+                store_error("claim");
                 if let Some(token) = error.pending_claim() {
                     // Applied with its answer lost, perhaps: give it up as
                     // soon as the store answers, or the sender's retry
@@ -99,6 +100,7 @@ impl Claims {
             // Done, the handler must not run again once the lease runs
             // out; released, the sender's retry must not wait for it.
             tracing::warn!(target: "actix_webhook::store", %error, "settling a claim failed; retrying until the lease runs out");
+            store_error("settle");
             self.settle_later(key, token, done_for, at);
         }
     }
@@ -116,6 +118,11 @@ impl Claims {
         let settle = settle_later(self.store.clone(), key, token, done_for, deadline);
         actix_web::rt::spawn(settle.in_current_span());
     }
+}
+
+/// Counts a failed call to the store in the metrics.
+fn store_error(operation: &'static str) {
+    crate::metrics::store_error(crate::metrics::StoreKind::Dedupe, operation);
 }
 
 /// Marks a claim done for `done_for`, or releases it when `None`.

@@ -15,6 +15,7 @@ use super::stored::{now_ms, random_bytes, AppData, StoredDelivery};
 use super::Inbox;
 use crate::ack::Ack;
 use crate::handler::Failure;
+use crate::metrics::{self, StoreKind};
 
 /// What runs a stored delivery's handler: the router, which knows the
 /// routes. A trait so that the inbox does not depend on the router.
@@ -27,7 +28,15 @@ pub(crate) trait RunStored {
         attempt: u32,
         app_data: &'a [AppData],
     ) -> LocalBoxFuture<'a, Result<Ack, Failure>>;
+
+    /// What a delivery stored as `event` is counted under in the metrics:
+    /// its route (see `crate::metrics`).
+    fn event_label<'a>(&'a self, event: &'a str) -> &'a str;
 }
+
+/// How often the workers read the inbox's counts for the metrics.
+#[cfg(feature = "metrics")]
+const DEPTH_EVERY: Duration = Duration::from_secs(10);
 
 /// How often done deliveries are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
@@ -220,6 +229,8 @@ impl Workers {
         });
         let workers = &shared.workers;
         let mut next_prune = now_ms();
+        #[cfg(feature = "metrics")]
+        let mut next_depth = now_ms();
         // While claims fail: logged as an error at first and once a minute,
         // retried every poll until the store answers.
         let mut outage = Outage::default();
@@ -229,6 +240,17 @@ impl Workers {
             if now >= next_prune {
                 prune(&workers.inbox).await;
                 next_prune = now.saturating_add(millis(PRUNE_EVERY));
+            }
+            #[cfg(feature = "metrics")]
+            if now >= next_depth {
+                match workers.inbox.stats().await {
+                    Ok(stats) => metrics::inbox_depth(&stats),
+                    Err(error) => {
+                        tracing::warn!(target: "actix_webhook::inbox", %error, "reading the inbox's counts failed");
+                        metrics::store_error(StoreKind::Inbox, "stats");
+                    }
+                }
+                next_depth = now.saturating_add(millis(DEPTH_EVERY));
             }
 
             // At least four looks per lease: the Redis inbox takes a
@@ -250,6 +272,7 @@ impl Workers {
                         }
                         for (seq, error) in claimed.damaged {
                             tracing::error!(target: "actix_webhook::inbox", seq, %error, "a stored delivery cannot be read; it is a dead letter");
+                            metrics::inbox_unreadable();
                         }
                         for run in claimed.runs {
                             shared.running.set(shared.running.get() + 1);
@@ -259,21 +282,26 @@ impl Workers {
                             wake_at = wake_at.min(now_ms().saturating_add(due_in));
                         }
                     }
-                    Err(error) => match outage.failed(now_ms()) {
-                        Some(0) => {
-                            tracing::error!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed; the workers wait and try again every poll interval");
+                    Err(error) => {
+                        metrics::store_error(StoreKind::Inbox, "claim");
+                        match outage.failed(now_ms()) {
+                            Some(0) => {
+                                tracing::error!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed; the workers wait and try again every poll interval");
+                            }
+                            Some(failing_ms) => {
+                                let failing_s = failing_ms / 1000;
+                                tracing::error!(target: "actix_webhook::inbox", %error, failing_s, "taking deliveries from the inbox still fails; the workers wait and try again every poll interval");
+                            }
+                            None => {
+                                tracing::debug!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed again");
+                            }
                         }
-                        Some(failing_ms) => {
-                            let failing_s = failing_ms / 1000;
-                            tracing::error!(target: "actix_webhook::inbox", %error, failing_s, "taking deliveries from the inbox still fails; the workers wait and try again every poll interval");
-                        }
-                        None => {
-                            tracing::debug!(target: "actix_webhook::inbox", %error, "taking deliveries from the inbox failed again");
-                        }
-                    },
+                    }
                 }
             }
             let wake_at = wake_at.min(next_prune);
+            #[cfg(feature = "metrics")]
+            let wake_at = wake_at.min(next_depth);
             let sleep = Duration::from_millis(u64::try_from(wake_at - now_ms()).unwrap_or(0));
             // A delivery stored, a slot freed, or a timer (a retry, the poll,
             // pruning) due.
@@ -337,6 +365,7 @@ async fn prune(inbox: &Inbox) {
             }
             Err(error) => {
                 tracing::error!(target: "actix_webhook::inbox", %error, "pruning the inbox failed");
+                metrics::store_error(StoreKind::Inbox, "prune");
                 break;
             }
         }
@@ -384,12 +413,21 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
     let owner = shared.owner;
     let work = async {
         let span = tracing::info_span!("webhook_run", id = %crate::ids::shown_id(&delivery.id), event = %delivery.event, attempt);
+        let event = delivery.event.clone();
+        let started = metrics::start();
         let ran = workers
             .router
             .run_stored(delivery, attempt, &workers.app_data)
             .instrument(span.clone())
             .await;
         let outcome = span.in_scope(|| outcome_of(ran, tries, &workers.backoff));
+        let ended = match &outcome {
+            Outcome::Done => "done",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Dead { .. } => "dead",
+        };
+        let label = workers.router.event_label(&event);
+        metrics::inbox_run(label, ended, metrics::since(started));
         let run = Run {
             seq,
             owner,
@@ -404,6 +442,7 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
             let lease = millis(workers.lease);
             if let Err(error) = store.renew(seq, owner, attempt, lease).await {
                 tracing::error!(target: "actix_webhook::inbox", seq, %error, "renewing a lease failed");
+                metrics::store_error(StoreKind::Inbox, "renew");
             }
         }
     };
@@ -446,10 +485,12 @@ async fn record(store: &Store, run: &Run, outcome: Outcome) {
                 return;
             }
             Err(error) if now_ms() >= give_up => {
+                metrics::store_error(StoreKind::Inbox, "record");
                 tracing::error!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; the delivery runs again after its lease");
                 return;
             }
             Err(error) => {
+                metrics::store_error(StoreKind::Inbox, "record");
                 failures += 1;
                 if failures == 1 {
                     tracing::warn!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; trying again");

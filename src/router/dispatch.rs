@@ -3,7 +3,9 @@
 //! inside one tracing span.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use tracing::field::Empty;
@@ -14,6 +16,7 @@ use crate::ack::Ack;
 use crate::body::hold_until_sent;
 use crate::dedupe::claims::{Claimed, Identity};
 use crate::handler::{Failure, Handler, Incoming};
+use crate::metrics::{self, ClaimInFlight};
 use crate::payload::PayloadError;
 use crate::pipeline::{Arrival, Received};
 use crate::rejection::{reply_response, Rejection};
@@ -35,13 +38,16 @@ impl WebhookRouter {
         let identity = self.inner.claims.identity(None, Some(id.into()), None);
         let view = crate::pipeline::request_view(req, body);
         let event = self.inner.config.find_event_name(&view);
-        match self
-            .dispatch(req, body.clone(), identity, event, None)
+        let mut tally = Tally::default();
+        let (response, outcome) = match self
+            .dispatch(req, body.clone(), identity, event, None, &mut tally)
             .await
         {
-            Ok(answer) => answer.into_response().0,
-            Err((rejection, _)) => rejection.error_response(),
-        }
+            Ok(answer) => answer.into_response(),
+            Err((rejection, _)) => (rejection.error_response(), rejection.code()),
+        };
+        self.count(&tally, outcome, response.status());
+        response
     }
 
     /// Answers one request: the whole pipeline, inside a tracing span.
@@ -52,9 +58,11 @@ impl WebhookRouter {
             id = Empty,
             event = Empty,
             outcome = Empty,
+            secret = Empty,
         );
         async {
-            let (response, outcome) = match self.deliver(&req, &mut payload).await {
+            let mut tally = Tally::default();
+            let (response, outcome) = match self.deliver(&req, &mut payload, &mut tally).await {
                 Ok(answer) => answer.into_response(),
                 Err((rejection, id)) => {
                     rejection.log(id.as_deref());
@@ -73,6 +81,7 @@ impl WebhookRouter {
             };
             tracing::Span::current().record("outcome", outcome);
             tracing::debug!(status = response.status().as_u16(), "webhook answered");
+            self.count(&tally, outcome, response.status());
             response
         }
         .instrument(span)
@@ -82,10 +91,11 @@ impl WebhookRouter {
     /// The shared pipeline up to a verified delivery, then [`dispatch`].
     ///
     /// [`dispatch`]: Self::dispatch
-    async fn deliver(
-        &self,
+    async fn deliver<'r>(
+        &'r self,
         req: &HttpRequest,
         payload: &mut web::Payload,
+        tally: &mut Tally<'r>,
     ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
         let inner = &*self.inner;
         let arrival = match inner.config.receive(req, payload).await {
@@ -105,20 +115,27 @@ impl WebhookRouter {
         if let Some(shown) = &identity.shown {
             tracing::Span::current().record("id", &**shown);
         }
-        self.dispatch(req, body, identity, event, delivery.timestamp)
+        self.dispatch(req, body, identity, event, delivery.timestamp, tally)
             .await
+    }
+
+    /// Counts an answer in the metrics.
+    fn count(&self, tally: &Tally<'_>, outcome: &'static str, status: StatusCode) {
+        let scheme = self.inner.config.scheme().name();
+        metrics::answered(scheme, tally.event, outcome, status.as_u16(), tally.handler);
     }
 
     /// The router's work for a verified delivery: finds the handler for its
     /// event name, claims the delivery, runs the handler and settles the
     /// claim.
-    async fn dispatch(
-        &self,
+    async fn dispatch<'r>(
+        &'r self,
         req: &HttpRequest,
         body: Bytes,
         identity: Identity,
         event: Result<Option<String>, EventNameError>,
         timestamp: Option<i64>,
+        tally: &mut Tally<'r>,
     ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
         let inner = &*self.inner;
         let span = tracing::Span::current();
@@ -142,12 +159,13 @@ impl WebhookRouter {
             }
             name => name.unwrap_or_default(),
         };
-        let (exact, handler) = inner.routes.find(&name);
+        let route = inner.routes.find(&name);
+        tally.event = route.label;
         // A name routed exactly shares the route's copy.
-        let name: Arc<str> = exact.cloned().unwrap_or_else(|| name.into());
+        let name: Arc<str> = route.exact.cloned().unwrap_or_else(|| name.into());
         span.record("event", &*name);
 
-        let Some(handler) = handler else {
+        let Some(handler) = route.handler else {
             // "Why does my handler not run?" is answered here.
             let status = inner.unhandled.status().as_u16();
             if inner.strict {
@@ -171,9 +189,10 @@ impl WebhookRouter {
 
         // Claim the delivery so the handler runs once; nothing to recognise
         // it by, no claim.
+        let scheme = inner.config.scheme().name();
         let held = match key.map(|key| key.for_event(&name)) {
             Some(key) => match inner.claims.claim(key).await {
-                Claimed::Fresh(held) => Some(held),
+                Claimed::Fresh(held) => Some((held, ClaimInFlight::new(scheme))),
                 Claimed::InFlight => return Err(with_id(Rejection::InFlight { retry_after })),
                 Claimed::Done => return Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
                 Claimed::Unavailable => {
@@ -184,9 +203,11 @@ impl WebhookRouter {
         };
 
         let incoming = inner.incoming(req.clone(), body, id, name.clone(), timestamp);
+        let started = metrics::start();
         let outcome = crate::handler::run(&**handler, incoming).await;
+        tally.handler = metrics::since(started);
 
-        if let Some(held) = held {
+        if let Some((held, _in_flight)) = held {
             let handled = matches!(&outcome, Ok(ack) if ack.is_final());
             inner.claims.settle(held, handled).await;
         }
@@ -226,6 +247,7 @@ impl WebhookRouter {
             Ok(false) => Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
             Err(error) => {
                 tracing::error!(target: "actix_webhook::inbox", %error, "storing a delivery failed");
+                metrics::store_error(metrics::StoreKind::Inbox, "enqueue");
                 let retry_after = self.inner.config.retry_delay();
                 Err((Rejection::Unavailable { retry_after }, shown))
             }
@@ -271,6 +293,10 @@ fn handler_failed(handler: &dyn Handler, id: Option<&str>, event: &str, message:
 
 #[cfg(feature = "inbox")]
 impl crate::inbox::RunStored for WebhookRouter {
+    fn event_label<'a>(&'a self, event: &'a str) -> &'a str {
+        self.inner.routes.find(event).label
+    }
+
     /// No handler for the event (any more) is the router's unhandled answer.
     fn run_stored<'a>(
         &'a self,
@@ -280,12 +306,13 @@ impl crate::inbox::RunStored for WebhookRouter {
     ) -> futures_util::future::LocalBoxFuture<'a, Result<Ack, Failure>> {
         Box::pin(async move {
             let inner = &*self.inner;
-            let (exact, handler) = inner.routes.find(&stored.event);
-            let Some(handler) = handler else {
+            let route = inner.routes.find(&stored.event);
+            let Some(handler) = route.handler else {
                 tracing::warn!(target: "actix_webhook::router", event = %stored.event, "no handler for a stored delivery's event");
                 return Ok(inner.unhandled.clone());
             };
-            let name = exact
+            let name = route
+                .exact
                 .cloned()
                 .unwrap_or_else(|| stored.event.as_str().into());
             let request = stored.request(app_data);
@@ -305,6 +332,24 @@ impl crate::inbox::RunStored for WebhookRouter {
             }
             outcome
         })
+    }
+}
+
+/// What an answer is counted under in the metrics, filled in as the
+/// request goes through.
+struct Tally<'r> {
+    /// The route's label (see `crate::metrics`).
+    event: &'r str,
+    /// How long the handler ran, when it did (and metrics are on).
+    handler: Option<Duration>,
+}
+
+impl Default for Tally<'_> {
+    fn default() -> Self {
+        Self {
+            event: metrics::NO_EVENT,
+            handler: None,
+        }
     }
 }
 

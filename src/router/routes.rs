@@ -82,21 +82,40 @@ impl Routes {
         None
     }
 
-    /// The handler for `event`, with the registered name when it is an
-    /// exact match.
-    pub(crate) fn find(&self, event: &str) -> (Option<&Arc<str>>, Option<&Arc<dyn Handler>>) {
+    /// The route `event` takes.
+    pub(crate) fn find(&self, event: &str) -> Route<'_> {
         if let Some((name, handler)) = self.exact.get_key_value(event) {
-            return (Some(name), Some(handler));
+            return Route {
+                exact: Some(name),
+                handler: Some(handler),
+                label: name,
+            };
         }
-        let handler = self
-            .prefixes
-            .iter()
-            .find(|(prefix, ..)| event.starts_with(&**prefix))
-            .map(|(.., h)| h)
-            .or(self.any.as_ref())
-            .or(self.fallback.as_ref());
-        (None, handler)
+        let (handler, label) = match self.prefixes.iter().find(|(p, ..)| event.starts_with(&**p)) {
+            Some((_, pattern, handler)) => (Some(handler), *pattern),
+            None => match (&self.any, &self.fallback) {
+                (Some(any), _) => (Some(any), "*"),
+                (None, Some(fallback)) => (Some(fallback), crate::metrics::FALLBACK),
+                (None, None) => (None, crate::metrics::UNROUTED),
+            },
+        };
+        Route {
+            exact: None,
+            handler,
+            label,
+        }
     }
+}
+
+/// Where an event name goes.
+pub(crate) struct Route<'a> {
+    /// The registered name, when it is an exact match.
+    pub(crate) exact: Option<&'a Arc<str>>,
+    /// Its handler; `None` when no route takes it.
+    pub(crate) handler: Option<&'a Arc<dyn Handler>>,
+    /// What it is counted as in metrics: the registered name or pattern,
+    /// never the name as sent (see `crate::metrics`).
+    pub(crate) label: &'a str,
 }
 
 #[cfg(test)]
@@ -138,6 +157,23 @@ mod tests {
         let prefixes: Vec<&str> = routes.prefixes.iter().map(|(p, ..)| &**p).collect();
         assert_eq!(prefixes, ["issues.", "order."]);
         assert!(routes.any.is_some());
+    }
+
+    #[test]
+    fn routes_are_labeled_by_what_is_registered_not_by_what_is_sent() {
+        let mut routes = Routes::default();
+        routes.add(Arc::new(Patterns(&["issues", "order.*", "invoice.paid"])));
+        let label = |routes: &Routes, event: &str| routes.find(event).label.to_owned();
+        assert_eq!(label(&routes, "invoice.paid"), "invoice.paid");
+        assert_eq!(label(&routes, "issues"), "issues");
+        assert_eq!(label(&routes, "issues.opened"), "issues");
+        assert_eq!(label(&routes, "order.x-any-thing"), "order.*");
+        assert_eq!(label(&routes, "made-up-1"), crate::metrics::UNROUTED);
+        assert!(routes.find("made-up-1").handler.is_none());
+        routes.fallback = Some(Arc::new(Patterns(&[])));
+        assert_eq!(label(&routes, "made-up-2"), crate::metrics::FALLBACK);
+        routes.add(Arc::new(Patterns(&["*"])));
+        assert_eq!(label(&routes, "made-up-3"), "*");
     }
 
     #[test]

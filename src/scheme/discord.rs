@@ -173,12 +173,13 @@ impl Scheme for Discord {
     ) -> Result<Delivery, VerifyError> {
         let read = ED25519.read_timestamped::<64>(request, TIMESTAMP, self.tolerance, now)?;
         let signed = [read.raw_timestamp, request.body()];
-        if !ed25519::any_key_verifies(secrets, read.signature.into_iter(), signed) {
-            return Err(VerifyError::InvalidSignature);
-        }
+        let key = ed25519::any_key_verifies(secrets, read.signature.into_iter(), signed)
+            .ok_or(VerifyError::InvalidSignature)?;
         static ID: OnceLock<JsonPointer> = OnceLock::new();
         let id = json_string(request.body(), static_pointer(&ID, "/id"));
-        Ok(Delivery::new(id, Some(read.timestamp)).fingerprint_if_no_id(signed))
+        Ok(Delivery::new(id, Some(read.timestamp))
+            .fingerprint_if_no_id(signed)
+            .verified_by(key))
     }
 
     /// Answers PING (`"type": 1`) with PONG.

@@ -50,8 +50,8 @@ pub(crate) fn signing_key(bytes: &[u8]) -> Result<SigningKey, SecretError> {
     }
 }
 
-/// Whether any of `signatures` is the signature of the concatenated `parts`
-/// under any of `public_keys`, through the presets' one matching routine
+/// Which of `public_keys`, by position, any of `signatures` is the
+/// signature of the concatenated `parts` under, through the presets' one matching routine
 /// ([`any_secret_matches`]): every key is parsed once and tried against
 /// every signature. Public keys hide nothing, so that ed25519 verification
 /// is not constant time shows nothing either.
@@ -59,7 +59,7 @@ pub(crate) fn any_key_verifies<'a>(
     public_keys: &Secrets,
     signatures: impl Iterator<Item = [u8; 64]> + Clone,
     parts: impl IntoIterator<Item = &'a [u8]> + Clone,
-) -> bool {
+) -> Option<usize> {
     let parse = |key: &Secret| verifying_key(key.expose());
     any_secret_matches(public_keys, signatures, parse, |key, signature| {
         let valid = key

@@ -283,7 +283,7 @@ impl Scheme for GenericHmac {
             raw_timestamp,
             request.body(),
         );
-        check_mac(secrets, candidate.into_iter(), |secret| {
+        let secret = check_mac(secrets, candidate.into_iter(), |secret| {
             secret.hmac_sha256(signed.clone())
         })?;
         // An id outside the signed content is anyone's to change: a repeat
@@ -291,7 +291,7 @@ impl Scheme for GenericHmac {
         let fingerprint = (!self.content.needs(&Part::Id)).then(|| sha256(signed));
         Ok(Delivery {
             fingerprint,
-            ..Delivery::new(id, timestamp)
+            ..Delivery::new(id, timestamp).verified_by(secret)
         })
     }
 

@@ -98,10 +98,12 @@ impl Scheme for GitHub {
         secrets: &Secrets,
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
-        HUB_SIGNATURE.check_hmac_sha256(request, secrets, [request.body()])?;
+        let secret = HUB_SIGNATURE.check_hmac_sha256(request, secrets, [request.body()])?;
         // The delivery id is not signed: a repeat is recognised by its body.
         let id = optional_utf8(request, DELIVERY)?;
-        Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
+        Ok(Delivery::new(id, None)
+            .fingerprint_of([request.body()])
+            .verified_by(secret))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {

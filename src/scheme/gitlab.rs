@@ -135,12 +135,12 @@ impl Scheme for GitLab {
             return self.signing.verify(request, secrets, now);
         }
         let token = request.require(TOKEN)?;
-        if !token_matches(token, secrets) {
-            return Err(VerifyError::InvalidSignature);
-        }
+        let secret = token_matches(token, secrets).ok_or(VerifyError::InvalidSignature)?;
         let id = first_optional_utf8(request, &[IDEMPOTENCY_KEY, EVENT_UUID])?;
         // The token signs nothing: a repeat is recognised by its body.
-        Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
+        Ok(Delivery::new(id, None)
+            .fingerprint_of([request.body()])
+            .verified_by(secret))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {

@@ -57,8 +57,8 @@ pub(crate) fn only_value<'h>(header: &'h [u8], separator: u8, key: &[u8]) -> Opt
     }
 }
 
-/// Whether any `key` entry of such a header is the hex HMAC-SHA256 of
-/// `signed` under any of `secrets`, checking every pair. An entry that is
+/// Which secret, by position, any `key` entry of such a header is the hex
+/// HMAC-SHA256 of `signed` under, checking every pair. An entry that is
 /// not 32 bytes of hex cannot match and is skipped, as the providers' SDKs
 /// do.
 pub(crate) fn any_hex_mac_matches(
@@ -67,7 +67,7 @@ pub(crate) fn any_hex_mac_matches(
     key: &[u8],
     secrets: &Secrets,
     signed: [&[u8]; 3],
-) -> bool {
+) -> Option<usize> {
     let candidates = key_values(header, separator)
         .filter(move |(k, _)| *k == key)
         .filter_map(|(_, value)| decode_hex::<32>(value).ok().flatten());
@@ -256,7 +256,7 @@ pub(crate) fn hmac_sha1<'a>(key: &[u8], parts: impl IntoIterator<Item = &'a [u8]
 }
 
 /// Checks that one of `candidates` is the MAC that `mac` computes under one
-/// of `secrets`, as [`any_mac_matches`] does.
+/// of `secrets`, as [`any_mac_matches`] does: the position of the secret.
 ///
 /// # Errors
 ///
@@ -265,59 +265,61 @@ pub(crate) fn check_mac<const N: usize>(
     secrets: &Secrets,
     candidates: impl Iterator<Item = [u8; N]> + Clone,
     mac: impl Fn(&Secret) -> [u8; N],
-) -> Result<(), VerifyError> {
-    if any_mac_matches(secrets, candidates, mac) {
-        Ok(())
-    } else {
-        Err(VerifyError::InvalidSignature)
-    }
+) -> Result<usize, VerifyError> {
+    any_mac_matches(secrets, candidates, mac).ok_or(VerifyError::InvalidSignature)
 }
 
-/// Whether any of `candidates` is the MAC that `mac` computes under any of
-/// `secrets`, through [`any_secret_matches`].
+/// Which secret, by position, any of `candidates` is the MAC that `mac`
+/// computes under, through [`any_secret_matches`].
 pub(crate) fn any_mac_matches<const N: usize>(
     secrets: &Secrets,
     candidates: impl Iterator<Item = [u8; N]> + Clone,
     mac: impl Fn(&Secret) -> [u8; N],
-) -> bool {
+) -> Option<usize> {
     any_secret_matches(secrets, candidates, mac, |expected, candidate| {
         ct_eq_words(expected, candidate)
     })
 }
 
-/// Whether any of `candidates` matches under any of `secrets`: the one loop
-/// over secrets. Every MAC, token and ed25519 check of the presets goes
+/// Which secret, by position, any of `candidates` matches under: the one
+/// loop over secrets. Every MAC, token and ed25519 check of the presets goes
 /// through it. `expect` turns a key into what a genuine candidate must match
 /// (its MAC over the signed content, or a parsed public key), once per key;
-/// `matches` compares one candidate with that.
+/// `matches` compares one candidate with that. When several secrets match,
+/// the first.
 ///
-/// Every secret is tried against every candidate and the results are
-/// combined without branching, so the timing shows neither which secret or
-/// candidate matched nor, with a constant-time `matches`, where a candidate
-/// differs. A secret with no bytes never matches: its MAC is anyone's to
-/// compute. [`Secret`](crate::secret::Secret) cannot hold one; this holds
-/// even so.
+/// Every secret is tried against every candidate and the results (the
+/// position included) are combined without branching, so the timing shows
+/// neither which secret or candidate matched nor, with a constant-time
+/// `matches`, where a candidate differs. A secret with no bytes never
+/// matches: its MAC is anyone's to compute. [`Secret`](crate::secret::Secret)
+/// cannot hold one; this holds even so.
 pub(crate) fn any_secret_matches<E, C>(
     secrets: &Secrets,
     candidates: impl Iterator<Item = C> + Clone,
     expect: impl Fn(&Secret) -> E,
     matches: impl Fn(&E, &C) -> subtle::Choice,
-) -> bool {
-    let mut matched = subtle::Choice::from(0);
-    for secret in secrets {
+) -> Option<usize> {
+    use subtle::ConditionallySelectable as _;
+    let mut found = subtle::Choice::from(0);
+    let mut position = 0_u64;
+    for (index, secret) in secrets.iter().enumerate() {
         let usable = subtle::Choice::from(u8::from(!secret.expose().is_empty()));
         let expected = expect(secret);
+        let mut matched = subtle::Choice::from(0);
         for candidate in candidates.clone() {
             matched |= matches(&expected, &candidate) & usable;
         }
+        position.conditional_assign(&(index as u64), matched & !found);
+        found |= matched;
     }
-    matched.into()
+    bool::from(found).then_some(position as usize)
 }
 
-/// Whether `token` equals one of `secrets`, comparing SHA-256 digests in
-/// constant time over every secret, so neither the content nor the length of
-/// a secret shows in the timing.
-pub(crate) fn token_matches(token: &[u8], secrets: &Secrets) -> bool {
+/// Which of `secrets`, by position, `token` equals, comparing SHA-256
+/// digests in constant time over every secret, so neither the content nor
+/// the length of a secret shows in the timing.
+pub(crate) fn token_matches(token: &[u8], secrets: &Secrets) -> Option<usize> {
     use sha2::Digest as _;
     let sent: [u8; 32] = sha2::Sha256::digest(token).into();
     any_mac_matches(secrets, std::iter::once(sent), |secret| {
@@ -367,19 +369,52 @@ mod tests {
         let real = Secrets::new([Secret::new("k").unwrap()]).unwrap();
         let forged = hmac_sha256(b"", [&b"body"[..]]);
         let genuine = hmac_sha256(b"k", [&b"body"[..]]);
-        assert!(any_mac_matches(&real, std::iter::once(genuine), mac));
-        assert!(!any_mac_matches(&real, std::iter::once(forged), mac));
+        assert_eq!(
+            any_mac_matches(&real, std::iter::once(genuine), mac),
+            Some(0)
+        );
+        assert_eq!(any_mac_matches(&real, std::iter::once(forged), mac), None);
         // Even a set smuggling in an empty secret (no public path builds
         // one) refuses the MAC anyone can compute under it.
         let smuggled =
             Secrets::new([Secret::empty_for_tests(), Secret::new("k").unwrap()]).unwrap();
-        assert!(!any_mac_matches(&smuggled, std::iter::once(forged), mac));
-        assert!(any_mac_matches(&smuggled, std::iter::once(genuine), mac));
-        assert!(!token_matches(b"", &smuggled));
-        assert!(token_matches(b"k", &smuggled));
+        assert_eq!(
+            any_mac_matches(&smuggled, std::iter::once(forged), mac),
+            None
+        );
+        assert_eq!(
+            any_mac_matches(&smuggled, std::iter::once(genuine), mac),
+            Some(1)
+        );
+        assert_eq!(token_matches(b"", &smuggled), None);
+        assert_eq!(token_matches(b"k", &smuggled), Some(1));
         // Any candidate of several may match; none is no match.
-        assert!(any_mac_matches(&real, [forged, genuine].into_iter(), mac));
-        assert!(!any_mac_matches(&real, std::iter::empty(), mac));
+        assert_eq!(
+            any_mac_matches(&real, [forged, genuine].into_iter(), mac),
+            Some(0)
+        );
+        assert_eq!(any_mac_matches(&real, std::iter::empty(), mac), None);
+    }
+
+    #[test]
+    fn the_matching_secret_is_found_by_position_and_the_first_wins() {
+        let mac = |secret: &Secret| secret.hmac_sha256([&b"body"[..]]);
+        let set =
+            Secrets::new(["new", "old", "older", "old"].map(|k| Secret::new(k).unwrap())).unwrap();
+        for (key, position) in [("new", 0), ("old", 1), ("older", 2)] {
+            let sent = hmac_sha256(key.as_bytes(), [&b"body"[..]]);
+            assert_eq!(
+                any_mac_matches(&set, std::iter::once(sent), mac),
+                Some(position)
+            );
+            assert_eq!(token_matches(key.as_bytes(), &set), Some(position), "{key}");
+        }
+        // Two candidates, each matching a secret: the earlier secret.
+        let [new, older] = ["new", "older"].map(|k| hmac_sha256(k.as_bytes(), [&b"body"[..]]));
+        assert_eq!(
+            any_mac_matches(&set, [older, new].into_iter(), mac),
+            Some(0)
+        );
     }
 
     #[test]

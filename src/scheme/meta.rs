@@ -115,9 +115,11 @@ impl Scheme for Meta {
         secrets: &Secrets,
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
-        HUB_SIGNATURE.check_hmac_sha256(request, secrets, [request.body()])?;
+        let secret = HUB_SIGNATURE.check_hmac_sha256(request, secrets, [request.body()])?;
         // No id and no timestamp: a repeat is recognised by its body.
-        Ok(Delivery::new(None, None).fingerprint_of([request.body()]))
+        Ok(Delivery::new(None, None)
+            .fingerprint_of([request.body()])
+            .verified_by(secret))
     }
 
     /// `object`, then `.` and `entry[0].changes[0].field` when present.
@@ -162,7 +164,9 @@ impl Scheme for Meta {
         let expected = self.verify_token.clone().map(Secrets::from);
         let accepted = mode.as_deref() == Some("subscribe")
             && match (&token, &expected) {
-                (Some(token), Some(expected)) => token_matches(token.as_bytes(), expected),
+                (Some(token), Some(expected)) => {
+                    token_matches(token.as_bytes(), expected).is_some()
+                }
                 _ => false,
             };
         Some(match (accepted, challenge) {

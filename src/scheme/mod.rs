@@ -129,6 +129,12 @@ pub struct Delivery {
     /// (or absent): what recognises a repeat, whatever id it carries. Keyed
     /// by no secret, so it stays the same across a rotation.
     pub fingerprint: Option<[u8; 32]>,
+    /// Which of the secrets given to [`Scheme::verify`] verified it, by its
+    /// position in the [`Secrets`]: what the pipeline records by the
+    /// secret's [label](crate::Secret::labeled). `None` when the scheme does
+    /// not say. Found without branching on which secret matched, as the
+    /// match itself is.
+    pub secret: Option<usize>,
 }
 
 impl Delivery {
@@ -141,7 +147,16 @@ impl Delivery {
             id,
             timestamp,
             fingerprint: None,
+            secret: None,
         }
+    }
+
+    /// The same delivery, verified by the secret at `index` of the
+    /// [`Secrets`] given to [`Scheme::verify`].
+    #[must_use]
+    pub fn verified_by(mut self, index: usize) -> Self {
+        self.secret = Some(index);
+        self
     }
 
     /// The same delivery recognised by the SHA-256 of `signed`, the content

@@ -93,10 +93,12 @@ impl Scheme for Shopify {
         secrets: &Secrets,
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
-        HMAC.check_hmac_sha256(request, secrets, [request.body()])?;
+        let secret = HMAC.check_hmac_sha256(request, secrets, [request.body()])?;
         let id = first_optional_utf8(request, &[EVENT_ID, WEBHOOK_ID])?;
         // The ids are not signed: a repeat is recognised by its body.
-        Ok(Delivery::new(id, None).fingerprint_of([request.body()]))
+        Ok(Delivery::new(id, None)
+            .fingerprint_of([request.body()])
+            .verified_by(secret))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {

@@ -158,7 +158,7 @@ impl SignatureHeader {
         request: &Request<'_>,
         secrets: &Secrets,
         signed: impl IntoIterator<Item = &'a [u8]> + Clone,
-    ) -> Result<(), VerifyError> {
+    ) -> Result<usize, VerifyError> {
         let candidate = self.read::<32>(request)?;
         check_mac(secrets, candidate.into_iter(), |secret| {
             secret.hmac_sha256(signed.clone())

@@ -140,7 +140,7 @@ impl Scheme for Slack {
     ) -> Result<Delivery, VerifyError> {
         let read = V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
         let signed = [&b"v0:"[..], read.raw_timestamp, b":", request.body()];
-        check_mac(secrets, read.signature.into_iter(), |secret| {
+        let secret = check_mac(secrets, read.signature.into_iter(), |secret| {
             secret.hmac_sha256(signed)
         })?;
         static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
@@ -151,7 +151,9 @@ impl Scheme for Slack {
         };
         // Forms (slash commands, interactivity) carry no `event_id`: a
         // repeat is recognised by what was signed.
-        Ok(Delivery::new(id, Some(read.timestamp)).fingerprint_if_no_id(signed))
+        Ok(Delivery::new(id, Some(read.timestamp))
+            .fingerprint_if_no_id(signed)
+            .verified_by(secret))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {

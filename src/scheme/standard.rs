@@ -466,16 +466,14 @@ impl Scheme for StandardWebhooks {
                 return Err(VerifyError::malformed(SIGNATURE[0]));
             }
             let candidates = v1a_signatures(signature).flatten().flatten();
-            return if crate::scheme::ed25519::any_key_verifies(secrets, candidates, signed) {
-                Ok(Delivery::new(Some(id), Some(timestamp)))
-            } else {
-                Err(VerifyError::InvalidSignature)
-            };
+            return crate::scheme::ed25519::any_key_verifies(secrets, candidates, signed)
+                .map(|key| Delivery::new(Some(id), Some(timestamp)).verified_by(key))
+                .ok_or(VerifyError::InvalidSignature);
         }
-        check_mac(secrets, scan.candidates(signature), |secret| {
+        let secret = check_mac(secrets, scan.candidates(signature), |secret| {
             secret.hmac_sha256(signed)
         })?;
-        Ok(Delivery::new(Some(id), Some(timestamp)))
+        Ok(Delivery::new(Some(id), Some(timestamp)).verified_by(secret))
     }
 }
 

@@ -142,11 +142,12 @@ impl Scheme for TimestampedHmac {
 
         // Any MAC entry may match; entries of other keys are ignored.
         let signed = [raw_timestamp, format.joiner.as_bytes(), request.body()];
-        if !any_hex_mac_matches(header, separator, mac, secrets, signed) {
-            return Err(VerifyError::InvalidSignature);
-        }
+        let secret = any_hex_mac_matches(header, separator, mac, secrets, signed)
+            .ok_or(VerifyError::InvalidSignature)?;
         let id = json_string(request.body(), &self.format.id);
-        Ok(Delivery::new(id, Some(timestamp)).fingerprint_if_no_id(signed))
+        Ok(Delivery::new(id, Some(timestamp))
+            .fingerprint_if_no_id(signed)
+            .verified_by(secret))
     }
 
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {

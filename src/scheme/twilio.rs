@@ -208,13 +208,16 @@ impl Scheme for Twilio {
         // The URL (with or without its port) is no secret: trying both
         // forms shows nothing.
         let variants = url::url_variants(&url);
-        let matched = variants.iter().fold(false, |matched, url| {
-            matched
-                | any_mac_matches(secrets, candidate.into_iter(), |secret| {
-                    mac(secret.expose(), url, &params)
-                })
+        let matched = variants.iter().fold(None, |matched, url| {
+            let here = any_mac_matches(secrets, candidate.into_iter(), |secret| {
+                mac(secret.expose(), url, &params)
+            });
+            matched.or(here)
         });
-        if !bool::from(subtle::Choice::from(u8::from(matched)) & body_ok) {
+        let Some(secret) = matched else {
+            return Err(VerifyError::InvalidSignature);
+        };
+        if !bool::from(body_ok) {
             return Err(VerifyError::InvalidSignature);
         }
         // The idempotency token is not signed: a repeat is recognised by
@@ -223,7 +226,9 @@ impl Scheme for Twilio {
         // Over the URL without its port: `Host: example.com:1`, `:2`, ... all
         // verify a signature made for `example.com`.
         let [portless, _] = &variants;
-        Ok(Delivery::new(id, None).fingerprint_of(signed_content(portless, &params)))
+        Ok(Delivery::new(id, None)
+            .fingerprint_of(signed_content(portless, &params))
+            .verified_by(secret))
     }
 
     /// `EventType`, else `StatusCallbackEvent`, from the form body (or the

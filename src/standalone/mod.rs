@@ -335,7 +335,14 @@ pub(crate) fn check(
             None => Err(ConstructError::MethodNotAllowed),
         };
     }
-    let delivery = scheme.verify(request, secrets, now)?;
+    let started = crate::metrics::start();
+    let verified = scheme.verify(request, secrets, now);
+    let secret = match &verified {
+        Ok(delivery) => Some(secrets.label_of(delivery.secret)),
+        Err(_) => None,
+    };
+    crate::metrics::verified(scheme.name(), crate::metrics::since(started), secret);
+    let delivery = verified?;
     if let Some(reply) = scheme.signed_reply(request) {
         return Ok(Checked::Reply(reply));
     }
