@@ -307,6 +307,10 @@ impl super::super::RunStored for NoRoutes {
     ) -> futures_util::future::LocalBoxFuture<'a, Result<Ack, crate::handler::Failure>> {
         Box::pin(async { Ok(Ack::processed()) })
     }
+
+    fn event_label<'a>(&'a self, event: &'a str) -> &'a str {
+        event
+    }
 }
 
 #[actix_web::test]

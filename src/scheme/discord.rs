@@ -237,7 +237,7 @@ mod tests {
         let delivery = verify(&scheme, &headers(PING_SIGNATURE, TS), PING, TS).unwrap();
         assert_eq!(
             delivery,
-            Delivery::new(Some("787053080478613555".into()), Some(TS))
+            Delivery::new(Some("787053080478613555".into()), Some(TS)).verified_by(0)
         );
         let signer = Discord::with_signing_key(SEED).unwrap();
         assert_eq!(signer.signature(TS, PING).as_deref(), Some(PING_SIGNATURE));
@@ -282,7 +282,11 @@ mod tests {
             hex::encode(other.secrets().primary().expose()),
         ])
         .unwrap();
-        assert!(verify(&scheme, &headers(PING_SIGNATURE, TS), PING, TS).is_ok());
+        // Each key is reported by its place in the set.
+        assert_eq!(
+            verify(&scheme, &headers(PING_SIGNATURE, TS), PING, TS).map(|d| d.secret),
+            Ok(Some(0))
+        );
         let body = br#"{"id":"10","type":3}"#;
         let signed = other.sign(&Message {
             id: "",
@@ -293,7 +297,7 @@ mod tests {
         });
         assert_eq!(
             verify(&scheme, &signed, body, TS),
-            Ok(Delivery::new(Some("10".into()), Some(TS)))
+            Ok(Delivery::new(Some("10".into()), Some(TS)).verified_by(1))
         );
         let stranger = Discord::with_signing_key(
             "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",

@@ -172,7 +172,9 @@ mod tests {
         let delivery = check(&scheme, &headers(SIGNATURE_VALUE), BODY).unwrap();
         assert_eq!(
             delivery,
-            Delivery::new(Some("d-1".into()), None).fingerprint_of([BODY])
+            Delivery::new(Some("d-1".into()), None)
+                .fingerprint_of([BODY])
+                .verified_by(0)
         );
         // Upper-case hex is the same signature.
         let upper = format!("sha256={}", SIGNATURE_VALUE[7..].to_uppercase());

@@ -218,7 +218,9 @@ mod tests {
         let delivery = verify(&scheme, &token_headers("s3cret-token"), b"{}", 0).unwrap();
         assert_eq!(
             delivery,
-            Delivery::new(Some("uuid-1".into()), None).fingerprint_of([&b"{}"[..]])
+            Delivery::new(Some("uuid-1".into()), None)
+                .fingerprint_of([&b"{}"[..]])
+                .verified_by(0)
         );
         let mut with_key = token_headers("s3cret-token");
         with_key.push((IDEMPOTENCY_KEY.into(), "idem-1".into()));
@@ -250,7 +252,7 @@ mod tests {
         let scheme = GitLab::with_signing_token(SIGNING_TOKEN).unwrap();
         assert_eq!(
             verify(&scheme, &signed_headers(V1), PAYLOAD, TS),
-            Ok(Delivery::new(Some(ID.into()), Some(TS)))
+            Ok(Delivery::new(Some(ID.into()), Some(TS)).verified_by(0))
         );
         let signed = scheme.sign(&Message {
             id: ID,

@@ -234,7 +234,9 @@ mod tests {
         assert_eq!(scheme.signature(GITHUB_BODY), GITHUB_SIGNATURE);
         assert_eq!(
             verify(&scheme, GITHUB_SIGNATURE, GITHUB_BODY),
-            Ok(Delivery::new(None, None).fingerprint_of([GITHUB_BODY]))
+            Ok(Delivery::new(None, None)
+                .fingerprint_of([GITHUB_BODY])
+                .verified_by(0))
         );
         let scheme = Meta::new(APP_SECRET).unwrap();
         assert_eq!(scheme.signature(WHATSAPP), WHATSAPP_SIGNATURE);

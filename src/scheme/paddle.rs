@@ -102,11 +102,9 @@ mod tests {
         // "Valid signature", and the SDK's time cases: +1 s, +5 s, +6 s, days.
         assert_eq!(
             verify(&scheme, HEADER, BODY, TS),
-            Ok(Delivery::new(None, Some(TS)).fingerprint_of([
-                TS.to_string().as_bytes(),
-                b":",
-                BODY
-            ]))
+            Ok(Delivery::new(None, Some(TS))
+                .fingerprint_of([TS.to_string().as_bytes(), b":", BODY])
+                .verified_by(0))
         );
         assert!(verify(&scheme, HEADER, BODY, TS + 1).is_ok());
         assert!(verify(&scheme, HEADER, BODY, TS + 5).is_ok());
@@ -156,7 +154,11 @@ mod tests {
             ])
             .unwrap(),
         );
-        assert!(verify(&scheme, HEADER, BODY, TS).is_ok());
+        // The old secret, second in the set.
+        assert_eq!(
+            verify(&scheme, HEADER, BODY, TS).map(|d| d.secret),
+            Ok(Some(1))
+        );
         let body = br#"{"event_id":"evt_01h","event_type":"transaction.completed","data":{}}"#;
         let header = scheme
             .sign(&Message {
@@ -172,7 +174,7 @@ mod tests {
         let request = Request::new("POST", "/", &headers, body);
         assert_eq!(
             scheme.verify(&request, scheme.secrets(), TS),
-            Ok(Delivery::new(Some("evt_01h".into()), Some(TS)))
+            Ok(Delivery::new(Some("evt_01h".into()), Some(TS)).verified_by(0))
         );
         assert_eq!(
             scheme.event_name(&request).unwrap().as_deref(),

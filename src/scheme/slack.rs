@@ -278,12 +278,9 @@ mod tests {
         assert_eq!(
             verify(&scheme, &headers(EXPECTED, TS), BODY, TS + 10),
             // A form has no `event_id`: recognised by what was signed.
-            Ok(Delivery::new(None, Some(TS)).fingerprint_of([
-                &b"v0:"[..],
-                TS.to_string().as_bytes(),
-                b":",
-                BODY
-            ]))
+            Ok(Delivery::new(None, Some(TS))
+                .fingerprint_of([&b"v0:"[..], TS.to_string().as_bytes(), b":", BODY])
+                .verified_by(0))
         );
         assert!(matches!(
             verify(&scheme, &headers(EXPECTED, TS), BODY, TS + 301),
@@ -300,7 +297,11 @@ mod tests {
             ])
             .unwrap(),
         );
-        assert!(verify(&scheme, &headers(EXPECTED, TS), BODY, TS).is_ok());
+        // The old secret, second in the set.
+        assert_eq!(
+            verify(&scheme, &headers(EXPECTED, TS), BODY, TS).map(|d| d.secret),
+            Ok(Some(1))
+        );
         let body = br#"{"type":"event_callback","event_id":"Ev01","event":{"type":"app_mention"}}"#;
         let signed = scheme.sign(&Message {
             id: "",
@@ -311,7 +312,7 @@ mod tests {
         });
         assert_eq!(
             verify(&scheme, &signed, body, TS),
-            Ok(Delivery::new(Some("Ev01".into()), Some(TS)))
+            Ok(Delivery::new(Some("Ev01".into()), Some(TS)).verified_by(0))
         );
         let mut tampered = body.to_vec();
         tampered[30] ^= 1;

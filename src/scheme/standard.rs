@@ -521,7 +521,10 @@ mod tests {
         let delivery = scheme
             .verify(&request(&headers, PAYLOAD), scheme.secrets(), TIMESTAMP)
             .unwrap();
-        assert_eq!(delivery, Delivery::new(Some(ID.into()), Some(TIMESTAMP)));
+        assert_eq!(
+            delivery,
+            Delivery::new(Some(ID.into()), Some(TIMESTAMP)).verified_by(0)
+        );
     }
 
     #[test]
@@ -656,7 +659,10 @@ mod tests {
                 let delivery = receiver
                     .verify(&request(&headers, PAYLOAD), receiver.secrets(), TIMESTAMP)
                     .unwrap();
-                assert_eq!(delivery, Delivery::new(Some(ID.into()), Some(TIMESTAMP)));
+                assert_eq!(
+                    delivery,
+                    Delivery::new(Some(ID.into()), Some(TIMESTAMP)).verified_by(0)
+                );
             }
             assert!(!format!("{signer:?}").contains("nWGx"));
         }
@@ -669,7 +675,10 @@ mod tests {
             let junk = "v1a,AAAA";
             let ts = TIMESTAMP.to_string();
             for (junk_entries, expected) in [
-                (1, Ok(Delivery::new(Some(ID.into()), Some(TIMESTAMP)))),
+                (
+                    1,
+                    Ok(Delivery::new(Some(ID.into()), Some(TIMESTAMP)).verified_by(0)),
+                ),
                 (2, Err(VerifyError::malformed("webhook-signature"))),
                 (1000, Err(VerifyError::malformed("webhook-signature"))),
             ] {

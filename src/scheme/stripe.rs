@@ -132,7 +132,7 @@ mod tests {
         let delivery = verify(&scheme, DOTNET_HEADER, body, DOTNET_TIMESTAMP + 100).unwrap();
         assert_eq!(
             delivery,
-            Delivery::new(Some("evt_123".into()), Some(DOTNET_TIMESTAMP))
+            Delivery::new(Some("evt_123".into()), Some(DOTNET_TIMESTAMP)).verified_by(0)
         );
         assert!(DOTNET_HEADER.starts_with(&scheme.signature(DOTNET_TIMESTAMP, body)));
         let headers = [(SIGNATURE, DOTNET_HEADER)];
@@ -231,13 +231,20 @@ mod tests {
         let header = scheme.sign(&message).remove(0).1;
         assert_eq!(
             verify(&scheme, &header, body, 2000),
-            Ok(Delivery::new(Some("evt_9".into()), Some(2000)))
+            Ok(Delivery::new(Some("evt_9".into()), Some(2000)).verified_by(0))
         );
         let old = Stripe::new("whsec_old").unwrap().signature(2000, body);
-        assert!(verify(&scheme, &old, body, 2000).is_ok());
-        // Both signatures in one header, as Stripe sends during a roll.
+        assert_eq!(
+            verify(&scheme, &old, body, 2000).map(|d| d.secret),
+            Ok(Some(1))
+        );
+        // Both signatures in one header, as Stripe sends during a roll: the
+        // newer secret is the one reported.
         let both = format!("{header},v1={}", &old[old.find("v1=").unwrap() + 3..]);
-        assert!(verify(&scheme, &both, body, 2000).is_ok());
+        assert_eq!(
+            verify(&scheme, &both, body, 2000).map(|d| d.secret),
+            Ok(Some(0))
+        );
         let stranger = Stripe::new("whsec_other").unwrap().signature(2000, body);
         assert_eq!(
             verify(&scheme, &stranger, body, 2000),
@@ -285,7 +292,9 @@ mod tests {
         let plain = scheme.signature(2000, b"plain");
         assert_eq!(
             verify(&scheme, &plain, b"plain", 2000),
-            Ok(Delivery::new(None, Some(2000)).fingerprint_of([&b"2000.plain"[..]]))
+            Ok(Delivery::new(None, Some(2000))
+                .fingerprint_of([&b"2000.plain"[..]])
+                .verified_by(0))
         );
         let headers = vec![(SIGNATURE.to_owned(), header)];
         assert_refuses_absurd_headers(&scheme, &headers, &[SIGNATURE], body, 2000);
