@@ -1,0 +1,427 @@
+//! The metrics, as an operator scrapes them: a real actix service with the
+//! Prometheus exporter serving `/metrics`, a known mix of deliveries, and
+//! every counter and label read back from the scrape. Also a secret
+//! rotation watched through the labels of its secrets.
+//!
+//! The recorder is global, so each test here uses its own scheme or events
+//! and counts only what it sent.
+
+#![cfg(all(feature = "metrics", feature = "sqlite"))]
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::{test, web, App, HttpResponse};
+use actix_webhook::dedupe::{Claim, Store, StoreError, Token};
+use actix_webhook::inbox::Inbox;
+use actix_webhook::scheme::{GitHub, StandardWebhooks, Stripe};
+use actix_webhook::testing::TestDelivery;
+use actix_webhook::{webhook, Ack, Event, Secret, Secrets, WebhookRouter};
+use futures_util::future::BoxFuture;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::{json, Value};
+
+#[cfg(feature = "redis")]
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+#[path = "support/inbox_backend.rs"]
+#[allow(dead_code)] // only the temporary file
+mod inbox_backend;
+use inbox_backend::TempInbox;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The process's one Prometheus recorder, installed before any delivery.
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap())
+        .clone()
+}
+
+/// `GET /metrics`, as the example serves it.
+async fn scrape_handler(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
+}
+
+/// A scrape: each sample by its name and sorted labels.
+#[derive(Debug)]
+struct Scrape(BTreeMap<String, f64>);
+
+impl Scrape {
+    fn parse(text: &str) -> Self {
+        let mut samples = BTreeMap::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((name, labels)) => (name, labels.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let mut labels: Vec<&str> = labels.split(',').filter(|l| !l.is_empty()).collect();
+            labels.sort_unstable();
+            samples.insert(
+                format!("{name}{{{}}}", labels.join(",")),
+                value.parse().unwrap(),
+            );
+        }
+        Self(samples)
+    }
+
+    /// The sample of `name` with exactly `labels` (0 when absent).
+    fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let mut labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        labels.sort_unstable();
+        let key = format!("{name}{{{}}}", labels.join(","));
+        self.0.get(&key).copied().unwrap_or(0.0)
+    }
+
+    /// The sum of the samples of `name` whose labels include `labels`.
+    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        self.0
+            .iter()
+            .filter(|(key, _)| {
+                key.split_once('{').is_some_and(|(n, rest)| {
+                    n == name
+                        && wanted
+                            .iter()
+                            .all(|w| rest.trim_end_matches('}').split(',').any(|l| l == w))
+                })
+            })
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+async fn scrape<S>(app: &S) -> Scrape
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let response =
+        test::call_service(app, test::TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = test::read_body(response).await;
+    Scrape::parse(std::str::from_utf8(&body).unwrap())
+}
+
+#[webhook(event = "mix.paid")]
+async fn mix_paid(_: Event<Value>) -> Ack {
+    Ack::processed()
+}
+
+#[webhook(event = "mix.failed")]
+async fn mix_failed(_: Event<Value>) -> Result<Ack, String> {
+    Err("the database is down".into())
+}
+
+#[webhook(event = "mix.queued")]
+async fn mix_queued(_: Event<Value>) -> Ack {
+    Ack::processed()
+}
+
+/// A store that is down: every claim fails.
+#[derive(Debug)]
+struct Down;
+
+impl Store for Down {
+    fn claim<'a>(&'a self, _: &'a str, _: Duration) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        Box::pin(async { Err(StoreError::new("connection refused", None)) })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a Token,
+        _: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::new("connection refused", None)) })
+    }
+
+    fn release<'a>(&'a self, _: &'a str, _: &'a Token) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::new("connection refused", None)) })
+    }
+}
+
+fn event(name: &str) -> Value {
+    json!({"type": name, "timestamp": "2026-12-03T00:00:00Z", "data": {}})
+}
+
+/// A known mix of deliveries, each counted under its route, outcome and
+/// status; verification and handler times, claims in flight and store
+/// errors alongside.
+#[actix_web::test]
+async fn each_answer_is_counted_under_its_route_outcome_and_status() {
+    let handle = prometheus();
+    let scheme = StandardWebhooks::new(SECRET).unwrap();
+    let inline = WebhookRouter::new(scheme.clone())
+        .handler(mix_paid)
+        .handler(mix_failed);
+    let file = TempInbox::new("metrics");
+    let queued = WebhookRouter::new(scheme.clone())
+        .handler(mix_queued)
+        .inbox(Inbox::sqlite(file.path()).unwrap());
+    let store_down = WebhookRouter::new(scheme.clone())
+        .handler(mix_paid)
+        .store(Down);
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(handle))
+            .route("/metrics", web::get().to(scrape_handler))
+            .service(inline.scope("/inline"))
+            .service(queued.scope("/queued"))
+            .service(store_down.scope("/down")),
+    )
+    .await;
+    let before = scrape(&app).await;
+
+    let now = chrono::Utc::now().timestamp();
+    let valid = TestDelivery::json(&event("mix.paid"))
+        .id("mix_1")
+        .uri("/inline");
+    // The signature of one body sent with another.
+    let tampered = {
+        let mut forged = test::TestRequest::post().uri("/inline");
+        for header in valid.headers(&scheme) {
+            forged = forged.insert_header(header);
+        }
+        let other = TestDelivery::json(&event("mix.failed"));
+        forged.set_payload(other.body().clone()).to_request()
+    };
+    let sent = [
+        (valid.sign(&scheme).to_request(), StatusCode::OK), // processed
+        (valid.sign(&scheme).to_request(), StatusCode::OK), // duplicate
+        (tampered, StatusCode::UNAUTHORIZED),
+        (
+            TestDelivery::json(&event("mix.paid"))
+                .id("mix_stale")
+                .timestamp(now - 3600)
+                .uri("/inline")
+                .sign(&scheme)
+                .to_request(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            TestDelivery::json(&event("mix.made-up-by-the-sender"))
+                .uri("/inline")
+                .sign(&scheme)
+                .to_request(),
+            StatusCode::OK,
+        ),
+        (
+            TestDelivery::json(&event("mix.failed"))
+                .uri("/inline")
+                .sign(&scheme)
+                .to_request(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
+        (
+            TestDelivery::json(&event("mix.queued"))
+                .uri("/queued")
+                .sign(&scheme)
+                .to_request(),
+            StatusCode::ACCEPTED,
+        ),
+        (
+            TestDelivery::json(&event("mix.paid"))
+                .uri("/down")
+                .sign(&scheme)
+                .to_request(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    ];
+    for (i, (request, status)) in sent.into_iter().enumerate() {
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), status, "delivery {i}");
+    }
+
+    let after = scrape(&app).await;
+    let delta =
+        |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
+    let deliveries = |event: &str, outcome: &str, status: &str| {
+        let labels = [
+            ("scheme", "standard-webhooks"),
+            ("event", event),
+            ("outcome", outcome),
+            ("status", status),
+        ];
+        delta("webhook_deliveries_total", &labels)
+    };
+    assert_eq!(deliveries("mix.paid", "processed", "200"), 1.0);
+    assert_eq!(deliveries("mix.paid", "duplicate", "200"), 1.0);
+    // Refused before the event name is read: no route yet.
+    assert_eq!(deliveries("(none)", "invalid_signature", "401"), 1.0);
+    assert_eq!(
+        deliveries("(none)", "timestamp_out_of_tolerance", "401"),
+        1.0
+    );
+    // The name as sent is not a label: unrouted names share one.
+    assert_eq!(deliveries("(unrouted)", "ignored", "200"), 1.0);
+    assert_eq!(
+        after.sum(
+            "webhook_deliveries_total",
+            &[("event", "mix.made-up-by-the-sender")]
+        ),
+        0.0
+    );
+    assert_eq!(deliveries("mix.failed", "handler_failed", "500"), 1.0);
+    assert_eq!(deliveries("mix.queued", "queued", "202"), 1.0);
+    assert_eq!(deliveries("mix.paid", "unavailable", "503"), 1.0);
+    let mix_total: f64 = ["mix.paid", "mix.failed", "mix.queued"]
+        .iter()
+        .map(|event| after.sum("webhook_deliveries_total", &[("event", event)]))
+        .sum();
+    assert_eq!(mix_total, 5.0, "{after:#?}");
+
+    // Every request was verified (the tampered and the stale one too);
+    // every one that passed was matched by the one (unlabeled) secret.
+    let scheme_label = [("scheme", "standard-webhooks")];
+    assert_eq!(
+        delta("webhook_verification_seconds_count", &scheme_label),
+        8.0
+    );
+    assert_eq!(
+        delta(
+            "webhook_secret_matches_total",
+            &[("scheme", "standard-webhooks"), ("secret", "unlabeled")]
+        ),
+        6.0
+    );
+    // Handlers ran for the processed and the failed delivery only (the
+    // queued one waits for the workers).
+    for event in ["mix.paid", "mix.failed"] {
+        let labels = [("scheme", "standard-webhooks"), ("event", event)];
+        assert_eq!(
+            delta("webhook_handler_seconds_count", &labels),
+            1.0,
+            "{event}"
+        );
+    }
+    assert_eq!(after.get("webhook_claims_in_flight", &scheme_label), 0.0);
+    let claim_errors = [("store", "dedupe"), ("operation", "claim")];
+    assert_eq!(delta("webhook_store_errors_total", &claim_errors), 1.0);
+}
+
+#[webhook(event = "charge.succeeded")]
+async fn charge_succeeded(_: Event<Value>) -> Ack {
+    Ack::processed()
+}
+
+/// A rotation watched through the secrets' labels: while the sender signs
+/// with the old secret its label grows; once it switches, only the new one
+/// does, and the old secret can go.
+#[actix_web::test]
+async fn a_rotation_shows_which_secret_matches_until_the_old_label_stops() {
+    let handle = prometheus();
+    let (old, new) = ("whsec_rotation_old", "whsec_rotation_new");
+    let receiver = Stripe::with_secrets(
+        Secrets::new([
+            Secret::new(new).unwrap().labeled("2026-12"),
+            Secret::new(old).unwrap().labeled("2026-11"),
+        ])
+        .unwrap(),
+    );
+    let hooks = WebhookRouter::new(receiver).handler(charge_succeeded);
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(handle))
+            .route("/metrics", web::get().to(scrape_handler))
+            .service(hooks.scope("/stripe")),
+    )
+    .await;
+    let matches = |scrape: &Scrape, label: &str| {
+        scrape.get(
+            "webhook_secret_matches_total",
+            &[("scheme", "stripe"), ("secret", label)],
+        )
+    };
+    let mut n = 0;
+    let mut send = |signer: &str| {
+        n += 1;
+        let body =
+            json!({"id": format!("evt_rotation_{n}"), "type": "charge.succeeded", "data": {}});
+        TestDelivery::json(&body)
+            .uri("/stripe")
+            .sign(&Stripe::new(signer).unwrap())
+            .to_request()
+    };
+
+    // Before the switch: the sender signs with the old secret.
+    for _ in 0..3 {
+        let response = test::call_service(&app, send(old)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let before_switch = scrape(&app).await;
+    assert_eq!(matches(&before_switch, "2026-11"), 3.0);
+    assert_eq!(matches(&before_switch, "2026-12"), 0.0);
+
+    // The sender switches; the old label stops growing.
+    for _ in 0..4 {
+        let response = test::call_service(&app, send(new)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let after_switch = scrape(&app).await;
+    assert_eq!(matches(&after_switch, "2026-11"), 3.0);
+    assert_eq!(matches(&after_switch, "2026-12"), 4.0);
+
+    // A forgery matches no secret and counts under neither.
+    let forged = test::call_service(&app, send("whsec_someone_else")).await;
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let end = scrape(&app).await;
+    assert_eq!(
+        end.sum("webhook_secret_matches_total", &[("scheme", "stripe")]),
+        7.0
+    );
+    // The labels only: no secret shows anywhere in the scrape.
+    let text = prometheus().render();
+    for secret in [old, new] {
+        assert!(!text.contains(secret));
+    }
+}
+
+#[webhook(event = "push")]
+async fn push(_: Event<Value>) -> Ack {
+    Ack::processed()
+}
+
+/// The tracing span of a delivery names the secret that matched.
+#[actix_web::test]
+async fn the_span_names_the_matching_secret() {
+    let _ = prometheus();
+    let scheme = GitHub::with_secrets(
+        Secrets::new([
+            Secret::new("gh-new").unwrap().labeled("gh-2026-12"),
+            Secret::new("gh-old").unwrap().labeled("gh-2026-11"),
+        ])
+        .unwrap(),
+    );
+    let hooks = WebhookRouter::new(scheme).handler(push);
+    let app = test::init_service(App::new().service(hooks.scope("/github"))).await;
+    let (logs, _guard) = capture::Capture::start();
+    let request = TestDelivery::json(&json!({"ref": "main"}))
+        .event("push")
+        .uri("/github")
+        .sign(&GitHub::new("gh-old").unwrap())
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, request).await.status(),
+        StatusCode::OK
+    );
+    let text = logs.text();
+    assert!(text.contains(r#"secret="gh-2026-11""#), "{text}");
+    assert!(
+        !text.contains("gh-old") && !text.contains("gh-new"),
+        "{text}"
+    );
+}
+
+#[path = "support/capture.rs"]
+mod capture;
