@@ -12,7 +12,8 @@
 //! | `webhook_handler_seconds` | histogram | `scheme`, `event` | handlers run inline by the router |
 //! | `webhook_claims_in_flight` | gauge | `scheme` | deliveries claimed and not settled, in this process |
 //! | `webhook_store_errors_total` | counter | `store`, `operation` | failed calls to the delivery-id store (`store="dedupe"`: `claim`, `settle`) or the inbox (`store="inbox"`: `enqueue`, `claim`, `renew`, `record`, `prune`, `stats`) |
-//! | `webhook_inbox_deliveries` | gauge | `state` | deliveries in the inbox by state (`queued`, `running`, `retry`, `done`, `dead`), read by the workers every 10 s: the whole inbox, the same on every replica |
+//! | `webhook_inbox_deliveries` | gauge | `state` | deliveries in the inbox by state (`queued`, `running`, `retry`, `done`, `dead`), read by the workers every 10 s ([`Workers::depth_every`](crate::inbox::Workers::depth_every)): the whole inbox, the same on every replica |
+//! | `webhook_inbox_restarted_runs` | gauge | | runs that did not finish (their process died or stalled) and were started again, read with the depth |
 //! | `webhook_inbox_run_seconds` | histogram | `event`, `outcome` | runs of stored deliveries by the workers; `outcome` is `done`, `retry` or `dead` |
 //! | `webhook_inbox_retries_total` | counter | `event` | runs that failed and are to run again |
 //! | `webhook_inbox_dead_letters_total` | counter | `event` | deliveries that became dead letters (failed every attempt, a payload that does not fit, or unreadable) |
@@ -54,6 +55,9 @@ pub const CLAIMS_IN_FLIGHT: &str = "webhook_claims_in_flight";
 pub const STORE_ERRORS: &str = "webhook_store_errors_total";
 /// `webhook_inbox_deliveries`: the inbox's deliveries by state.
 pub const INBOX_DELIVERIES: &str = "webhook_inbox_deliveries";
+/// `webhook_inbox_restarted_runs`: runs started again after their process
+/// died or stalled.
+pub const INBOX_RESTARTED_RUNS: &str = "webhook_inbox_restarted_runs";
 /// `webhook_inbox_run_seconds`: runs of stored deliveries.
 pub const INBOX_RUN_SECONDS: &str = "webhook_inbox_run_seconds";
 /// `webhook_inbox_retries_total`: failed runs to run again.
@@ -167,6 +171,8 @@ pub(crate) fn inbox_depth(stats: &crate::inbox::Stats) {
         let count = stats.by_state.get(&state).copied().unwrap_or(0);
         ::metrics::gauge!(INBOX_DELIVERIES, "state" => state.as_str()).set(count as f64);
     }
+    #[cfg(feature = "metrics")]
+    ::metrics::gauge!(INBOX_RESTARTED_RUNS).set(stats.restarted_runs as f64);
     #[cfg(not(feature = "metrics"))]
     let _ = stats;
 }

@@ -16,8 +16,8 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
 use actix_webhook::dedupe::{Claim, Store, StoreError, Token};
-use actix_webhook::inbox::Inbox;
-use actix_webhook::scheme::{GitHub, StandardWebhooks, Stripe};
+use actix_webhook::inbox::{Backoff, Inbox};
+use actix_webhook::scheme::{GitHub, GitLab, StandardWebhooks, Stripe};
 use actix_webhook::testing::TestDelivery;
 use actix_webhook::{webhook, Ack, Event, Secret, Secrets, WebhookRouter};
 use futures_util::future::BoxFuture;
@@ -421,6 +421,103 @@ async fn the_span_names_the_matching_secret() {
         !text.contains("gh-old") && !text.contains("gh-new"),
         "{text}"
     );
+}
+
+#[webhook(event = "inbox.ok")]
+async fn inbox_ok(_: Event<Value>) -> Ack {
+    Ack::processed()
+}
+
+#[webhook(event = "inbox.fails")]
+async fn inbox_fails(_: Event<Value>) -> Result<Ack, String> {
+    Err("the database is down".into())
+}
+
+/// The inbox as an operator watches it: depth by state, runs by outcome,
+/// retries and dead letters, from the workers of a router in inbox mode.
+#[actix_web::test]
+async fn the_inbox_reports_its_depth_runs_retries_and_dead_letters() {
+    let handle = prometheus();
+    let scheme = GitLab::new("inbox-metrics-token").unwrap();
+    let file = TempInbox::new("metrics-workers");
+    let hooks = WebhookRouter::new(scheme.clone())
+        .handler(inbox_ok)
+        .handler(inbox_fails)
+        .inbox(Inbox::sqlite(file.path()).unwrap());
+    let workers = hooks
+        .workers()
+        .poll_interval(Duration::from_millis(10))
+        .depth_every(Duration::from_millis(100))
+        .backoff(
+            Backoff::exponential(Duration::from_millis(10), Duration::from_millis(10))
+                .max_attempts(2),
+        );
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(handle))
+            .route("/metrics", web::get().to(scrape_handler))
+            .service(hooks.scope("/gitlab")),
+    )
+    .await;
+    for event in ["inbox.ok", "inbox.fails"] {
+        let request = TestDelivery::json(&json!({"object_kind": event}))
+            .event(event)
+            .uri("/gitlab")
+            .sign(&scheme)
+            .to_request();
+        assert_eq!(
+            test::call_service(&app, request).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let depth =
+        |scrape: &Scrape, state: &str| scrape.get("webhook_inbox_deliveries", &[("state", state)]);
+
+    let running = actix_web::rt::spawn(workers.run());
+    let mut seen = scrape(&app).await;
+    for _ in 0..100 {
+        if depth(&seen, "done") == 1.0 && depth(&seen, "dead") == 1.0 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        seen = scrape(&app).await;
+    }
+    running.abort();
+    assert_eq!(depth(&seen, "done"), 1.0, "{seen:#?}");
+    assert_eq!(depth(&seen, "dead"), 1.0, "{seen:#?}");
+    for state in ["queued", "running", "retry"] {
+        assert_eq!(depth(&seen, state), 0.0, "{state}");
+    }
+    let runs = |event: &str, outcome: &str| {
+        seen.get(
+            "webhook_inbox_run_seconds_count",
+            &[("event", event), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(runs("inbox.ok", "done"), 1.0);
+    assert_eq!(runs("inbox.fails", "retry"), 1.0);
+    assert_eq!(runs("inbox.fails", "dead"), 1.0);
+    assert_eq!(
+        seen.get("webhook_inbox_retries_total", &[("event", "inbox.fails")]),
+        1.0
+    );
+    assert_eq!(
+        seen.get(
+            "webhook_inbox_dead_letters_total",
+            &[("event", "inbox.fails")]
+        ),
+        1.0
+    );
+    assert_eq!(seen.sum("webhook_inbox_dead_letters_total", &[]), 1.0);
+    assert_eq!(seen.get("webhook_inbox_restarted_runs", &[]), 0.0);
+    // Queued by the router, under the route.
+    let queued = [
+        ("scheme", "gitlab"),
+        ("event", "inbox.fails"),
+        ("outcome", "queued"),
+        ("status", "202"),
+    ];
+    assert_eq!(seen.get("webhook_deliveries_total", &queued), 1.0);
 }
 
 #[path = "support/capture.rs"]

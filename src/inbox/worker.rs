@@ -34,10 +34,6 @@ pub(crate) trait RunStored {
     fn event_label<'a>(&'a self, event: &'a str) -> &'a str;
 }
 
-/// How often the workers read the inbox's counts for the metrics.
-#[cfg(feature = "metrics")]
-const DEPTH_EVERY: Duration = Duration::from_secs(10);
-
 /// How often done deliveries are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
 
@@ -156,6 +152,9 @@ pub struct Workers {
     backoff: Backoff,
     poll: Duration,
     app_data: Vec<AppData>,
+    /// How often the inbox's counts are read for the metrics.
+    #[cfg(feature = "metrics")]
+    depth_every: Duration,
 }
 
 impl Workers {
@@ -168,6 +167,8 @@ impl Workers {
             backoff: Backoff::default(),
             poll: Duration::from_secs(1),
             app_data: Vec::new(),
+            #[cfg(feature = "metrics")]
+            depth_every: Duration::from_secs(10),
         }
     }
 
@@ -202,6 +203,18 @@ impl Workers {
     #[must_use]
     pub fn poll_interval(mut self, every: Duration) -> Self {
         self.poll = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often the inbox's counts by state are read for the
+    /// `webhook_inbox_deliveries` gauge (default 10 s, at least 100 ms).
+    /// Each read counts the whole inbox (a `GROUP BY` in SQLite, one call
+    /// in Redis); every replica reports the same counts.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn depth_every(mut self, every: Duration) -> Self {
+        self.depth_every = every.max(Duration::from_millis(100));
         self
     }
 
@@ -250,7 +263,7 @@ impl Workers {
                         metrics::store_error(StoreKind::Inbox, "stats");
                     }
                 }
-                next_depth = now.saturating_add(millis(DEPTH_EVERY));
+                next_depth = now.saturating_add(millis(workers.depth_every));
             }
 
             // At least four looks per lease: the Redis inbox takes a
