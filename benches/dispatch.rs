@@ -13,6 +13,7 @@
 //!
 //! ```text
 //! cargo bench --features bench --bench dispatch
+//! cargo bench --features bench,metrics --bench dispatch   # with a Prometheus recorder
 //! ```
 
 use std::hint::black_box;
@@ -72,6 +73,12 @@ fn ids() -> impl FnMut() -> String {
 }
 
 fn dispatch(c: &mut Criterion) {
+    // Built with the `metrics` feature, every metric goes to a Prometheus
+    // recorder (`scripts/metrics_cost.sh` compares the two builds).
+    #[cfg(feature = "metrics")]
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the only recorder");
     let req = TestRequest::post().uri("/webhooks").to_http_request();
     let body = Bytes::from_static(BODY);
     let mut group = c.benchmark_group("dispatch/1 KiB");

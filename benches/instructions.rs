@@ -111,6 +111,18 @@ fn main() {
     match case.as_str() {
         "verify" | "floor" => verification(case, iterations),
         "dispatch" | "parse" => dispatch(case, iterations),
-        other => eprintln!("unknown case {other}: verify, floor, dispatch or parse"),
+        // The router's work with a Prometheus recorder taking every metric;
+        // `dispatch` in a build without the feature is the baseline
+        // (`scripts/metrics_cost.sh`).
+        #[cfg(feature = "metrics")]
+        "dispatch-metrics" => {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .expect("the only recorder");
+            dispatch("dispatch", iterations);
+        }
+        other => {
+            eprintln!("unknown case {other}: verify, floor, dispatch, dispatch-metrics or parse")
+        }
     }
 }
