@@ -73,6 +73,7 @@ async fn main() -> std::io::Result<()> {
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
         .and_then(PrometheusBuilder::install_recorder)
         .map_err(std::io::Error::other)?;
+    actix_webhook::metrics::describe(); // `# HELP` lines
 
     // The rotation: the new secret first (it signs test deliveries), the
     // old one still accepted until its label stops matching.

@@ -74,6 +74,49 @@ pub const NO_EVENT: &str = "(none)";
 /// The `secret` label of a secret without a label.
 pub const UNLABELED: &str = crate::secret::UNLABELED;
 
+/// Gives the installed recorder each metric's description and unit, which
+/// exporters print (`# HELP` lines for Prometheus). Call it once, after
+/// installing the recorder.
+#[cfg(feature = "metrics")]
+pub fn describe() {
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(DELIVERIES, "Answers given to webhook deliveries.");
+    describe_histogram!(
+        VERIFICATION_SECONDS,
+        Unit::Seconds,
+        "Time spent checking signatures and timestamps."
+    );
+    describe_counter!(
+        SECRET_MATCHES,
+        "Verified deliveries by the label of the secret that matched."
+    );
+    describe_histogram!(
+        HANDLER_SECONDS,
+        Unit::Seconds,
+        "Time spent in handlers run inline."
+    );
+    describe_gauge!(CLAIMS_IN_FLIGHT, "Deliveries claimed and not settled.");
+    describe_counter!(
+        STORE_ERRORS,
+        "Failed calls to the delivery-id store or the inbox."
+    );
+    describe_gauge!(INBOX_DELIVERIES, "Deliveries in the inbox by state.");
+    describe_gauge!(
+        INBOX_RESTARTED_RUNS,
+        "Inbox runs started again after their process died or stalled."
+    );
+    describe_histogram!(
+        INBOX_RUN_SECONDS,
+        Unit::Seconds,
+        "Runs of stored deliveries by the inbox workers."
+    );
+    describe_counter!(
+        INBOX_RETRIES,
+        "Inbox runs that failed and are to run again."
+    );
+    describe_counter!(INBOX_DEAD_LETTERS, "Deliveries that became dead letters.");
+}
+
 /// Which store a store error is from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum StoreKind {

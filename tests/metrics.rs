@@ -39,7 +39,11 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap())
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new().install_recorder().unwrap();
+            actix_webhook::metrics::describe();
+            handle
+        })
         .clone()
 }
 
@@ -382,6 +386,7 @@ async fn a_rotation_shows_which_secret_matches_until_the_old_label_stops() {
     );
     // The labels only: no secret shows anywhere in the scrape.
     let text = prometheus().render();
+    assert!(text.contains("# HELP webhook_secret_matches_total Verified deliveries by the label"));
     for secret in [old, new] {
         assert!(!text.contains(secret));
     }

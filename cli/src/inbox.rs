@@ -720,7 +720,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 
 /// A whole number of seconds, minutes, hours, days or weeks: `30s`, `10m`,
 /// `2h`, `7d`, `2w`.
-fn parse_duration(text: &str) -> Result<TimeDelta, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<TimeDelta, String> {
     let text = text.trim();
     let digits = text
         .find(|c: char| !c.is_ascii_digit())

@@ -4,7 +4,9 @@
 //! same code as the `actix-webhook` library's verification, so the two never
 //! disagree. It also operates the inbox of a router in inbox mode, an SQLite
 //! file or a Redis (`inbox`): counts, lists, shows, replays and purges
-//! deliveries while the servers run.
+//! deliveries while the servers run. And it tells when a secret rotation
+//! can be finished (`rotation`): whether the old secret's label still
+//! matches deliveries, from the receivers' metrics endpoints.
 //!
 //! ```text
 //! webhook sign   --scheme stripe --secret whsec_... event.json
@@ -14,11 +16,14 @@
 //! webhook inbox  --db webhook-inbox.db stats
 //! webhook inbox  --db webhook-inbox.db replay --dead --dry-run
 //! webhook inbox  --redis redis://127.0.0.1:6379/ --namespace shop list --state dead
+//! webhook rotation --metrics http://127.0.0.1:8080/metrics --label 2026-11 --wait 60s
 //! ```
 //!
 //! Exit codes: 0 done (`valid`, a 2xx answer); 1 rejected (not valid, a
 //! non-2xx answer, the request could not be sent; for `inbox`, an inbox that
-//! cannot be opened or read, or an unknown id); 2 a usage error.
+//! cannot be opened or read, or an unknown id); 2 a usage error. `rotation`
+//! has its own: 0 the old secret did not match (it can be removed), 1 it
+//! still matches, 2 the metrics could not be read or a usage error.
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
@@ -31,14 +36,16 @@ use actix_webhook::testing;
 use actix_webhook::verify::{Clock as _, SystemClock, Tolerance};
 use clap::{Args, Parser, Subcommand};
 
+mod exposition;
 mod inbox;
+mod rotation;
 mod schemes;
 mod tls;
 
 use schemes::{Purpose, SchemeName};
 
 /// Sign, send and verify webhook deliveries the way providers do; operate
-/// an inbox (a file or Redis).
+/// an inbox (a file or Redis); tell when a secret rotation can be finished.
 #[derive(Debug, Parser)]
 #[command(name = "webhook", version, about, long_about = None)]
 struct Cli {
@@ -61,6 +68,15 @@ enum Command {
     /// URL), while its servers run: `stats`, `list`, `show ID`, `replay`,
     /// `purge`.
     Inbox(inbox::InboxArgs),
+    /// Tell whether an old secret still matches deliveries, the last step of
+    /// a rotation, from the receivers' Prometheus metrics
+    /// (`webhook_secret_matches_total`, the library's `metrics` feature):
+    /// --metrics URL (once per replica; summed) --label OLD [--scheme NAME]
+    /// [--wait D]. A counter only grows: --wait scrapes twice, D apart, and
+    /// tells whether the label matched in between. Exits 0 when it did not
+    /// (it can be removed), 1 when it still matches, 2 when the metrics
+    /// cannot be read.
+    Rotation(rotation::RotationArgs),
 }
 
 /// What `sign` and `send` share.
@@ -156,6 +172,9 @@ enum Failure {
     Rejected,
     /// An error while running: exit 1.
     Failed(String),
+    /// A question left unanswered (`rotation`: metrics that cannot be
+    /// read): exit 2, as `rotation`'s 1 means an answer, "still in use".
+    Inconclusive(String),
 }
 
 fn main() -> ExitCode {
@@ -165,6 +184,7 @@ fn main() -> ExitCode {
         Command::Send(args) => send(&args),
         Command::Verify(args) => verify(&args),
         Command::Inbox(args) => inbox::run(&args),
+        Command::Rotation(args) => rotation::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -173,7 +193,7 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(1)
         }
-        Err(Failure::Usage(message)) => {
+        Err(Failure::Usage(message) | Failure::Inconclusive(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
@@ -262,11 +282,15 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Whether `url` is an `http://` or `https://` URL with a host, as awc
+/// takes it.
+fn is_http_url(url: &str) -> bool {
+    url.parse::<awc::http::Uri>()
+        .is_ok_and(|uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some())
+}
+
 fn send(args: &SendArgs) -> Result<(), Failure> {
-    let url_ok = args.url.parse::<awc::http::Uri>().is_ok_and(|uri| {
-        matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
-    });
-    if !url_ok {
+    if !is_http_url(&args.url) {
         return Err(Failure::Usage(format!(
             "--url must be an http:// or https:// URL, not {:?}",
             args.url
@@ -304,6 +328,20 @@ fn send(args: &SendArgs) -> Result<(), Failure> {
     }
 }
 
+/// The HTTP client of `send` and `rotation`: TLS configured by `tls` for
+/// `https://`, requests given up after `timeout`, the command line's
+/// `User-Agent`.
+fn http_client(tls: Arc<rustls::ClientConfig>, timeout: Duration) -> awc::Client {
+    awc::Client::builder()
+        .connector(awc::Connector::new().rustls_0_23(tls))
+        .timeout(timeout)
+        .add_default_header((
+            "User-Agent",
+            concat!("actix-webhook-cli/", env!("CARGO_PKG_VERSION")),
+        ))
+        .finish()
+}
+
 /// The largest answer read back, in bytes.
 const ANSWER_LIMIT: usize = 1 << 20; // 1 MiB
 
@@ -315,14 +353,7 @@ async fn post(
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 ) -> Result<(awc::http::StatusCode, Vec<u8>), String> {
-    let client = awc::Client::builder()
-        .connector(awc::Connector::new().rustls_0_23(tls))
-        .timeout(Duration::from_secs(30))
-        .add_default_header((
-            "User-Agent",
-            concat!("actix-webhook-cli/", env!("CARGO_PKG_VERSION")),
-        ))
-        .finish();
+    let client = http_client(tls, Duration::from_secs(30));
     let mut request = client.post(url);
     for (name, value) in headers {
         request = request.append_header((name, value));
