@@ -1,5 +1,5 @@
 //! Metrics, with the `metrics` feature: what the router, the extractor and
-//! the inbox workers record through the [`metrics`](https://docs.rs/metrics)
+//! the inbox workers record through the [`metrics`](::metrics)
 //! facade. Install the exporter of your choice (Prometheus, StatsD, ...)
 //! before the server starts: handles are taken on the first delivery a
 //! worker thread sees, and a recorder installed after that is not seen.

@@ -195,9 +195,7 @@ fn summarize(before: Option<&[Counters]>, after: &[Counters], scheme: Option<&st
             if let Some(name) = label(labels, "scheme") {
                 summary.schemes.insert(name.to_owned());
             }
-            if scheme.is_some_and(|wanted| label(labels, "scheme") != Some(wanted)) {
-                continue;
-            }
+            // A receiver that restarted, whatever the scheme.
             let earlier = then.and_then(|then| then.get(labels)).copied();
             let recent = match (then, earlier) {
                 (None, _) => 0.0,
@@ -208,6 +206,9 @@ fn summarize(before: Option<&[Counters]>, after: &[Counters], scheme: Option<&st
                     value
                 }
             };
+            if scheme.is_some_and(|wanted| label(labels, "scheme") != Some(wanted)) {
+                continue;
+            }
             let tally = summary.by_label.entry(secret.to_owned()).or_default();
             tally.total += value;
             tally.recent += recent;
