@@ -1,5 +1,5 @@
 //! Metrics, with the `metrics` feature: what the router, the extractor and
-//! the inbox workers record through the [`metrics`](::metrics)
+//! the inbox workers record through the [`metrics`]
 //! facade. Install the exporter of your choice (Prometheus, StatsD, ...)
 //! before the server starts: handles are taken on the first delivery a
 //! worker thread sees, and a recorder installed after that is not seen.
@@ -38,6 +38,9 @@
 //! The [`Verified`](crate::Verified) extractor records verification and
 //! secret matches, and its refusals in `webhook_deliveries_total` (with
 //! `event` [`NO_EVENT`]); what its handler answers is the handler's.
+//! [`construct_event`](crate::construct_event) and
+//! [`Verifier`](crate::standalone::Verifier) record verification and secret
+//! matches.
 
 use std::time::{Duration, Instant};
 

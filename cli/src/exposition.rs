@@ -27,14 +27,12 @@ pub(crate) struct Sample {
     pub(crate) value: f64,
 }
 
-impl Sample {
-    /// The value of the label `name`, if the sample has it.
-    pub(crate) fn label(&self, name: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(label, _)| label == name)
-            .map(|(_, value)| value.as_str())
-    }
+/// The value of the label `name` among `labels`, if there.
+pub(crate) fn label<'a>(labels: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    labels
+        .iter()
+        .find(|(label, _)| label == name)
+        .map(|(_, value)| value.as_str())
 }
 
 /// The sample on `line`, `None` for a comment or a blank line.
@@ -278,9 +276,9 @@ mod tests {
         let s = sample(
             "webhook_secret_matches_total{ secret = \"2026-11\" ,\tscheme=\"stripe\", } 3.0",
         );
-        assert_eq!(s.label("scheme"), Some("stripe"));
-        assert_eq!(s.label("secret"), Some("2026-11"));
-        assert_eq!(s.label("route"), None);
+        assert_eq!(label(&s.labels, "scheme"), Some("stripe"));
+        assert_eq!(label(&s.labels, "secret"), Some("2026-11"));
+        assert_eq!(label(&s.labels, "route"), None);
         assert_eq!(s.value, 3.0);
         let s = sample("up 1");
         assert_eq!((s.name.as_str(), s.labels.len(), s.value), ("up", 0, 1.0));
@@ -326,18 +324,21 @@ mod tests {
         let s = sample(
             r#"webhook_secret_matches_total{secret="a \"quoted\", b\\c\nd",scheme="x,y}"} 1"#,
         );
-        assert_eq!(s.label("secret"), Some("a \"quoted\", b\\c\nd"));
-        assert_eq!(s.label("scheme"), Some("x,y}"));
+        assert_eq!(label(&s.labels, "secret"), Some("a \"quoted\", b\\c\nd"));
+        assert_eq!(label(&s.labels, "scheme"), Some("x,y}"));
         // Another escaped character is kept as it is.
-        assert_eq!(sample(r#"m{a="\t\é"} 1"#).label("a"), Some(r"\t\é"));
-        assert_eq!(sample(r#"m{a=""} 1"#).label("a"), Some(""));
+        assert_eq!(
+            label(&sample(r#"m{a="\t\é"} 1"#).labels, "a"),
+            Some(r"\t\é")
+        );
+        assert_eq!(label(&sample(r#"m{a=""} 1"#).labels, "a"), Some(""));
     }
 
     #[test]
     fn names_may_be_quoted_in_the_braces() {
         let s = sample(r#"{"webhook.matches", "the secret"="x", scheme="s"} 4"#);
         assert_eq!(s.name, "webhook.matches");
-        assert_eq!(s.label("the secret"), Some("x"));
+        assert_eq!(label(&s.labels, "the secret"), Some("x"));
         assert_eq!(s.value, 4.0);
         assert!(parse_line(r#"{a="b"} 1"#).is_err(), "no name");
         assert!(parse_line(r#"m{"x", "y"} 1"#).is_err(), "two names");

@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::{exposition, inbox, tls, Failure};
+use crate::exposition::{self, label};
+use crate::{inbox, tls, Failure};
 
 /// The counter the library exports with its `metrics` feature.
 const METRIC: &str = "webhook_secret_matches_total";
@@ -149,14 +150,6 @@ fn counters(text: &str) -> Result<Counters, String> {
         }
     }
     Ok(counters)
-}
-
-/// The value of the label `name` in a series' sorted labels.
-fn label<'a>(labels: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    labels
-        .iter()
-        .find(|(label, _)| label == name)
-        .map(|(_, value)| value.as_str())
 }
 
 /// One secret label's matches, summed over the endpoints.
