@@ -333,9 +333,13 @@ fn notes(
     }
     if !summary.by_label.contains_key(&args.label) {
         notes.push(format!(
-            "no secret labeled {} matched since the receivers started (labels that did: {}): \
+            "no secret labeled {}{} matched since the receivers started (labels that did: {}): \
              check the label's spelling",
             shown(&args.label),
+            args.scheme
+                .as_deref()
+                .map(|scheme| format!(" of {}", shown(scheme)))
+                .unwrap_or_default(),
             list(summary.by_label.keys())
         ));
     }
@@ -652,7 +656,7 @@ webhook_secret_matches_total{scheme=\"github\",secret=\"a \\\"b\\\", c\"} 1e3 17
             "{notes}"
         );
         assert!(
-            notes.contains("no secret labeled 2026-1 matched"),
+            notes.contains("no secret labeled 2026-1 of strip matched"),
             "{notes}"
         );
     }
