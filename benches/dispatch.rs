@@ -74,11 +74,19 @@ fn ids() -> impl FnMut() -> String {
 
 fn dispatch(c: &mut Criterion) {
     // Built with the `metrics` feature, every metric goes to a Prometheus
-    // recorder (`scripts/metrics_cost.sh` compares the two builds).
+    // recorder (`scripts/metrics_cost.sh` compares the two builds), whose
+    // histogram samples are folded every second, as a server's upkeep task
+    // (or scrape) does.
     #[cfg(feature = "metrics")]
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .expect("the only recorder");
+    {
+        let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("the only recorder");
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            prometheus.run_upkeep();
+        });
+    }
     let req = TestRequest::post().uri("/webhooks").to_http_request();
     let body = Bytes::from_static(BODY);
     let mut group = c.benchmark_group("dispatch/1 KiB");
