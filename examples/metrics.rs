@@ -74,6 +74,15 @@ async fn main() -> std::io::Result<()> {
         .and_then(PrometheusBuilder::install_recorder)
         .map_err(std::io::Error::other)?;
     actix_webhook::metrics::describe(); // `# HELP` lines
+                                        // Histogram samples are kept until folded: by a scrape, or by this.
+    let upkeep = prometheus.clone();
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
 
     // The rotation: the new secret first (it signs test deliveries), the
     // old one still accepted until its label stops matching.

@@ -7,7 +7,9 @@
 #   machine): `dispatch` built without the feature, and built with it and a
 #   Prometheus recorder taking every metric (`dispatch-metrics`);
 # - wall-clock time, `benches/dispatch.rs` ("router: whole order"),
-#   built both ways, ROUNDS alternating runs each, medians compared.
+#   built both ways, ROUNDS alternating runs each on CPU 0, medians
+#   compared. On a shared machine runs of one build spread by 10-15 %:
+#   trust the instruction counts for a difference of a few percent.
 #
 #   scripts/metrics_cost.sh              # N = 10000, ROUNDS = 3
 #   N=2000 ROUNDS=1 scripts/metrics_cost.sh
@@ -51,7 +53,7 @@ bench_off=$(build dispatch bench off)
 bench_on=$(build dispatch bench,metrics on)
 # Median time (ns) of "router work, whole order" in one run of $1.
 time_of() {
-    "$1" --bench 'router: whole order' 2>/dev/null |
+    taskset -c 0 "$1" --bench 'router: whole order' 2>/dev/null |
         awk '/time:/ { v = $4; u = $5; if (u == "µs") v *= 1000; if (u == "ms") v *= 1e6; print v; exit }'
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }

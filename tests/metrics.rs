@@ -17,9 +17,9 @@ use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
 use actix_webhook::dedupe::{Claim, Store, StoreError, Token};
 use actix_webhook::inbox::{Backoff, Inbox};
-use actix_webhook::scheme::{GitHub, GitLab, StandardWebhooks, Stripe};
+use actix_webhook::scheme::{GitHub, GitLab, Shopify, StandardWebhooks, Stripe};
 use actix_webhook::testing::TestDelivery;
-use actix_webhook::{webhook, Ack, Event, Secret, Secrets, WebhookRouter};
+use actix_webhook::{webhook, Ack, Event, Secret, Secrets, WebhookConfig, WebhookRouter};
 use futures_util::future::BoxFuture;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{json, Value};
@@ -523,6 +523,63 @@ async fn the_inbox_reports_its_depth_runs_retries_and_dead_letters() {
         ("status", "202"),
     ];
     assert_eq!(seen.get("webhook_deliveries_total", &queued), 1.0);
+}
+
+/// A handler behind the `Verified` extractor.
+async fn verified_shop(order: actix_webhook::Verified<web::Bytes>) -> HttpResponse {
+    HttpResponse::Ok().body(order.into_inner())
+}
+
+/// `Verified` counts what it refuses (its handler answers the rest) and
+/// every verification, with the secret that matched.
+#[actix_web::test]
+async fn the_extractor_counts_its_refusals_and_verifications() {
+    let handle = prometheus();
+    let scheme = Shopify::with_secrets(Secret::new("shop-secret").unwrap().labeled("shop-1"));
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(handle))
+            .app_data(WebhookConfig::new(scheme.clone()))
+            .route("/metrics", web::get().to(scrape_handler))
+            .route("/shop", web::post().to(verified_shop)),
+    )
+    .await;
+    let genuine = TestDelivery::json(&json!({"id": 1}))
+        .event("orders/create")
+        .uri("/shop");
+    let forged = genuine.sign(&Shopify::new("guess").unwrap()).to_request();
+    assert_eq!(
+        test::call_service(&app, genuine.sign(&scheme).to_request())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        test::call_service(&app, forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let seen = scrape(&app).await;
+    let refused = [
+        ("scheme", "shopify"),
+        ("event", "(none)"),
+        ("outcome", "invalid_signature"),
+        ("status", "401"),
+    ];
+    assert_eq!(seen.get("webhook_deliveries_total", &refused), 1.0);
+    assert_eq!(
+        seen.sum("webhook_deliveries_total", &[("scheme", "shopify")]),
+        1.0
+    );
+    assert_eq!(
+        seen.get(
+            "webhook_verification_seconds_count",
+            &[("scheme", "shopify")]
+        ),
+        2.0
+    );
+    let matched = [("scheme", "shopify"), ("secret", "shop-1")];
+    assert_eq!(seen.get("webhook_secret_matches_total", &matched), 1.0);
 }
 
 #[path = "support/capture.rs"]
