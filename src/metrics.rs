@@ -10,9 +10,9 @@
 //! | `webhook_verification_seconds` | histogram | `scheme` | checking a request's signature and timestamp, passed or not |
 //! | `webhook_secret_matches_total` | counter | `scheme`, `secret` | verified requests, by the [label](crate::Secret::labeled) of the secret that matched |
 //! | `webhook_handler_seconds` | histogram | `scheme`, `event` | handlers run inline by the router |
-//! | `webhook_claims_in_flight` | gauge | `scheme` | deliveries claimed and not settled, in this process |
+//! | `webhook_claims_in_flight` | gauge | `scheme` | deliveries whose handler runs inline, claimed and not yet settled, in this process (a settle retried in the background after a store error is no longer counted; inbox runs are not counted) |
 //! | `webhook_store_errors_total` | counter | `store`, `operation` | failed calls to the delivery-id store (`store="dedupe"`: `claim`, `settle`) or the inbox (`store="inbox"`: `enqueue`, `claim`, `renew`, `record`, `prune`, `stats`) |
-//! | `webhook_inbox_deliveries` | gauge | `state` | deliveries in the inbox by state (`queued`, `running`, `retry`, `done`, `dead`), read by the workers every 10 s ([`Workers::depth_every`](crate::inbox::Workers::depth_every)): the whole inbox, the same on every replica |
+//! | `webhook_inbox_deliveries` | gauge | `state` | deliveries in the inbox by state (`queued`, `running`, `retry`, `done`, `dead`), read by the workers every 10 s ([`Workers::depth_every`](crate::inbox::Workers::depth_every)): the whole inbox, the same on every replica; one inbox per process (with two, the last one read shows) |
 //! | `webhook_inbox_restarted_runs` | gauge | | runs that did not finish (their process died or stalled) and were started again, read with the depth |
 //! | `webhook_inbox_run_seconds` | histogram | `event`, `outcome` | runs of stored deliveries by the workers; `outcome` is `done`, `retry` or `dead` |
 //! | `webhook_inbox_retries_total` | counter | `event` | runs that failed and are to run again |
@@ -33,7 +33,12 @@
 //!   `timestamp_out_of_tolerance`, `handler_failed`, ... as in the
 //!   problem+json body).
 //! - `status` is the HTTP status sent, e.g. `"200"`.
-//! - `secret` is the secret's label, or [`UNLABELED`]. Never the secret.
+//! - `secret` is the secret's label, [`UNLABELED`] for a secret without one,
+//!   or [`UNKNOWN_SECRET`] when the scheme does not say which secret
+//!   matched. Never the secret. Each labeled secret of a scheme shows as 0
+//!   from the moment the router (or `WebhookConfig`) is built, if the
+//!   recorder is installed by then; tenants' secrets show from their first
+//!   match.
 //!
 //! The [`Verified`](crate::Verified) extractor records verification and
 //! secret matches, and its refusals in `webhook_deliveries_total` (with
@@ -76,6 +81,10 @@ pub const FALLBACK: &str = "(fallback)";
 pub const NO_EVENT: &str = "(none)";
 /// The `secret` label of a secret without a label.
 pub const UNLABELED: &str = crate::secret::UNLABELED;
+/// The `secret` label when the scheme does not say which secret matched
+/// (a scheme of your own that does not set
+/// [`Delivery::secret`](crate::scheme::Delivery::secret)).
+pub const UNKNOWN_SECRET: &str = crate::secret::UNKNOWN;
 
 /// Gives the installed recorder each metric's description and unit, which
 /// exporters print (`# HELP` lines for Prometheus). Call it once, after
@@ -163,6 +172,19 @@ pub(crate) fn verified(scheme: &'static str, took: Option<Duration>, secret: Opt
     recorded::verified(scheme, took, secret);
     #[cfg(not(feature = "metrics"))]
     let _ = (scheme, took, secret);
+}
+
+/// Registers `webhook_secret_matches_total` at 0 for each labeled secret of
+/// a scheme being configured, so that a label that has matched nothing yet
+/// shows as 0 rather than not at all.
+pub(crate) fn secrets_configured(scheme: &'static str, secrets: &crate::Secrets) {
+    #[cfg(feature = "metrics")]
+    for label in secrets.iter().filter_map(crate::Secret::label) {
+        ::metrics::counter!(SECRET_MATCHES, "scheme" => scheme, "secret" => label.to_owned())
+            .increment(0);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (scheme, secrets);
 }
 
 /// A claim held, counted in `webhook_claims_in_flight` until dropped
@@ -289,17 +311,17 @@ mod recorded {
             query: &impl Hash,
             is: impl Fn(&K) -> bool,
             new: impl FnOnce() -> (K, V),
-            use_handle: impl FnOnce(&V) -> R,
+            use_handle: impl FnOnce(&mut V) -> R,
         ) -> R {
             let hash = self.state.hash_one(query);
-            if let Some((_, handle)) = self.table.find(hash, |(key, _)| is(key)) {
+            if let Some((_, handle)) = self.table.find_mut(hash, |(key, _)| is(key)) {
                 return use_handle(handle);
             }
             let state = &self.state;
-            let entry = self
+            let mut entry = self
                 .table
                 .insert_unique(hash, new(), |(key, _)| state.hash_one(key));
-            use_handle(&entry.get().1)
+            use_handle(&mut entry.get_mut().1)
         }
     }
 
@@ -314,7 +336,10 @@ mod recorded {
     type AnswerKey = (&'static str, Box<str>, &'static str, u16);
 
     thread_local! {
-        static ANSWERS: RefCell<Kept<AnswerKey, (Counter, Histogram)>> = RefCell::default();
+        /// The deliveries counter of an answer, and the handler-time
+        /// histogram of its route once a handler ran: registered only then,
+        /// so that routes without a handler show no empty histogram.
+        static ANSWERS: RefCell<Kept<AnswerKey, (Counter, Option<Histogram>)>> = RefCell::default();
         static SECRETS: RefCell<Kept<(&'static str, Box<str>), Counter>> = RefCell::default();
         static SCHEMES: RefCell<Kept<&'static str, (Histogram, Gauge)>> = RefCell::default();
     }
@@ -333,11 +358,8 @@ mod recorded {
                 ("outcome", outcome.to_owned()),
                 ("status", status.to_string()),
             ];
-            let handles = (
-                ::metrics::counter!(DELIVERIES, &labels),
-                ::metrics::histogram!(HANDLER_SECONDS, &labels[..2]),
-            );
-            ((scheme, event.into(), outcome, status), handles)
+            let deliveries = ::metrics::counter!(DELIVERIES, &labels);
+            ((scheme, event.into(), outcome, status), (deliveries, None))
         };
         ANSWERS.with_borrow_mut(|kept| {
             kept.with(
@@ -352,7 +374,12 @@ mod recorded {
                 |(deliveries, handler_seconds)| {
                     deliveries.increment(1);
                     if let Some(took) = handler {
-                        handler_seconds.record(took);
+                        handler_seconds
+                            .get_or_insert_with(|| {
+                                let event = event.to_owned();
+                                ::metrics::histogram!(HANDLER_SECONDS, "scheme" => scheme, "event" => event)
+                            })
+                            .record(took);
                     }
                 },
             );
@@ -375,7 +402,7 @@ mod recorded {
                     );
                     (scheme, handles)
                 },
-                use_handles,
+                |handles| use_handles(handles),
             )
         })
     }

@@ -50,6 +50,7 @@ pub struct WebhookConfig {
 impl WebhookConfig {
     /// Verifies with `scheme`, a 1 MiB body limit and the system clock.
     pub fn new(scheme: impl Scheme) -> Self {
+        crate::metrics::secrets_configured(scheme.name(), scheme.secrets());
         Self {
             scheme: Arc::new(scheme),
             body_limit: DEFAULT_BODY_LIMIT,

@@ -29,6 +29,8 @@ use crate::scheme::mac::HmacSha256Key;
 
 /// What a secret without a [label](Secret::labeled) is recorded as.
 pub(crate) const UNLABELED: &str = "unlabeled";
+/// What is recorded when the scheme does not say which secret matched.
+pub(crate) const UNKNOWN: &str = "(unknown)";
 
 /// The prefix of Standard Webhooks (and Svix) secrets.
 const STANDARD_PREFIX: &str = "whsec_";
@@ -220,13 +222,13 @@ impl Secrets {
     }
 
     /// The label of the secret at `index` (as a scheme reports it in
-    /// [`Delivery::secret`](crate::scheme::Delivery::secret)), or
-    /// [`UNLABELED`] when it has none or the scheme did not say.
+    /// [`Delivery::secret`](crate::scheme::Delivery::secret)): its label,
+    /// [`UNLABELED`], or [`UNKNOWN`] when the scheme did not say.
     pub(crate) fn label_of(&self, index: Option<usize>) -> &str {
-        index
-            .and_then(|index| self.list.get(index))
-            .and_then(Secret::label)
-            .unwrap_or(UNLABELED)
+        match index.and_then(|index| self.list.get(index)) {
+            Some(secret) => secret.label().unwrap_or(UNLABELED),
+            None => UNKNOWN,
+        }
     }
 
     /// The secrets, newest first.

@@ -17,7 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
 use actix_webhook::dedupe::{Claim, Store, StoreError, Token};
 use actix_webhook::inbox::{Backoff, Inbox};
-use actix_webhook::scheme::{GitHub, GitLab, Shopify, StandardWebhooks, Stripe};
+use actix_webhook::scheme::{GitHub, GitLab, Paddle, Shopify, StandardWebhooks, Stripe};
 use actix_webhook::testing::TestDelivery;
 use actix_webhook::{webhook, Ack, Event, Secret, Secrets, WebhookConfig, WebhookRouter};
 use futures_util::future::BoxFuture;
@@ -310,6 +310,19 @@ async fn each_answer_is_counted_under_its_route_outcome_and_status() {
         );
     }
     assert_eq!(after.get("webhook_claims_in_flight", &scheme_label), 0.0);
+    // Handler times only for routes whose handler ran: no empty histogram
+    // for requests refused before routing or routed nowhere.
+    for event in ["(none)", "(unrouted)"] {
+        let label = format!("event=\"{event}\"");
+        let histograms = after
+            .0
+            .keys()
+            .filter(|k| k.starts_with("webhook_handler_seconds"));
+        assert!(
+            !histograms.clone().any(|k| k.contains(&label)),
+            "{event}: {after:#?}"
+        );
+    }
     let claim_errors = [("store", "dedupe"), ("operation", "claim")];
     assert_eq!(delta("webhook_store_errors_total", &claim_errors), 1.0);
 }
@@ -341,6 +354,13 @@ async fn a_rotation_shows_which_secret_matches_until_the_old_label_stops() {
             .service(hooks.scope("/stripe")),
     )
     .await;
+    // Both labels show from the start, at 0: an operator can tell a label
+    // that matches nothing from a misspelled one.
+    let start = scrape(&app).await;
+    for label in ["2026-11", "2026-12"] {
+        let series = format!(r#"webhook_secret_matches_total{{scheme="stripe",secret="{label}"}}"#);
+        assert_eq!(start.0.get(&series), Some(&0.0), "{start:#?}");
+    }
     let matches = |scrape: &Scrape, label: &str| {
         scrape.get(
             "webhook_secret_matches_total",
@@ -580,6 +600,91 @@ async fn the_extractor_counts_its_refusals_and_verifications() {
     );
     let matched = [("scheme", "shopify"), ("secret", "shop-1")];
     assert_eq!(seen.get("webhook_secret_matches_total", &matched), 1.0);
+}
+
+/// Whether the handler of `paddle.slow` has started, and may end.
+#[derive(Default)]
+struct Gate {
+    entered: std::sync::atomic::AtomicBool,
+    open: std::sync::atomic::AtomicBool,
+}
+
+#[webhook(event = "paddle.slow")]
+async fn paddle_slow(_: Event<Value>, gate: web::Data<Gate>) -> Ack {
+    use std::sync::atomic::Ordering;
+    gate.entered.store(true, Ordering::SeqCst);
+    for _ in 0..1000 {
+        if gate.open.load(Ordering::SeqCst) {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ack::processed()
+}
+
+/// A claim counts in `webhook_claims_in_flight` while its handler runs, and
+/// stops counting when it is settled or its request is dropped halfway.
+#[actix_web::test]
+async fn claims_in_flight_rise_while_a_handler_runs_and_fall_after() {
+    use std::sync::atomic::Ordering;
+    let handle = prometheus();
+    let scheme = Paddle::new("paddle-in-flight").unwrap();
+    let hooks = WebhookRouter::new(scheme.clone()).handler(paddle_slow);
+    let gate = web::Data::new(Gate::default());
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(handle))
+            .app_data(gate.clone())
+            .route("/metrics", web::get().to(scrape_handler))
+            .service(hooks.scope("/paddle")),
+    )
+    .await;
+    let in_flight =
+        |scrape: &Scrape| scrape.get("webhook_claims_in_flight", &[("scheme", "paddle")]);
+    let delivery = |n: u32| {
+        let body =
+            json!({"event_id": format!("evt_slow_{n}"), "event_type": "paddle.slow", "data": {}});
+        TestDelivery::json(&body)
+            .uri("/paddle")
+            .sign(&scheme)
+            .to_request()
+    };
+    let entered = || async {
+        for _ in 0..1000 {
+            if gate.entered.load(Ordering::SeqCst) {
+                return;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("the handler never started");
+    };
+
+    // Settled: 1 while the handler runs, 0 after.
+    let call = test::call_service(&app, delivery(1));
+    let watch = async {
+        entered().await;
+        let during = in_flight(&scrape(&app).await);
+        gate.open.store(true, Ordering::SeqCst);
+        during
+    };
+    let (response, during) = futures_util::join!(call, watch);
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(during, 1.0);
+    assert_eq!(in_flight(&scrape(&app).await), 0.0);
+
+    // Dropped halfway (the sender hung up): 0 as well.
+    gate.entered.store(false, Ordering::SeqCst);
+    gate.open.store(false, Ordering::SeqCst);
+    {
+        let call = std::pin::pin!(test::call_service(&app, delivery(2)));
+        let watch = std::pin::pin!(entered());
+        match futures_util::future::select(call, watch).await {
+            futures_util::future::Either::Right(_) => {} // running, held here
+            futures_util::future::Either::Left(_) => panic!("the handler did not wait"),
+        }
+        assert_eq!(in_flight(&scrape(&app).await), 1.0);
+    } // the request's future is dropped here
+    assert_eq!(in_flight(&scrape(&app).await), 0.0);
 }
 
 #[path = "support/capture.rs"]

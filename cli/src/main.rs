@@ -72,12 +72,8 @@ enum Command {
     /// of a rotation, from the receivers' metrics.
     ///
     /// Reads `webhook_secret_matches_total` (the library's `metrics`
-    /// feature) from each receiver's Prometheus endpoint: --metrics URL
-    /// (once per replica; summed) --label OLD [--scheme NAME] [--wait D].
-    /// A counter only grows: --wait scrapes twice, D apart, and tells
-    /// whether the label matched in between. Exits 0 when it did not (the
-    /// secret can be removed), 1 when it still matches, 2 when the metrics
-    /// cannot be read.
+    /// feature) from each receiver's Prometheus endpoint (--metrics, once
+    /// per replica).
     Rotation(rotation::RotationArgs),
 }
 

@@ -439,15 +439,18 @@ async fn run_one(shared: Rc<Shared>, claim: Claim) {
             Outcome::Retry { .. } => "retry",
             Outcome::Dead { .. } => "dead",
         };
-        let label = workers.router.event_label(&event);
-        metrics::inbox_run(label, ended, metrics::since(started));
+        let took = metrics::since(started);
         let run = Run {
             seq,
             owner,
             attempt,
             started_at,
         };
-        record(store, &run, outcome).await;
+        // Counted once recorded: a run that lost its lease is the other
+        // run's to count.
+        if record(store, &run, outcome).await {
+            metrics::inbox_run(workers.router.event_label(&event), ended, took);
+        }
     };
     let renew = async {
         loop {
@@ -477,7 +480,8 @@ const RECORD_PATIENCE: Duration = Duration::from_secs(10 * 60);
 /// [`RECORD_PATIENCE`]). The run's lease is renewed meanwhile, and a
 /// record that comes late is still taken if no other run took the
 /// delivery over; one given up on leaves the delivery to run again.
-async fn record(store: &Store, run: &Run, outcome: Outcome) {
+/// Whether the outcome was recorded.
+async fn record(store: &Store, run: &Run, outcome: Outcome) -> bool {
     let give_up = now_ms().saturating_add(millis(RECORD_PATIENCE));
     let mut pause = Duration::from_millis(100);
     let Run {
@@ -492,15 +496,15 @@ async fn record(store: &Store, run: &Run, outcome: Outcome) {
             .finish(seq, owner, attempt, started_at, outcome.clone())
             .await
         {
-            Ok(true) => return,
+            Ok(true) => return true,
             Ok(false) => {
                 tracing::warn!(target: "actix_webhook::inbox", seq, attempt, "a run outlived its lease; its outcome is not recorded, the run that took over counts");
-                return;
+                return false;
             }
             Err(error) if now_ms() >= give_up => {
                 metrics::store_error(StoreKind::Inbox, "record");
                 tracing::error!(target: "actix_webhook::inbox", seq, %error, "recording a run failed; the delivery runs again after its lease");
-                return;
+                return false;
             }
             Err(error) => {
                 metrics::store_error(StoreKind::Inbox, "record");
