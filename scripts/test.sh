@@ -25,3 +25,9 @@ cargo test --workspace --all-features
 # feature), and as `cargo doc` builds them by default.
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc -p actix-webhook --no-deps
+# The default build pulls in no metrics crate (the `metrics` feature does).
+if cargo tree -p actix-webhook -e normal --prefix none | grep -q '^metrics'; then
+  echo "the default build of actix-webhook depends on a metrics crate" >&2
+  exit 1
+fi
+cargo tree -p actix-webhook -e normal --prefix none --features metrics | grep -q '^metrics v'

@@ -6,15 +6,18 @@ use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
 #[cfg(feature = "ed25519")]
 use actix_webhook::scheme::Discord;
+use actix_webhook::scheme::Request;
 use actix_webhook::scheme::{
     GitHub, GitLab, Message, Meta, Paddle, Scheme, Shopify, Signer, Slack, StandardWebhooks,
     Stripe, Twilio,
 };
 use actix_webhook::verify::FixedClock;
-use actix_webhook::{Verified, WebhookConfig};
+use actix_webhook::{Secret, Secrets, Verified, WebhookConfig};
 use serde_json::Value;
 
 const NOW: i64 = 1_700_000_000;
+
+use std::sync::Arc;
 
 async fn receive(event: Verified<web::Bytes>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
@@ -27,6 +30,7 @@ async fn receive(event: Verified<web::Bytes>) -> HttpResponse {
 /// One preset, with a delivery signed its way.
 struct Case {
     name: &'static str,
+    scheme: Arc<dyn Scheme>,
     config: WebhookConfig,
     headers: Vec<(String, String)>,
     /// The signature header, removed for the `missing_signature` case.
@@ -64,8 +68,10 @@ fn case<S: Scheme + Signer>(
     };
     let headers = scheme.sign(&message(NOW));
     let stale_headers = scheme.sign(&message(NOW - 3600));
+    let scheme = Arc::new(scheme);
     Case {
         name,
+        scheme: scheme.clone(),
         config: WebhookConfig::new(scheme)
             .clock(FixedClock(NOW))
             .body_limit(4096),
@@ -337,6 +343,27 @@ async fn a_stale_timestamp_is_rejected_where_signed() {
     for case in cases().into_iter().filter(|case| case.timestamped) {
         let got = send(&case.config, &case.stale_headers, case.body).await;
         assert_problem(&got, "timestamp_out_of_tolerance", case.name);
+    }
+}
+
+/// Every preset says which of several secrets verified a delivery, by its
+/// position: what the metrics and the span name by the secret's label.
+#[actix_web::test]
+async fn each_preset_reports_which_secret_verified() {
+    for case in cases() {
+        let signer = case.scheme.secrets().primary().clone();
+        let decoy = || Secret::new("a decoy secret, 32 bytes long....").unwrap();
+        let request = Request::new("POST", "/hook", &case.headers, case.body.as_bytes());
+        for (secrets, position) in [
+            (vec![signer.clone()], 0),
+            (vec![decoy(), signer.clone()], 1),
+            (vec![decoy(), decoy(), signer.clone(), decoy()], 2),
+        ] {
+            let secrets = Secrets::new(secrets).unwrap();
+            let delivery = case.scheme.verify(&request, &secrets, NOW);
+            let secret = delivery.map(|d| d.secret);
+            assert_eq!(secret, Ok(Some(position)), "{}", case.name);
+        }
     }
 }
 
