@@ -67,14 +67,17 @@ async fn main() -> std::io::Result<()> {
         )
         .init();
 
-    // Installed before the server starts: the router takes its metric
-    // handles on the first delivery.
+    // Installed before the routers are built: they show their secrets'
+    // labels at 0 from then on, and take their metric handles on the first
+    // delivery.
     let prometheus = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
         .and_then(PrometheusBuilder::install_recorder)
         .map_err(std::io::Error::other)?;
-    actix_webhook::metrics::describe(); // `# HELP` lines
-                                        // Histogram samples are kept until folded: by a scrape, or by this.
+    // Descriptions for the `# HELP` lines.
+    actix_webhook::metrics::describe();
+
+    // Histogram samples are kept until folded: by a scrape, or by this.
     let upkeep = prometheus.clone();
     actix_web::rt::spawn(async move {
         let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(5));

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use actix_web::{web, App, HttpServer};
 use actix_webhook::scheme::GitHub;
 use actix_webhook::{webhook, Event, WebhookRouter};
-use support::webhook;
+use support::{webhook, ServerThread};
 
 const SECRET: &str = "It's a Secret to Everybody";
 
@@ -30,8 +30,7 @@ struct Served {
     ca_cert: PathBuf,
     /// How many deliveries the handler saw.
     seen: web::Data<AtomicUsize>,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    _server: ServerThread,
 }
 
 impl Served {
@@ -56,28 +55,21 @@ impl Served {
         let hooks = WebhookRouter::new(GitHub::new(SECRET).unwrap()).handler(any);
         let seen = web::Data::new(AtomicUsize::new(0));
         let app_seen = seen.clone();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(app_seen.clone())
-                        .service(hooks.scope("/webhooks"))
-                })
-                .workers(1)
-                .listen_rustls_0_23(listener, tls)?
-                .run();
-                sender.send(server.handle()).expect("the test waits");
-                server.await
+        let server = ServerThread::spawn(move || {
+            Ok(HttpServer::new(move || {
+                App::new()
+                    .app_data(app_seen.clone())
+                    .service(hooks.scope("/webhooks"))
             })
+            .workers(1)
+            .listen_rustls_0_23(listener, tls)?
+            .run())
         });
-        let handle = receiver.recv().expect("the server starts");
         Self {
             url: format!("https://127.0.0.1:{port}/webhooks"),
             ca_cert,
             seen,
-            handle,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -106,10 +98,6 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
-        actix_web::rt::System::new().block_on(self.handle.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
         let _ = std::fs::remove_file(&self.ca_cert);
     }
 }

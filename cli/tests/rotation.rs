@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use support::{webhook, Run};
+use support::{webhook, Run, ServerThread};
 
 /// The metrics pages a server has left to serve, and how many scrapes it
 /// answered.
@@ -48,10 +48,7 @@ struct Served {
     url: String,
     /// What it serves and how often it was asked.
     pages: web::Data<Pages>,
-    /// Stops the server.
-    handle: actix_web::dev::ServerHandle,
-    /// The server's thread.
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    _server: ServerThread,
 }
 
 impl Served {
@@ -64,42 +61,26 @@ impl Served {
             scrapes: AtomicUsize::new(0),
         });
         let app_pages = pages.clone();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(app_pages.clone())
-                        .route("/metrics", web::get().to(metrics))
-                })
-                .workers(1)
-                .listen(listener)?
-                .run();
-                sender.send(server.handle()).expect("the test waits");
-                server.await
+        let server = ServerThread::spawn(move || {
+            Ok(HttpServer::new(move || {
+                App::new()
+                    .app_data(app_pages.clone())
+                    .route("/metrics", web::get().to(metrics))
             })
+            .workers(1)
+            .listen(listener)?
+            .run())
         });
-        let handle = receiver.recv().expect("the server starts");
         Self {
             url: format!("http://127.0.0.1:{port}/metrics"),
             pages,
-            handle,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
     /// How many scrapes it answered.
     fn scrapes(&self) -> usize {
         self.pages.scrapes.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        actix_web::rt::System::new().block_on(self.handle.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -204,3 +204,41 @@ pub const CASES: &[Case] = &[
 
 /// The URL every case is signed for (Twilio signs it).
 pub const URL: &str = "https://example.com/webhooks/twilio";
+
+/// An actix server on a thread of its own (with its own actix system),
+/// stopped and joined when dropped.
+pub struct ServerThread {
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl ServerThread {
+    /// Runs the server that `start` makes, on the new thread.
+    pub fn spawn<F>(start: F) -> Self
+    where
+        F: FnOnce() -> std::io::Result<actix_web::dev::Server> + Send + 'static,
+    {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = start()?;
+                sender.send(server.handle()).expect("the test waits");
+                server.await
+            })
+        });
+        let handle = receiver.recv().expect("the server starts");
+        Self {
+            handle,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
