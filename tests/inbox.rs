@@ -1780,14 +1780,6 @@ mod redis_only {
     use super::*;
     use crate::redis_server::RedisServer;
 
-    async fn raw(server: &RedisServer) -> ::redis::aio::MultiplexedConnection {
-        ::redis::Client::open(server.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-
     /// Waits (at most 10 s) until the inbox answers again.
     async fn answering(inbox: &Inbox) {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -1804,7 +1796,7 @@ mod redis_only {
         let runs = Runs::new();
         let hooks = router(inbox.clone());
         let served = Served::new(&hooks, "/webhooks");
-        let mut redis = raw(&server).await;
+        let mut redis = server.connection().await;
 
         // Stored as they came, then written over by hand: (id, field, value
         // or none to delete it).
@@ -1883,7 +1875,7 @@ mod redis_only {
         let runs = Runs::new();
         let hooks = router(inbox.clone());
         let served = Served::new(&hooks, "/webhooks");
-        let mut redis = raw(&server).await;
+        let mut redis = server.connection().await;
         // Not a number; numbers Lua reads but HINCRBY refuses (a fraction,
         // an exponent, hex, one that would overflow); counts out of range
         // once incremented.

@@ -24,14 +24,6 @@ async fn store(server: &RedisServer) -> RedisStore {
         .expect("connect to the test redis-server")
 }
 
-async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 fn fresh(claim: Result<Claim, StoreError>) -> Token {
     match claim {
         Ok(Claim::Fresh(token)) => token,
@@ -58,7 +50,7 @@ async fn claim_is_fresh_then_in_flight_then_done() {
     assert_eq!(claim(&b, "hooks:msg_1", LEASE).await, Claim::Done);
 
     // What Redis holds: `done` for the TTL.
-    let mut conn = raw(&server).await;
+    let mut conn = server.connection().await;
     let value: String = redis::cmd("GET")
         .arg("hooks:msg_1")
         .query_async(&mut conn)
@@ -181,7 +173,7 @@ async fn a_prefix_separates_applications() {
     assert_eq!(claim(&shop, "hooks:1", LEASE).await, Claim::Done);
     fresh(blog.claim("hooks:1", LEASE).await);
 
-    let mut conn = raw(&server).await;
+    let mut conn = server.connection().await;
     let value: String = redis::cmd("GET")
         .arg("shop:hooks:1")
         .query_async(&mut conn)
@@ -194,7 +186,7 @@ async fn a_prefix_separates_applications() {
 async fn a_key_of_another_type_is_an_error_not_a_panic() {
     let server = RedisServer::start();
     let store = store(&server).await;
-    let mut conn = raw(&server).await;
+    let mut conn = server.connection().await;
     let _: i64 = redis::cmd("LPUSH")
         .arg("k")
         .arg("x")

@@ -66,14 +66,6 @@ fn delivery(id: &str) -> NewDelivery {
     }
 }
 
-async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 async fn claim(store: &Store, lease_ms: i64) -> Claimed {
     store.claim(OWNER, 10, 10, lease_ms).await.unwrap()
 }
@@ -240,7 +232,7 @@ async fn a_run_taken_over_whose_record_is_there_is_not_counted_restarted() {
     // Its first run is already recorded (by hand here), and Redis was not
     // away: when its lease runs out it is taken over, and nothing new is
     // recorded, nor counted.
-    let mut redis = raw(&server).await;
+    let mut redis = server.connection().await;
     let _: () = redis::pipe()
         .cmd("HSET")
         .arg("{again}:a:1")
@@ -271,7 +263,7 @@ async fn pruning_deletes_only_what_is_done_whatever_the_index_says() {
     run_once(&store, || Outcome::Done).await;
     store.insert(delivery("msg_queued")).await.unwrap();
     // An index entry that disagrees with its delivery (written by hand).
-    let mut redis = raw(&server).await;
+    let mut redis = server.connection().await;
     let _: i64 = redis::cmd("ZADD")
         .arg("{prune}:done")
         .arg(0)

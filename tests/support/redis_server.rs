@@ -74,6 +74,16 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// A connection of the test's own, for commands the code under test
+    /// does not send (reading or damaging its keys).
+    pub(crate) async fn connection(&self) -> ::redis::aio::MultiplexedConnection {
+        ::redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
     /// Kills the server (SIGKILL, as a crash would), keeping its port for
     /// [`restart`](Self::restart). Its data is lost, unless it was
     /// [started persistent](Self::start_persistent).
