@@ -159,17 +159,12 @@ impl WebhookConfig {
             self.event_name.as_ref(),
         )? {
             Checked::Reply(reply) => Ok(Received::Reply(reply)),
-            Checked::Delivery(delivery, event) => {
-                // Which secret matched, by label: how a rotation is watched.
-                let secret = secrets.label_of(delivery.secret);
-                tracing::Span::current().record("secret", secret);
-                Ok(Received::Delivery(Arrival {
-                    body,
-                    delivery,
-                    tenant,
-                    event,
-                }))
-            }
+            Checked::Delivery(delivery, event) => Ok(Received::Delivery(Arrival {
+                body,
+                delivery,
+                tenant,
+                event,
+            })),
         }
     }
 

@@ -106,6 +106,22 @@ impl Scrape {
     }
 }
 
+/// A real actix service serving `/metrics` from `handle`, with what
+/// `configure` mounts. Install the recorder (`prometheus()`) before building
+/// the routers: they register their secrets' labels when built.
+async fn service(
+    handle: PrometheusHandle,
+    configure: impl FnOnce(&mut web::ServiceConfig),
+) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
+    test::init_service(
+        App::new()
+            .app_data(web::Data::new(handle))
+            .route("/metrics", web::get().to(scrape_handler))
+            .configure(configure),
+    )
+    .await
+}
+
 async fn scrape<S>(app: &S) -> Scrape
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
@@ -176,14 +192,11 @@ async fn each_answer_is_counted_under_its_route_outcome_and_status() {
     let store_down = WebhookRouter::new(scheme.clone())
         .handler(mix_paid)
         .store(Down);
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::new(handle))
-            .route("/metrics", web::get().to(scrape_handler))
-            .service(inline.scope("/inline"))
-            .service(queued.scope("/queued"))
-            .service(store_down.scope("/down")),
-    )
+    let app = service(handle, |config| {
+        config.service(inline.scope("/inline"));
+        config.service(queued.scope("/queued"));
+        config.service(store_down.scope("/down"));
+    })
     .await;
     let before = scrape(&app).await;
 
@@ -347,12 +360,9 @@ async fn a_rotation_shows_which_secret_matches_until_the_old_label_stops() {
         .unwrap(),
     );
     let hooks = WebhookRouter::new(receiver).handler(charge_succeeded);
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::new(handle))
-            .route("/metrics", web::get().to(scrape_handler))
-            .service(hooks.scope("/stripe")),
-    )
+    let app = service(handle, |config| {
+        config.service(hooks.scope("/stripe"));
+    })
     .await;
     // Both labels show from the start, at 0: an operator can tell a label
     // that matches nothing from a misspelled one.
@@ -477,12 +487,9 @@ async fn the_inbox_reports_its_depth_runs_retries_and_dead_letters() {
             Backoff::exponential(Duration::from_millis(10), Duration::from_millis(10))
                 .max_attempts(2),
         );
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::new(handle))
-            .route("/metrics", web::get().to(scrape_handler))
-            .service(hooks.scope("/gitlab")),
-    )
+    let app = service(handle, |config| {
+        config.service(hooks.scope("/gitlab"));
+    })
     .await;
     for event in ["inbox.ok", "inbox.fails"] {
         let request = TestDelivery::json(&json!({"object_kind": event}))
@@ -556,13 +563,10 @@ async fn verified_shop(order: actix_webhook::Verified<web::Bytes>) -> HttpRespon
 async fn the_extractor_counts_its_refusals_and_verifications() {
     let handle = prometheus();
     let scheme = Shopify::with_secrets(Secret::new("shop-secret").unwrap().labeled("shop-1"));
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::new(handle))
-            .app_data(WebhookConfig::new(scheme.clone()))
-            .route("/metrics", web::get().to(scrape_handler))
-            .route("/shop", web::post().to(verified_shop)),
-    )
+    let app = service(handle, |config| {
+        config.app_data(WebhookConfig::new(scheme.clone()));
+        config.route("/shop", web::post().to(verified_shop));
+    })
     .await;
     let genuine = TestDelivery::json(&json!({"id": 1}))
         .event("orders/create")
@@ -631,13 +635,10 @@ async fn claims_in_flight_rise_while_a_handler_runs_and_fall_after() {
     let scheme = Paddle::new("paddle-in-flight").unwrap();
     let hooks = WebhookRouter::new(scheme.clone()).handler(paddle_slow);
     let gate = web::Data::new(Gate::default());
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::new(handle))
-            .app_data(gate.clone())
-            .route("/metrics", web::get().to(scrape_handler))
-            .service(hooks.scope("/paddle")),
-    )
+    let app = service(handle, |config| {
+        config.app_data(gate.clone());
+        config.service(hooks.scope("/paddle"));
+    })
     .await;
     let in_flight =
         |scrape: &Scrape| scrape.get("webhook_claims_in_flight", &[("scheme", "paddle")]);

@@ -341,6 +341,11 @@ pub(crate) fn check(
         Ok(delivery) => Some(secrets.label_of(delivery.secret)),
         Err(_) => None,
     };
+    // Which secret matched, by label: how a rotation is watched. Recorded
+    // on the caller's span when it has a `secret` field (the router's).
+    if let Some(secret) = secret {
+        tracing::Span::current().record("secret", secret);
+    }
     crate::metrics::verified(scheme.name(), crate::metrics::since(started), secret);
     let delivery = verified?;
     if let Some(reply) = scheme.signed_reply(request) {
