@@ -12,29 +12,15 @@ set -euo pipefail
 N=${N:-10000}
 cd "$(dirname "$0")/.."
 
-if ! command -v valgrind >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
-fi
-
 cargo bench --quiet --features bench --bench instructions --no-run 2>/dev/null
 bin=$(ls -t target/release/deps/instructions-* | grep -v '\.d$' | head -1)
+# shellcheck source=callgrind.sh
+. scripts/callgrind.sh
 
-count() {
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 |
-        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
-}
-
-per_call() {
-    local base full
-    base=$(count "$1" 0)
-    full=$(count "$1" "$N")
-    echo $(((full - base) / N))
-}
-
-verify=$(per_call verify)
-floor=$(per_call floor)
-dispatch=$(per_call dispatch)
-parse=$(per_call parse)
+verify=$(per_call "$bin" verify)
+floor=$(per_call "$bin" floor)
+dispatch=$(per_call "$bin" dispatch)
+parse=$(per_call "$bin" parse)
 printf '%-44s %10s\n' "instructions per operation (N=$N)" "count"
 printf '%-44s %10d\n' "Standard Webhooks verify, 256 B" "$verify"
 printf '%-44s %10d\n' "bare HMAC-SHA256 over the same content" "$floor"

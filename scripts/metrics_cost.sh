@@ -20,9 +20,8 @@ N=${N:-10000}
 ROUNDS=${ROUNDS:-3}
 cd "$(dirname "$0")/.."
 
-if ! command -v valgrind >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
-fi
+# shellcheck source=callgrind.sh
+. scripts/callgrind.sh
 
 # The newest binary of bench $1 built with features $2, copied aside (the
 # two builds share target/).
@@ -36,22 +35,12 @@ build() {
 
 off=$(build instructions bench off)
 on=$(build instructions bench,metrics on)
-count() {
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" "$2" "$3" 2>&1 |
-        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
-}
-per_call() {
-    local base full
-    base=$(count "$1" "$2" 0)
-    full=$(count "$1" "$2" "$N")
-    echo $(((full - base) / N))
-}
 i_off=$(per_call "$off" dispatch)
 i_on=$(per_call "$on" dispatch-metrics)
 
 bench_off=$(build dispatch bench off)
 bench_on=$(build dispatch bench,metrics on)
-# Median time (ns) of "router work, whole order" in one run of $1.
+# Median time (ns) of "router: whole order" in one run of $1.
 time_of() {
     taskset -c 0 "$1" --bench 'router: whole order' 2>/dev/null |
         awk '/time:/ { v = $4; u = $5; if (u == "µs") v *= 1000; if (u == "ms") v *= 1e6; print v; exit }'
