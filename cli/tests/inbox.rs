@@ -7,8 +7,9 @@
 //! an unreachable Redis and argument mistakes are refused, and a password in
 //! a Redis URL is never printed.
 
-// The crash and restart helpers are for the library's tests.
-#[allow(unused)]
+// The crash and restart helpers, and the connection (behind the library's
+// `redis` feature), are for the library's tests.
+#[allow(unused, unexpected_cfgs)]
 #[path = "../../tests/support/redis_server.rs"]
 mod redis_server;
 mod support;

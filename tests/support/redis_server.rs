@@ -75,7 +75,9 @@ impl RedisServer {
     }
 
     /// A connection of the test's own, for commands the code under test
-    /// does not send (reading or damaging its keys).
+    /// does not send (reading or damaging its keys). Not for the command
+    /// line's tests, whose crate has no `redis` of its own.
+    #[cfg(feature = "redis")]
     pub(crate) async fn connection(&self) -> ::redis::aio::MultiplexedConnection {
         ::redis::Client::open(self.url())
             .unwrap()
