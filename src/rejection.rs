@@ -293,8 +293,11 @@ struct Problem<'a> {
 /// The response to a handshake the scheme answers by itself.
 pub(crate) fn reply_response(reply: Reply) -> HttpResponse {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    // A reply may echo what the request sent (a challenge): never let a
+    // browser take it for anything but its content type.
     HttpResponse::build(status)
         .content_type(reply.content_type)
+        .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(reply.body)
 }
 

@@ -183,7 +183,7 @@ impl Scheme for Discord {
     }
 
     /// Answers PING (`"type": 1`) with PONG.
-    fn signed_reply(&self, request: &Request<'_>) -> Option<Reply> {
+    fn signed_reply(&self, request: &Request<'_>, _secret: &Secret) -> Option<Reply> {
         static TYPE: OnceLock<JsonPointer> = OnceLock::new();
         let type_ = static_pointer(&TYPE, "/type")
             .string_in(request.body())
@@ -246,7 +246,9 @@ mod tests {
         let ping_headers = headers(PING_SIGNATURE, TS);
         let request = Request::new("POST", "/", &ping_headers, PING);
         assert_eq!(scheme.event_name(&request).unwrap().as_deref(), Some("1"));
-        let reply = scheme.signed_reply(&request).unwrap();
+        let reply = scheme
+            .signed_reply(&request, scheme.secrets().primary())
+            .unwrap();
         assert_eq!(
             (reply.status, reply.content_type),
             (200, "application/json")
@@ -269,9 +271,15 @@ mod tests {
         let unsigned = headers("", TS);
         let request = Request::new("POST", "/", &unsigned, body);
         assert_eq!(scheme.event_name(&request).unwrap().as_deref(), Some("2"));
-        assert_eq!(scheme.signed_reply(&request), None);
+        assert_eq!(
+            scheme.signed_reply(&request, scheme.secrets().primary()),
+            None
+        );
         let not_json = Request::new("POST", "/", &unsigned, b"type=1");
-        assert_eq!(scheme.signed_reply(&not_json), None);
+        assert_eq!(
+            scheme.signed_reply(&not_json, scheme.secrets().primary()),
+            None
+        );
     }
 
     #[test]

@@ -35,12 +35,13 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use crate::payload::PayloadError;
-use crate::secret::Secrets;
+use crate::secret::{Secret, Secrets};
 use crate::verify::VerifyError;
 
 // One concept per file. Here: the `Scheme` trait, `Delivery`, `Reply`.
 //   request.rs      the request view (`Request`, `Header`, `Headers`), header readers
 //   event_name.rs   where the event name is (`EventName`), and the sender's side of it
+//   batch.rs        senders that put several events in one request (`BatchEvent`)
 //   signer.rs       the sender's side of a scheme (`Message`, `Signer`, `SignError`)
 //   pointer.rs      `JsonPointer`: one value of a JSON body, without a `Value`
 //   mac.rs          MACs, digests, decoding, and `any_secret_matches`: the one loop
@@ -51,6 +52,7 @@ use crate::verify::VerifyError;
 //   test_support.rs helpers for the unit tests
 //   the rest        one preset each, holding only what differs
 
+mod batch;
 #[cfg(feature = "ed25519")]
 mod discord;
 #[cfg(feature = "ed25519")]
@@ -75,6 +77,7 @@ pub(crate) mod test_support;
 mod timestamped;
 mod twilio;
 
+pub use batch::BatchEvent;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use discord::Discord;
@@ -101,6 +104,7 @@ pub(crate) use mac::{
 };
 // Signing and verifying go through `Secret::hmac_sha256`; tests check it
 // against this.
+pub(crate) use batch::{event_field, required_field, split_batch};
 #[cfg(test)]
 pub(crate) use mac::hmac_sha256;
 pub(crate) use pointer::{json_string, static_pointer};
@@ -274,8 +278,25 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Answers a verified request by itself instead of routing it, such as
-    /// Slack's `url_verification`. `None` (the default) routes it.
-    fn signed_reply(&self, request: &Request<'_>) -> Option<Reply> {
+    /// Slack's `url_verification` or Zoom's `endpoint.url_validation`, whose
+    /// answer is keyed with `secret`: the one that verified the request.
+    /// `None` (the default) routes it.
+    fn signed_reply(&self, request: &Request<'_>, secret: &Secret) -> Option<Reply> {
+        let _ = (request, secret);
+        None
+    }
+
+    /// For a sender that puts several events in one request (HubSpot, Xero):
+    /// the events of a verified `request`, each routed, claimed and answered
+    /// on its own (see [`BatchEvent`]). `None` (the default): the request is
+    /// one delivery.
+    ///
+    /// # Errors
+    ///
+    /// A [`PayloadError`] when the body is not such a batch, or an event in
+    /// it lacks its name: the whole request is refused (400), as nothing in
+    /// it could be routed safely.
+    fn batch(&self, request: &Request<'_>) -> Option<Result<Vec<BatchEvent>, PayloadError>> {
         let _ = request;
         None
     }
@@ -326,9 +347,17 @@ macro_rules! forward_scheme {
             fn signed_reply(
                 &self,
                 request: &$crate::scheme::Request<'_>,
+                secret: &$crate::secret::Secret,
             ) -> Option<$crate::scheme::Reply> {
                 let $this = self;
-                $inner.signed_reply(request)
+                $inner.signed_reply(request, secret)
+            }
+            fn batch(
+                &self,
+                request: &$crate::scheme::Request<'_>,
+            ) -> Option<Result<Vec<$crate::scheme::BatchEvent>, $crate::payload::PayloadError>> {
+                let $this = self;
+                $inner.batch(request)
             }
         }
     };

@@ -211,7 +211,7 @@ impl Scheme for Slack {
     /// Answers `url_verification` with its challenge. Reads `type` as
     /// [`event_name`](Scheme::event_name) does, so a body that repeats a
     /// top-level key is neither answered here nor routed (400).
-    fn signed_reply(&self, request: &Request<'_>) -> Option<Reply> {
+    fn signed_reply(&self, request: &Request<'_>, _secret: &Secret) -> Option<Reply> {
         static TYPE: OnceLock<JsonPointer> = OnceLock::new();
         static CHALLENGE: OnceLock<JsonPointer> = OnceLock::new();
         let body = request.body();
@@ -399,7 +399,9 @@ mod tests {
     fn url_verification_is_answered() {
         let scheme = Slack::new(SECRET).unwrap();
         let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
-        let reply = scheme.signed_reply(&request(body)).unwrap();
+        let reply = scheme
+            .signed_reply(&request(body), scheme.secrets().primary())
+            .unwrap();
         assert_eq!(reply.status, 200);
         assert_eq!(reply.content_type, "application/json");
         assert_eq!(
@@ -407,7 +409,9 @@ mod tests {
             serde_json::json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
         );
         let escaped = br#"{"type":"url_verification","challenge":"a\"b\u00e9"}"#;
-        let reply = scheme.signed_reply(&request(escaped)).unwrap();
+        let reply = scheme
+            .signed_reply(&request(escaped), scheme.secrets().primary())
+            .unwrap();
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&reply.body).unwrap()["challenge"],
             "a\"b\u{e9}"
@@ -419,7 +423,10 @@ mod tests {
             b"",
             b"{",
         ] {
-            assert_eq!(scheme.signed_reply(&request(other)), None);
+            assert_eq!(
+                scheme.signed_reply(&request(other), scheme.secrets().primary()),
+                None
+            );
         }
     }
 
@@ -444,7 +451,7 @@ mod tests {
         ] {
             let text = String::from_utf8_lossy(body);
             assert_eq!(name(body), Err(true), "{text}");
-            assert_eq!(scheme.signed_reply(&request(body)), None, "{text}");
+            assert_eq!(scheme.signed_reply(&request(body), scheme.secrets().primary()), None, "{text}");
         }
         // The delivery id of a body that repeats it is not read.
         let body =

@@ -348,7 +348,11 @@ pub(crate) fn check(
     }
     crate::metrics::verified(scheme.name(), crate::metrics::since(started), secret);
     let delivery = verified?;
-    if let Some(reply) = scheme.signed_reply(request) {
+    let secret = delivery
+        .secret
+        .and_then(|i| secrets.iter().nth(i))
+        .unwrap_or_else(|| secrets.primary());
+    if let Some(reply) = scheme.signed_reply(request, secret) {
         return Ok(Checked::Reply(reply));
     }
     require_body_id(scheme, delivery.id.as_deref()).map_err(ConstructError::InvalidPayload)?;
