@@ -24,8 +24,9 @@
 //! - `event` is the route, not the name a request carries: the exact name a
 //!   handler is registered for, a pattern (`order.*`, `*`),
 //!   [`FALLBACK`] for the fallback handler, [`UNROUTED`] for names no route
-//!   takes and [`NO_EVENT`] for requests refused before their event name is
-//!   read (and for handshakes).
+//!   takes, [`NO_EVENT`] for requests refused before their event name is
+//!   read (and for handshakes), and [`BATCH`] for a request holding a batch
+//!   of events (counted once, its handlers' time added up).
 //! - `outcome` is the acknowledgement's word (`processed`, `accepted`,
 //!   `queued`, `duplicate`, `ignored`, `retry`, `gone`; `custom` for an
 //!   [`Ack::json`](crate::Ack::json)), `reply` for a handshake the scheme
@@ -79,6 +80,9 @@ pub const UNROUTED: &str = "(unrouted)";
 pub const FALLBACK: &str = "(fallback)";
 /// The `event` label of a request answered before its event name is read.
 pub const NO_EVENT: &str = "(none)";
+/// The `event` label of a request holding a batch of events (HubSpot,
+/// Xero), counted once for the whole request.
+pub const BATCH: &str = "(batch)";
 /// The `secret` label of a secret without a label.
 pub const UNLABELED: &str = crate::secret::UNLABELED;
 /// The `secret` label when the scheme does not say which secret matched

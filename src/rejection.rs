@@ -119,6 +119,19 @@ pub enum Rejection {
         /// Sent as `Retry-After`.
         retry_after: Duration,
     },
+    /// 503 `batch_incomplete` with `Retry-After`: a batch sender's request
+    /// (HubSpot, Xero) held events that were not all processed, duplicates
+    /// or ignored. Each event that was done is remembered, so the sender's
+    /// resend of the whole batch runs only the others again.
+    #[error("{failed} of the batch's {total} events were not handled")]
+    BatchIncomplete {
+        /// Events that failed (or are in flight elsewhere).
+        failed: usize,
+        /// Events in the batch.
+        total: usize,
+        /// Sent as `Retry-After`.
+        retry_after: Duration,
+    },
     /// Not a failure: a handshake the scheme answers by itself (Slack's
     /// `url_verification`, Discord's PING, Meta's `GET` challenge), sent as
     /// the [`Reply`] says (code `handshake` in logs). The
@@ -147,7 +160,9 @@ impl Rejection {
             Self::UnknownTenant => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InFlight { .. } => StatusCode::CONFLICT,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::BatchIncomplete { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Handshake(reply) => StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
         }
     }
@@ -170,6 +185,7 @@ impl Rejection {
             Self::InFlight { .. } => "in_flight",
             Self::HandlerFailed => "handler_failed",
             Self::Unavailable { .. } => "unavailable",
+            Self::BatchIncomplete { .. } => "batch_incomplete",
             Self::Handshake(_) => "handshake",
         }
     }
@@ -201,6 +217,13 @@ impl Rejection {
             Self::InFlight { .. } => "This delivery is being processed; retry later.",
             Self::HandlerFailed => "The receiver failed to process the delivery; retry later.",
             Self::Unavailable { .. } => "The receiver is temporarily unavailable; retry later.",
+            Self::BatchIncomplete { failed, total, .. } => {
+                return format!(
+                    "{failed} of the {total} events were not processed; send the batch again \
+                     (the others are recognised as duplicates)."
+                )
+                .into();
+            }
             Self::Handshake(_) => "A handshake, answered by the scheme.",
         })
     }
@@ -260,7 +283,9 @@ impl ResponseError for Rejection {
         }
         let mut response = problem(self.status(), self.code(), &self.detail());
         match self {
-            Self::InFlight { retry_after } | Self::Unavailable { retry_after } => {
+            Self::InFlight { retry_after }
+            | Self::Unavailable { retry_after }
+            | Self::BatchIncomplete { retry_after, .. } => {
                 set_retry_after(&mut response, *retry_after);
             }
             Self::MethodNotAllowed => {

@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use tracing::field::Empty;
 use tracing::Instrument as _;
 
+use super::batch::BatchAnswer;
 use super::{Inner, PayloadMismatch, WebhookRouter};
 use crate::ack::Ack;
 use crate::body::hold_until_sent;
@@ -18,7 +19,7 @@ use crate::dedupe::claims::{Claimed, Identity};
 use crate::handler::{Failure, Handler, Incoming};
 use crate::metrics::{self, ClaimInFlight};
 use crate::payload::PayloadError;
-use crate::pipeline::{Arrival, Received};
+use crate::pipeline::{request_view, Arrival, Received};
 use crate::rejection::{reply_response, Rejection};
 use crate::scheme::{EventNameError, Reply};
 
@@ -43,7 +44,7 @@ impl WebhookRouter {
             .dispatch(req, body.clone(), identity, event, None, &mut tally)
             .await
         {
-            Ok(answer) => answer.into_response(),
+            Ok(acked) => Answer::Ack(acked).into_response(),
             Err((rejection, _)) => (rejection.error_response(), rejection.code()),
         };
         self.count(&tally, outcome, response.status());
@@ -109,6 +110,13 @@ impl WebhookRouter {
             tenant,
             event,
         } = arrival;
+        let batch = inner.config.scheme().batch(&request_view(req, &body));
+        if let Some(events) = batch {
+            let events = events.map_err(|error| (Rejection::InvalidPayload(error), None))?;
+            return self
+                .dispatch_batch(req, &body, tenant, events, delivery.timestamp, tally)
+                .await;
+        }
         let identity = inner
             .claims
             .identity(tenant, delivery.id, delivery.fingerprint);
@@ -117,6 +125,7 @@ impl WebhookRouter {
         }
         self.dispatch(req, body, identity, event, delivery.timestamp, tally)
             .await
+            .map(Answer::Ack)
     }
 
     /// Counts an answer in the metrics.
@@ -128,7 +137,7 @@ impl WebhookRouter {
     /// The router's work for a verified delivery: finds the handler for its
     /// event name, claims the delivery, runs the handler and settles the
     /// claim.
-    async fn dispatch<'r>(
+    pub(super) async fn dispatch<'r>(
         &'r self,
         req: &HttpRequest,
         body: Bytes,
@@ -136,7 +145,7 @@ impl WebhookRouter {
         event: Result<Option<String>, EventNameError>,
         timestamp: Option<i64>,
         tally: &mut Tally<'r>,
-    ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
+    ) -> Result<Acked, (Rejection, Option<Arc<str>>)> {
         let inner = &*self.inner;
         let span = tracing::Span::current();
         let Identity {
@@ -173,7 +182,7 @@ impl WebhookRouter {
             } else {
                 tracing::debug!(target: "actix_webhook::router", event = &*name, status, "no handler for the event");
             }
-            return Ok(Answer::Ack(inner.unhandled.clone(), shown, Some(name)));
+            return Ok(Acked::new(inner.unhandled.clone(), shown, name));
         };
 
         let retry_after = inner.config.retry_delay();
@@ -194,7 +203,7 @@ impl WebhookRouter {
             Some(key) => match inner.claims.claim(key).await {
                 Claimed::Fresh(held) => Some((held, ClaimInFlight::new(scheme))),
                 Claimed::InFlight => return Err(with_id(Rejection::InFlight { retry_after })),
-                Claimed::Done => return Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
+                Claimed::Done => return Ok(Acked::new(Ack::duplicate(), shown, name)),
                 Claimed::Unavailable => {
                     return Err(with_id(Rejection::Unavailable { retry_after }))
                 }
@@ -213,7 +222,7 @@ impl WebhookRouter {
         }
 
         match outcome {
-            Ok(ack) => Ok(Answer::Ack(ack, shown, Some(name))),
+            Ok(ack) => Ok(Acked::new(ack, shown, name)),
             Err(Failure::Rejected(Rejection::InvalidPayload(error)))
                 if error.is_mismatch() && inner.payload_mismatch == PayloadMismatch::Retry =>
             {
@@ -236,15 +245,15 @@ impl WebhookRouter {
         delivery: crate::inbox::NewDelivery,
         shown: Option<Arc<str>>,
         name: Arc<str>,
-    ) -> Result<Answer, (Rejection, Option<Arc<str>>)> {
+    ) -> Result<Acked, (Rejection, Option<Arc<str>>)> {
         let shown = if delivery.id_assigned {
             Some(delivery.id.as_str().into())
         } else {
             shown
         };
         match inbox.enqueue(delivery).await {
-            Ok(true) => Ok(Answer::Ack(Ack::queued(), shown, Some(name))),
-            Ok(false) => Ok(Answer::Ack(Ack::duplicate(), shown, Some(name))),
+            Ok(true) => Ok(Acked::new(Ack::queued(), shown, name)),
+            Ok(false) => Ok(Acked::new(Ack::duplicate(), shown, name)),
             Err(error) => {
                 tracing::error!(target: "actix_webhook::inbox", %error, "storing a delivery failed");
                 metrics::store_error(metrics::StoreKind::Inbox, "enqueue");
@@ -337,11 +346,20 @@ impl crate::inbox::RunStored for WebhookRouter {
 
 /// What an answer is counted under in the metrics, filled in as the
 /// request goes through.
-struct Tally<'r> {
+pub(super) struct Tally<'r> {
     /// The route's label (see `crate::metrics`).
-    event: &'r str,
+    pub(super) event: &'r str,
     /// How long the handler ran, when it did (and metrics are on).
     handler: Option<Duration>,
+}
+
+impl Tally<'_> {
+    /// Adds the handler time of one event of a batch.
+    pub(super) fn add_handler_time(&mut self, event: &Tally<'_>) {
+        if let Some(time) = event.handler {
+            self.handler = Some(self.handler.unwrap_or_default() + time);
+        }
+    }
 }
 
 impl Default for Tally<'_> {
@@ -353,9 +371,24 @@ impl Default for Tally<'_> {
     }
 }
 
-/// What a delivery gets when it is not rejected.
-enum Answer {
-    Ack(Ack, Option<Arc<str>>, Option<Arc<str>>),
+/// A routed delivery's acknowledgement, with its id and event name.
+pub(super) struct Acked {
+    pub(super) ack: Ack,
+    id: Option<Arc<str>>,
+    event: Arc<str>,
+}
+
+impl Acked {
+    fn new(ack: Ack, id: Option<Arc<str>>, event: Arc<str>) -> Self {
+        Self { ack, id, event }
+    }
+}
+
+/// What a request gets when it is not rejected.
+pub(super) enum Answer {
+    Ack(Acked),
+    /// A batch whose events are all done.
+    Batch(BatchAnswer),
     Reply(Reply),
 }
 
@@ -363,10 +396,11 @@ impl Answer {
     /// The response, and the outcome recorded on the span.
     fn into_response(self) -> (HttpResponse, &'static str) {
         match self {
-            Self::Ack(ack, id, event) => {
-                let response = ack.to_response(id.as_deref(), event.as_deref());
+            Self::Ack(Acked { ack, id, event }) => {
+                let response = ack.to_response(id.as_deref(), Some(&event));
                 (response, ack.word().unwrap_or("custom"))
             }
+            Self::Batch(answer) => answer.into_response(),
             Self::Reply(reply) => (reply_response(reply), "reply"),
         }
     }

@@ -50,6 +50,7 @@ use crate::scheme::{EventName, JsonPointer, Scheme};
 use crate::tenant::Tenants;
 use crate::verify::Clock;
 
+mod batch;
 mod dispatch;
 mod routes;
 

@@ -263,7 +263,8 @@ impl<'a> Verifier<'a> {
             Received::Delivery(event) => event,
             Received::Handshake(reply) => return Ok(Received::Handshake(reply)),
         };
-        if event.name.is_empty() {
+        // A batch (HubSpot, Xero) has no name of its own: `T` is the batch.
+        if event.name.is_empty() && !self.is_batch(headers, body) {
             return Err(ConstructError::InvalidPayload(PayloadError::missing(
                 "event name",
             )));
@@ -274,6 +275,13 @@ impl<'a> Verifier<'a> {
             name: event.name,
             payload,
         }))
+    }
+
+    /// Whether the scheme reads this body as a batch of events.
+    fn is_batch(&self, headers: &(impl Headers + ?Sized), body: &[u8]) -> bool {
+        let headers = &headers;
+        let request = Request::new(self.method, self.path_and_query, headers, body);
+        self.scheme.batch(&request).is_some()
     }
 
     /// As [`construct`](Self::construct), without parsing the body: for
