@@ -12,7 +12,9 @@
 //! route's secret comes from its environment variable (see [`PROVIDERS`]), with
 //! a demo default that is printed at start; a secret taken from the
 //! environment is never printed. The `discord` route needs the `ed25519`
-//! feature, which the crate's examples always have. Logs go to stderr
+//! feature, which the crate's examples always have. Twilio, HubSpot and
+//! Square sign the URL they call: each has a `*_PUBLIC_URL` variable (default
+//! this server's own address). Logs go to stderr
 //! (`RUST_LOG`, default `info`).
 
 use std::collections::HashMap;
@@ -24,7 +26,8 @@ use actix_web::{App, HttpServer};
 #[cfg(feature = "ed25519")]
 use actix_webhook::scheme::Discord;
 use actix_webhook::scheme::{
-    GitHub, GitLab, Meta, Paddle, Shopify, Slack, StandardWebhooks, Stripe, Twilio,
+    Clerk, Dropbox, GitHub, GitLab, HubSpot, Linear, Meta, Paddle, Razorpay, Resend, Shopify,
+    Slack, Square, StandardWebhooks, Stripe, Twilio, Twitch, Xero, Zoom,
 };
 use actix_webhook::{webhook, Ack, Event, SecretError, WebhookRouter};
 
@@ -127,6 +130,72 @@ pub const PROVIDERS: &[Provider] = &[
         demo: DISCORD_DEMO_PUBLIC_KEY,
         router: |secret, _| Ok(WebhookRouter::new(Discord::new(secret)?)),
     },
+    Provider {
+        name: "zoom",
+        env: "ZOOM_WEBHOOK_SECRET_TOKEN",
+        demo: "demo-zoom-secret-token",
+        router: |secret, _| Ok(WebhookRouter::new(Zoom::new(secret)?)),
+    },
+    Provider {
+        name: "twitch",
+        env: "TWITCH_EVENTSUB_SECRET",
+        demo: "demo-twitch-eventsub-secret",
+        router: |secret, _| Ok(WebhookRouter::new(Twitch::new(secret)?)),
+    },
+    Provider {
+        name: "hubspot",
+        env: "HUBSPOT_CLIENT_SECRET",
+        demo: "demo-hubspot-client-secret",
+        router: |secret, settings| {
+            let hubspot = HubSpot::new(secret)?.public_url(settings.get(HUBSPOT_PUBLIC_URL));
+            Ok(WebhookRouter::new(hubspot))
+        },
+    },
+    Provider {
+        name: "xero",
+        env: "XERO_WEBHOOK_KEY",
+        demo: "demo-xero-webhook-key",
+        router: |secret, _| Ok(WebhookRouter::new(Xero::new(secret)?)),
+    },
+    Provider {
+        name: "dropbox",
+        env: "DROPBOX_APP_SECRET",
+        demo: "demo-dropbox-app-secret",
+        router: |secret, _| Ok(WebhookRouter::new(Dropbox::new(secret)?)),
+    },
+    Provider {
+        name: "square",
+        env: "SQUARE_SIGNATURE_KEY",
+        demo: "demo-square-signature-key",
+        router: |secret, settings| {
+            let square = Square::new(secret)?.public_url(settings.get(SQUARE_PUBLIC_URL));
+            Ok(WebhookRouter::new(square))
+        },
+    },
+    Provider {
+        name: "linear",
+        env: "LINEAR_WEBHOOK_SECRET",
+        demo: "demo-linear-webhook-secret",
+        router: |secret, _| Ok(WebhookRouter::new(Linear::new(secret)?)),
+    },
+    Provider {
+        name: "razorpay",
+        env: "RAZORPAY_WEBHOOK_SECRET",
+        demo: "demo-razorpay-webhook-secret",
+        router: |secret, _| Ok(WebhookRouter::new(Razorpay::new(secret)?)),
+    },
+    Provider {
+        name: "clerk",
+        env: "CLERK_WEBHOOK_SIGNING_SECRET",
+        demo: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        router: |secret, _| Ok(WebhookRouter::new(Clerk::new(secret)?)),
+    },
+    Provider {
+        name: "resend",
+        env: "RESEND_WEBHOOK_SECRET",
+        demo: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        router: |secret, _| Ok(WebhookRouter::new(Resend::new(secret)?)),
+    },
 ];
 
 /// The variable with Meta's `hub.verify_token` for the subscription handshake.
@@ -136,6 +205,10 @@ pub const META_VERIFY_TOKEN_DEMO: &str = "demo-meta-verify-token";
 /// The variable with the base URL Twilio signs (the public address in front
 /// of this server); the demo default is this server's own address.
 pub const TWILIO_PUBLIC_URL: &str = "TWILIO_PUBLIC_URL";
+/// The same for HubSpot, which signs the URL too.
+pub const HUBSPOT_PUBLIC_URL: &str = "HUBSPOT_PUBLIC_URL";
+/// The same for Square, which signs its notification URL.
+pub const SQUARE_PUBLIC_URL: &str = "SQUARE_PUBLIC_URL";
 /// The demo Discord application key pair: the private key (hex seed) signs,
 /// the public key verifies. RFC 8032, section 7.1, TEST 1.
 pub const DISCORD_DEMO_PRIVATE_KEY: &str =
@@ -168,7 +241,9 @@ impl Settings {
             .map(|p| (p.env, p.demo.to_owned()))
             .collect();
         values.insert(META_VERIFY_TOKEN, META_VERIFY_TOKEN_DEMO.to_owned());
-        values.insert(TWILIO_PUBLIC_URL, format!("http://127.0.0.1:{port}"));
+        for url in [TWILIO_PUBLIC_URL, HUBSPOT_PUBLIC_URL, SQUARE_PUBLIC_URL] {
+            values.insert(url, format!("http://127.0.0.1:{port}"));
+        }
         Self {
             values,
             from_env: Vec::new(),
@@ -189,7 +264,7 @@ impl Settings {
     }
 
     /// Sets the variable `name` (one of [`PROVIDERS`]' `env`,
-    /// [`META_VERIFY_TOKEN`] or [`TWILIO_PUBLIC_URL`]).
+    /// [`META_VERIFY_TOKEN`] or a `*_PUBLIC_URL`).
     #[must_use]
     pub fn set(mut self, name: &'static str, value: &str) -> Self {
         self.values.insert(name, value.to_owned());
@@ -320,10 +395,13 @@ async fn main() -> std::io::Result<()> {
         "\n  meta verify token: {}",
         settings.describe(META_VERIFY_TOKEN)
     );
-    println!(
-        "  twilio signs URLs under: {}",
-        settings.describe(TWILIO_PUBLIC_URL)
-    );
+    for (name, url) in [
+        ("twilio", TWILIO_PUBLIC_URL),
+        ("hubspot", HUBSPOT_PUBLIC_URL),
+        ("square", SQUARE_PUBLIC_URL),
+    ] {
+        println!("  {name} signs URLs under: {}", settings.describe(url));
+    }
     #[cfg(feature = "ed25519")]
     if !settings.from_env.contains(&"DISCORD_PUBLIC_KEY") {
         println!(

@@ -108,7 +108,7 @@ struct Signing {
 struct SignArgs {
     #[command(flatten)]
     signing: Signing,
-    /// The full URL the delivery goes to (Twilio signs it).
+    /// The full URL the delivery goes to (Twilio, HubSpot and Square sign it).
     #[arg(long)]
     url: Option<String>,
 }
@@ -118,7 +118,7 @@ struct SendArgs {
     #[command(flatten)]
     signing: Signing,
     /// Where to POST it: an `http://` or `https://` URL (a local endpoint, a
-    /// tunnel, a staging host); Twilio also signs it.
+    /// tunnel, a staging host); Twilio, HubSpot and Square also sign it.
     #[arg(long)]
     url: String,
     /// For `https://`: also trust the CA certificates in this PEM file, e.g.
@@ -145,7 +145,8 @@ struct VerifyArgs {
     /// A header of the captured request, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
     headers: Vec<(String, String)>,
-    /// The full URL the request was sent to (Twilio signs it).
+    /// The full URL the request was sent to (Twilio, HubSpot and Square sign
+    /// it).
     #[arg(long)]
     url: Option<String>,
     /// How far the timestamp may be from now, in seconds (default: the

@@ -6,7 +6,8 @@ use std::fmt;
 #[cfg(feature = "ed25519")]
 use actix_webhook::scheme::Discord;
 use actix_webhook::scheme::{
-    GitHub, GitLab, Meta, Paddle, Shopify, Slack, StandardWebhooks, Stripe, Twilio,
+    Clerk, Dropbox, GitHub, GitLab, HubSpot, Linear, Meta, Paddle, Razorpay, Resend, Shopify,
+    Slack, Square, StandardWebhooks, Stripe, Twilio, Twitch, Xero, Zoom,
 };
 use actix_webhook::testing::SigningScheme;
 use actix_webhook::verify::Tolerance;
@@ -41,6 +42,29 @@ pub(crate) enum SchemeName {
     Twilio,
     /// Discord interactions: ed25519 `X-Signature-Ed25519`; hex keys.
     Discord,
+    /// Zoom: `x-zm-signature` and `x-zm-request-timestamp`.
+    Zoom,
+    /// Twitch EventSub: `Twitch-Eventsub-Message-Signature` over the
+    /// message id, timestamp and body (--event is the subscription type).
+    Twitch,
+    /// HubSpot (v3): `X-HubSpot-Signature-v3` over the method, URL, body and
+    /// timestamp (needs --url); the body is a batch of events.
+    Hubspot,
+    /// Xero: `x-xero-signature`; the body is a batch (`events`).
+    Xero,
+    /// Dropbox: `X-Dropbox-Signature`.
+    Dropbox,
+    /// Square: `x-square-hmacsha256-signature` over the notification URL and
+    /// body (needs --url).
+    Square,
+    /// Linear: `Linear-Signature`; `webhookTimestamp` in the body.
+    Linear,
+    /// Razorpay: `X-Razorpay-Signature`.
+    Razorpay,
+    /// Clerk: Standard Webhooks with `svix-*` headers.
+    Clerk,
+    /// Resend: Standard Webhooks with `svix-*` headers.
+    Resend,
 }
 
 impl fmt::Display for SchemeName {
@@ -53,7 +77,7 @@ impl fmt::Display for SchemeName {
 impl SchemeName {
     /// Whether the signature covers the URL (so `--url` is needed).
     pub(crate) fn signs_url(self) -> bool {
-        self == Self::Twilio
+        matches!(self, Self::Twilio | Self::Hubspot | Self::Square)
     }
 
     /// The headers as this provider names them: Svix sends the Standard
@@ -138,6 +162,47 @@ pub(crate) fn build(
             }
         }
         SchemeName::Discord => discord(secret, signing, tolerance)?,
+        SchemeName::Zoom => {
+            let scheme = Zoom::new(secret).map_err(bad)?;
+            Box::new(with(scheme, tolerance, Zoom::tolerance))
+        }
+        SchemeName::Twitch => {
+            let scheme = Twitch::new(secret).map_err(bad)?;
+            Box::new(with(scheme, tolerance, Twitch::tolerance))
+        }
+        SchemeName::Hubspot => {
+            let scheme = with(
+                HubSpot::new(secret).map_err(bad)?,
+                tolerance,
+                HubSpot::tolerance,
+            );
+            match purpose {
+                Purpose::Verify { public_url, .. } => Box::new(scheme.public_url(public_url)),
+                Purpose::Sign => Box::new(scheme),
+            }
+        }
+        SchemeName::Xero => Box::new(Xero::new(secret).map_err(bad)?),
+        SchemeName::Dropbox => Box::new(Dropbox::new(secret).map_err(bad)?),
+        SchemeName::Square => {
+            let scheme = Square::new(secret).map_err(bad)?;
+            match purpose {
+                Purpose::Verify { public_url, .. } => Box::new(scheme.public_url(public_url)),
+                Purpose::Sign => Box::new(scheme),
+            }
+        }
+        SchemeName::Linear => {
+            let scheme = Linear::new(secret).map_err(bad)?;
+            Box::new(with(scheme, tolerance, Linear::tolerance))
+        }
+        SchemeName::Razorpay => Box::new(Razorpay::new(secret).map_err(bad)?),
+        SchemeName::Clerk => {
+            let scheme = Clerk::new(secret).map_err(bad)?;
+            Box::new(with(scheme, tolerance, Clerk::tolerance))
+        }
+        SchemeName::Resend => {
+            let scheme = Resend::new(secret).map_err(bad)?;
+            Box::new(with(scheme, tolerance, Resend::tolerance))
+        }
     };
     Ok(scheme)
 }

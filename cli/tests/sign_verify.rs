@@ -53,6 +53,7 @@ fn assert_verdict(run: &support::Run, verdict: &str, what: &str) {
 #[test]
 fn what_sign_prints_verify_accepts() {
     for case in CASES {
+        let case = &case.fresh();
         let headers = sign(case, "msg_roundtrip", now());
         assert!(!headers.is_empty(), "{}", case.what);
         let run = verify(case, &headers, case.body, &[]);
@@ -131,6 +132,7 @@ fn sign_prints_the_providers_headers() {
 #[test]
 fn a_tampered_body_is_invalid() {
     for case in CASES.iter().filter(|c| c.signs_body) {
+        let case = &case.fresh();
         let headers = sign(case, "msg_tampered", now());
         let tampered = case.body.replace("1250", "1251");
         let run = verify(case, &headers, &tampered, &[]);
@@ -146,6 +148,7 @@ fn a_tampered_body_is_invalid() {
 #[test]
 fn a_wrong_secret_is_invalid() {
     for case in CASES {
+        let case = &case.fresh();
         let headers = sign(case, "msg_wrong_secret", now());
         // Another usable secret of the same form: RFC 8032 TEST 2's public
         // key for ed25519, an HMAC secret with one more character.

@@ -9,7 +9,9 @@
 //! Presets, each named by the user (two use `whsec_` secrets differently, so
 //! a scheme is never guessed): [`StandardWebhooks`] (and Svix), [`GitHub`],
 //! [`Stripe`], [`Slack`], [`Shopify`], [`GitLab`], [`Paddle`], [`Meta`],
-//! [`Twilio`] and, with the `ed25519` feature, `Discord`; [`GenericHmac`]
+//! [`Twilio`], [`Razorpay`], [`Square`], [`Linear`], [`Dropbox`],
+//! [`Zoom`], [`Twitch`], [`Clerk`], [`Resend`], [`HubSpot`], [`Xero`]
+//! and, with the `ed25519` feature, `Discord`; [`GenericHmac`]
 //! for other HMAC senders, or implement [`Scheme`].
 //!
 //! ```
@@ -47,55 +49,77 @@ use crate::verify::VerifyError;
 //   mac.rs          MACs, digests, decoding, and `any_secret_matches`: the one loop
 //                   that matches what a request carries against the secrets
 //   signature.rs    `SignatureHeader`: a header holding one encoded signature
+//   public_url.rs   the URL a sender signs (Twilio, Square): public URL or `Host`
 //   ed25519.rs      ed25519 keys and checks (`v1a`, Discord)
 //   timestamped.rs  the scheme Stripe and Paddle share (`t=..,v1=..` headers)
 //   test_support.rs helpers for the unit tests
 //   the rest        one preset each, holding only what differs
 
 mod batch;
+mod clerk;
 #[cfg(feature = "ed25519")]
 mod discord;
+mod dropbox;
 #[cfg(feature = "ed25519")]
 pub(crate) mod ed25519;
 mod event_name;
 mod generic;
 mod github;
 mod gitlab;
+mod hubspot;
+mod linear;
 pub(crate) mod mac;
 mod meta;
 mod paddle;
 mod pointer;
+mod public_url;
+mod razorpay;
 mod request;
+mod resend;
 mod shopify;
 mod signature;
 mod signer;
 mod slack;
+mod square;
 mod standard;
 mod stripe;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod timestamped;
 mod twilio;
+mod twitch;
+mod xero;
+mod zoom;
 
 pub use batch::BatchEvent;
+pub use clerk::Clerk;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use discord::Discord;
+pub use dropbox::Dropbox;
 pub use event_name::{EventName, EventNameError};
 pub use generic::{GenericHmac, SignedContent, TemplateError};
 pub use github::GitHub;
 pub use gitlab::GitLab;
+pub use hubspot::HubSpot;
+pub use linear::Linear;
 pub use meta::Meta;
 pub use paddle::Paddle;
 pub use pointer::{InvalidPointer, JsonPointer};
+pub use razorpay::Razorpay;
 pub use request::{Header, Headers, Request};
+pub use resend::Resend;
 pub use shopify::Shopify;
 pub use signature::Encoding;
 pub use signer::{Message, SignError, Signer};
 pub use slack::Slack;
+pub use square::Square;
 pub use standard::StandardWebhooks;
 pub use stripe::Stripe;
 pub use twilio::Twilio;
+pub use twitch::Twitch;
+pub use xero::Xero;
+pub use zoom::Zoom;
 
 // Crate-internal helpers, at the paths the rest of the crate uses.
 pub(crate) use mac::{

@@ -10,6 +10,13 @@ const ID: [&str; 2] = ["webhook-id", "svix-id"];
 const TIMESTAMP: [&str; 2] = ["webhook-timestamp", "svix-timestamp"];
 const SIGNATURE: [&str; 2] = ["webhook-signature", "svix-signature"];
 
+/// The headers a scheme signs with: id, timestamp, signature.
+type HeaderNames = [&'static str; 3];
+/// The Standard Webhooks names.
+const STANDARD_HEADERS: HeaderNames = [ID[0], TIMESTAMP[0], SIGNATURE[0]];
+/// The names Svix sends (Clerk, Resend).
+pub(crate) const SVIX_HEADERS: HeaderNames = [ID[1], TIMESTAMP[1], SIGNATURE[1]];
+
 /// The prefix of Standard Webhooks ed25519 public keys.
 #[cfg(feature = "ed25519")]
 const PUBLIC_KEY_PREFIX: &str = "whpk_";
@@ -77,6 +84,10 @@ const SECRET_KEY_PREFIX: &str = "whsk_";
 pub struct StandardWebhooks {
     secrets: Secrets,
     tolerance: Tolerance,
+    /// [`Scheme::name`]: `standard-webhooks`, or the preset's wrapping it.
+    name: &'static str,
+    /// The headers [`Signer::sign`] sends; both kinds are read.
+    headers: &'static HeaderNames,
     #[cfg(feature = "ed25519")]
     keys: Keys,
 }
@@ -126,8 +137,20 @@ impl StandardWebhooks {
         Self {
             secrets: secrets.into(),
             tolerance: Tolerance::default(),
+            name: "standard-webhooks",
+            headers: &STANDARD_HEADERS,
             #[cfg(feature = "ed25519")]
             keys: Keys::Hmac,
+        }
+    }
+
+    /// The same scheme under another name, sending `headers`: for a
+    /// provider's preset that wraps it ([`svix_preset!`]).
+    pub(crate) fn branded(self, name: &'static str, headers: &'static HeaderNames) -> Self {
+        Self {
+            name,
+            headers,
+            ..self
         }
     }
 
@@ -428,7 +451,7 @@ impl Scan {
 
 impl Scheme for StandardWebhooks {
     fn name(&self) -> &'static str {
-        "standard-webhooks"
+        self.name
     }
 
     fn secrets(&self) -> &Secrets {
@@ -479,33 +502,186 @@ impl Scheme for StandardWebhooks {
 
 impl Signer for StandardWebhooks {
     fn sign(&self, message: &Message<'_>) -> Vec<(String, String)> {
+        let [id, timestamp, signature_header] = *self.headers;
         let mut headers = vec![
-            ("webhook-id".into(), message.id.into()),
-            ("webhook-timestamp".into(), message.timestamp.to_string()),
+            (id.into(), message.id.into()),
+            (timestamp.into(), message.timestamp.to_string()),
         ];
         let signature = self.signature(message.id, message.timestamp, message.body);
         if !signature.is_empty() {
-            headers.push(("webhook-signature".into(), signature));
+            headers.push((signature_header.into(), signature));
         }
         headers
     }
 }
 
+/// Gives `$preset`, a newtype around a [`StandardWebhooks`] named `$name`
+/// that sends the `svix-` headers (a provider that signs with Svix: Clerk,
+/// Resend), its constructors, and makes it a [`Scheme`] and a [`Signer`] as
+/// the scheme it wraps. The preset derives `Debug` (the secrets redact).
+macro_rules! svix_preset {
+    ($preset:ident, $name:literal) => {
+        impl $preset {
+            /// The scheme with the endpoint's `whsec_<base64>` signing secret.
+            ///
+            /// # Errors
+            ///
+            /// As [`Secret::from_standard`](crate::Secret::from_standard).
+            pub fn new(secret: &str) -> Result<Self, $crate::secret::SecretError> {
+                Ok(Self::with_secrets($crate::secret::Secret::from_standard(
+                    secret,
+                )?))
+            }
+
+            /// The scheme with secrets already decoded (with
+            /// [`Secret::from_standard`](crate::Secret::from_standard)),
+            /// newest first: while the signing secret is rotated.
+            pub fn with_secrets(secrets: impl Into<$crate::secret::Secrets>) -> Self {
+                Self(
+                    $crate::scheme::StandardWebhooks::with_secrets(secrets)
+                        .branded($name, &$crate::scheme::standard::SVIX_HEADERS),
+                )
+            }
+
+            /// How far `svix-timestamp` may be from now (default 5 minutes,
+            /// as the Svix libraries check).
+            #[must_use]
+            pub fn tolerance(self, tolerance: $crate::verify::Tolerance) -> Self {
+                Self(self.0.tolerance(tolerance))
+            }
+
+            /// The `svix-signature` value for `body` with `id` at
+            /// `timestamp`: `v1,<base64>`, signed with the first secret.
+            #[must_use]
+            pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+                self.0.signature(id, timestamp, body)
+            }
+        }
+
+        $crate::scheme::forward_scheme!([] $preset, |this| this.0);
+
+        impl $crate::scheme::Signer for $preset {
+            /// `svix-id`, `svix-timestamp` and `svix-signature`, as the
+            /// provider sends them; the event name travels in the body.
+            fn sign(&self, message: &$crate::scheme::Message<'_>) -> Vec<(String, String)> {
+                self.0.sign(message)
+            }
+        }
+    };
+}
+pub(crate) use svix_preset;
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // The cross-language test vector of the Standard Webhooks reference
     // libraries (standard-webhooks/standard-webhooks, libraries/*/ tests, e.g.
     // javascript/src/index.test.ts and python/standardwebhooks/tests):
-    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
-    const TIMESTAMP: i64 = 1_614_265_330;
-    const PAYLOAD: &[u8] = br#"{"test": 2432232314}"#;
-    const EXPECTED: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    pub(crate) const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    pub(crate) const TIMESTAMP: i64 = 1_614_265_330;
+    pub(crate) const PAYLOAD: &[u8] = br#"{"test": 2432232314}"#;
+    pub(crate) const EXPECTED: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
     fn request<'a>(headers: &'a dyn crate::scheme::Headers, body: &'a [u8]) -> Request<'a> {
         Request::new("POST", "/", headers, body)
+    }
+
+    /// The checks every preset wrapping this scheme for a Svix sender
+    /// (Clerk, Resend) passes, built with its `new` and `with_secrets`:
+    /// the reference vector above verifies under the `svix-` names and
+    /// signs `body` (of event `event`) with them, and the scheme keeps
+    /// this scheme's refusals.
+    pub(crate) mod preset {
+        use super::*;
+        use crate::scheme::test_support::assert_refuses_absurd_headers;
+
+        const SVIX: [&str; 3] = SVIX_HEADERS;
+
+        fn headers(id: &str, timestamp: i64, signature: &str) -> Vec<(String, String)> {
+            vec![
+                (SVIX[0].into(), id.into()),
+                (SVIX[1].into(), timestamp.to_string()),
+                (SVIX[2].into(), signature.into()),
+            ]
+        }
+
+        pub(crate) fn assert_svix_preset<S: Scheme + Signer>(
+            new: fn(&str) -> Result<S, SecretError>,
+            with_secrets: fn(Secrets) -> S,
+            name: &str,
+            body: &[u8],
+            event: &str,
+        ) {
+            let verify = |scheme: &S, headers: &Vec<(String, String)>, body: &[u8], now| {
+                scheme.verify(&request(headers, body), scheme.secrets(), now)
+            };
+            // The reference vector, under the names Svix sends.
+            let scheme = new(SECRET).unwrap();
+            assert_eq!(scheme.name(), name);
+            assert!(!format!("{scheme:?}").contains("MfKQ9r8"));
+            let published = headers(ID, TIMESTAMP, EXPECTED);
+            assert_eq!(
+                verify(&scheme, &published, PAYLOAD, TIMESTAMP),
+                Ok(Delivery::new(Some(ID.into()), Some(TIMESTAMP)).verified_by(0))
+            );
+
+            // Signed as the provider does: the `svix-` names.
+            let message = Message {
+                id: "msg_2",
+                timestamp: TIMESTAMP,
+                event,
+                url: "",
+                body,
+            };
+            let signed = scheme.try_sign(&message).unwrap();
+            let names: Vec<&str> = signed.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, SVIX);
+            assert_eq!(
+                verify(&scheme, &signed, body, TIMESTAMP + 10),
+                Ok(Delivery::new(Some("msg_2".into()), Some(TIMESTAMP)).verified_by(0))
+            );
+            let request = request(&signed, body);
+            assert_eq!(scheme.event_name(&request).unwrap().as_deref(), Some(event));
+
+            // One byte changed anywhere signed.
+            let invalid = Err(VerifyError::InvalidSignature);
+            let mut tampered = body.to_vec();
+            tampered[1] ^= 1;
+            assert_eq!(verify(&scheme, &signed, &tampered, TIMESTAMP), invalid);
+            let flipped = EXPECTED.replacen("g0hM", "g1hM", 1);
+            let sig = headers(ID, TIMESTAMP, &flipped);
+            assert_eq!(verify(&scheme, &sig, PAYLOAD, TIMESTAMP), invalid);
+            let ts = headers(ID, TIMESTAMP + 1, EXPECTED);
+            assert_eq!(verify(&scheme, &ts, PAYLOAD, TIMESTAMP), invalid);
+            let id = headers("msg_p5jXN8AQM9LWM0D4loKWxJel", TIMESTAMP, EXPECTED);
+            assert_eq!(verify(&scheme, &id, PAYLOAD, TIMESTAMP), invalid);
+
+            // Rotation: the old secret, second, still verifies.
+            let rotating = with_secrets(
+                Secrets::new([
+                    Secret::from_standard("whsec_bmV3IHNpZ25pbmcgc2VjcmV0").unwrap(),
+                    Secret::from_standard(SECRET).unwrap(),
+                ])
+                .unwrap(),
+            );
+            assert_eq!(
+                verify(&rotating, &published, PAYLOAD, TIMESTAMP),
+                Ok(Delivery::new(Some(ID.into()), Some(TIMESTAMP)).verified_by(1))
+            );
+
+            // Freshness: 5 minutes either way.
+            for now in [TIMESTAMP - 301, TIMESTAMP + 301] {
+                assert!(matches!(
+                    verify(&scheme, &published, PAYLOAD, now),
+                    Err(VerifyError::TimestampOutOfTolerance { .. })
+                ));
+            }
+            assert!(verify(&scheme, &published, PAYLOAD, TIMESTAMP + 300).is_ok());
+
+            assert_refuses_absurd_headers(&scheme, &published, &SVIX, PAYLOAD, TIMESTAMP);
+        }
     }
 
     #[test]

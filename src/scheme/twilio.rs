@@ -8,6 +8,7 @@ mod url;
 
 use form::{canonical_order, form_params, is_form, lossy_form, parse_form, Param};
 
+use crate::scheme::public_url::{public_base, requested_url};
 use crate::scheme::{
     any_mac_matches, decode_hex, hmac_sha1, optional_utf8, query_pairs, Delivery, Encoding,
     EventNameError, Message, Request, Scheme, SignatureHeader, Signer,
@@ -19,7 +20,6 @@ const SIGNATURE: &str = "X-Twilio-Signature";
 /// The base64 HMAC-SHA1 of the URL and the form parameters.
 const HMAC: SignatureHeader = SignatureHeader::bare(SIGNATURE, Encoding::Base64);
 const IDEMPOTENCY_TOKEN: &str = "I-Twilio-Idempotency-Token";
-const HOST: &str = "Host";
 const CONTENT_TYPE: &str = "Content-Type";
 const FORM: &str = "application/x-www-form-urlencoded";
 const BODY_SHA256: &str = "bodySHA256";
@@ -127,7 +127,7 @@ impl Twilio {
     /// chooses.
     #[must_use]
     pub fn public_url(mut self, url: &str) -> Self {
-        self.public_url = Some(url.trim_end_matches('/').to_owned());
+        self.public_url = Some(public_base(url));
         self
     }
 
@@ -181,7 +181,7 @@ impl Scheme for Twilio {
         _now: i64,
     ) -> Result<Delivery, VerifyError> {
         let candidate = HMAC.read::<20>(request)?;
-        let url = url::requested_url(self.public_url.as_deref(), request)?;
+        let url = requested_url(self.public_url.as_deref(), request)?;
         let body = request.body();
 
         // What vouches for the body: the `bodySHA256` in the URL, or the
@@ -278,6 +278,7 @@ impl Signer for Twilio {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheme::public_url::HOST;
     use crate::scheme::test_support::assert_refuses_absurd_headers;
     use crate::secret::Secret;
 

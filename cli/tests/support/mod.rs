@@ -117,8 +117,37 @@ pub struct Case {
     pub signs_body: bool,
 }
 
-pub const JSON: &str = r#"{"id":"evt_1","event_id":"evt_1","type":"order.paid","event_type":"order.paid","object":"page","amount":1250}"#;
+pub const JSON: &str = r#"{"id":"evt_1","event_id":"evt_1","type":"order.paid","event_type":"order.paid","event":"order.paid","object":"page","amount":1250}"#;
+/// HubSpot's body: a batch of one event.
+pub const HUBSPOT: &str = r#"[{"eventId":1250,"subscriptionType":"order.paid","objectId":7}]"#;
+/// Xero's body: a batch of one event.
+pub const XERO: &str = r#"{"events":[{"resourceId":"1250","eventCategory":"INVOICE","eventType":"UPDATE"}],"firstEventSequence":1,"lastEventSequence":1,"entropy":"S0MEENTR0PY"}"#;
+/// Linear's body: it signs the time in it, which [`Case::fresh`] sets.
+pub const LINEAR: &str = r#"{"type":"Issue","action":"create","amount":1250,"webhookTimestamp":0}"#;
+/// What [`Case::fresh`] replaces in a body.
+const STALE: &str = r#""webhookTimestamp":0"#;
 pub const FORM: &str = "MessageSid=SM1&Body=paid+1250&EventType=order.paid";
+
+impl Case {
+    /// The case with a body signing the time now, for Linear (which signs
+    /// `webhookTimestamp` in the body, within 60 s); the others as they are.
+    pub fn fresh(&self) -> Case {
+        if !self.body.contains(STALE) {
+            return *self;
+        }
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis();
+        let body = self
+            .body
+            .replace(STALE, &format!(r#""webhookTimestamp":{ms}"#));
+        Case {
+            body: Box::leak(body.into_boxed_str()),
+            ..*self
+        }
+    }
+}
 
 const fn case(
     what: &'static str,
@@ -200,9 +229,43 @@ pub const CASES: &[Case] = &[
         verifying_secret: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
         ..case("discord", "discord", "", true)
     },
+    case("zoom", "zoom", "demo-zoom-secret-token", true),
+    case("twitch", "twitch", "demo-twitch-eventsub-secret", true),
+    Case {
+        body: HUBSPOT,
+        ..case("hubspot", "hubspot", "demo-hubspot-client-secret", true)
+    },
+    Case {
+        body: XERO,
+        ..case("xero", "xero", "demo-xero-webhook-key", false)
+    },
+    case("dropbox", "dropbox", "demo-dropbox-app-secret", false),
+    case("square", "square", "demo-square-signature-key", false),
+    Case {
+        body: LINEAR,
+        ..case("linear", "linear", "demo-linear-webhook-secret", false)
+    },
+    case(
+        "razorpay",
+        "razorpay",
+        "demo-razorpay-webhook-secret",
+        false,
+    ),
+    case(
+        "clerk",
+        "clerk",
+        "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        true,
+    ),
+    case(
+        "resend",
+        "resend",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        true,
+    ),
 ];
 
-/// The URL every case is signed for (Twilio signs it).
+/// The URL every case is signed for (Twilio, HubSpot and Square sign it).
 pub const URL: &str = "https://example.com/webhooks/twilio";
 
 /// An actix server on a thread of its own (with its own actix system),

@@ -1,69 +1,9 @@
-//! The URL Twilio signs: built from the public URL or the `Host` header,
-//! and tried with and without its port.
+//! The URL Twilio signs (built by [`requested_url`]) is tried with and
+//! without its port.
+//!
+//! [`requested_url`]: crate::scheme::public_url::requested_url
 
 use std::borrow::Cow;
-
-use super::HOST;
-use crate::scheme::Request;
-use crate::verify::VerifyError;
-
-/// The full URL Twilio requested: `public_url` (see [`Twilio::public_url`])
-/// or `https://` and the `Host` header, then the request target.
-///
-/// # Errors
-///
-/// [`VerifyError::MissingSignature`] without `public_url` or `Host`,
-/// [`VerifyError::MalformedSignature`] when `Host` is not a plain
-/// `host[:port]`.
-///
-/// [`Twilio::public_url`]: super::Twilio::public_url
-pub(super) fn requested_url(
-    public_url: Option<&str>,
-    request: &Request<'_>,
-) -> Result<String, VerifyError> {
-    let base = match public_url {
-        Some(base) => Cow::Borrowed(base),
-        None => {
-            let host = request.require(HOST)?;
-            // Only `host[:port]`: anything else would move the path or
-            // query of the URL signed.
-            let host = std::str::from_utf8(host)
-                .ok()
-                .filter(|host| is_authority(host.as_bytes()))
-                .ok_or_else(|| VerifyError::malformed(HOST))?;
-            Cow::Owned(format!("https://{host}"))
-        }
-    };
-    Ok(format!("{base}{}", request.path_and_query()))
-}
-
-/// Whether `host` is what a `Host` header may carry: a name of letters,
-/// digits, `-`, `.` and `_` (DNS names, IPv4 addresses) or a bracketed IPv6
-/// address, then optionally `:` and a port of at most five digits.
-fn is_authority(host: &[u8]) -> bool {
-    let (name_ok, rest) = if let Some(inner) = host.strip_prefix(b"[") {
-        let Some(close) = inner.iter().position(|b| *b == b']') else {
-            return false;
-        };
-        let ip = std::str::from_utf8(&inner[..close])
-            .ok()
-            .and_then(|ip| ip.parse::<std::net::Ipv6Addr>().ok());
-        (ip.is_some(), &inner[close + 1..])
-    } else {
-        let end = host.iter().position(|b| *b == b':').unwrap_or(host.len());
-        let name = &host[..end];
-        let ok = !name.is_empty()
-            && name
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-        (ok, &host[end..])
-    };
-    let port_ok = match rest.strip_prefix(b":") {
-        None => rest.is_empty(),
-        Some(port) => (1..=5).contains(&port.len()) && port.iter().all(u8::is_ascii_digit),
-    };
-    name_ok && port_ok
-}
 
 /// `url` without its port and with it (twilio-python's `remove_port` and
 /// `add_port`: `:443` for `https`, else `:80`, when it has none).
@@ -113,44 +53,6 @@ pub(super) fn url_variants(url: &str) -> [Cow<'_, str>; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_plain_host_and_port_is_taken_from_host() {
-        for good in [
-            "mycompany.com",
-            "mycompany.com:8443",
-            "a-b_c.example.",
-            "127.0.0.1:80",
-            "[::1]",
-            "[2001:db8::1]:443",
-            "[::ffff:192.0.2.1]",
-        ] {
-            assert!(is_authority(good.as_bytes()), "{good}");
-        }
-        for bad in [
-            "",
-            ":443",
-            "a.example:",
-            "a.example:123456",
-            "a.example:44x",
-            "a.example/sms?next=",
-            "a.example?x=1",
-            "a.example#x",
-            "user@a.example",
-            "a.example:443/x",
-            "a example",
-            "a%2eexample",
-            "a.example:1:2",
-            "[::1",
-            "[::1]x",
-            "[::1]:",
-            "[not-ip]",
-            "[fe80::1%25eth0]",
-            "é.example",
-        ] {
-            assert!(!is_authority(bad.as_bytes()), "{bad}");
-        }
-    }
 
     #[test]
     fn url_variants_follow_twilio_python() {
