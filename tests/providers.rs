@@ -8,8 +8,8 @@ use actix_web::{test, web, App, HttpResponse};
 use actix_webhook::scheme::Discord;
 use actix_webhook::scheme::Request;
 use actix_webhook::scheme::{
-    GitHub, GitLab, Message, Meta, Paddle, Scheme, Shopify, Signer, Slack, StandardWebhooks,
-    Stripe, Twilio,
+    Clerk, Dropbox, GitHub, GitLab, HubSpot, Linear, Message, Meta, Paddle, Razorpay, Resend,
+    Scheme, Shopify, Signer, Slack, Square, StandardWebhooks, Stripe, Twilio, Twitch, Xero, Zoom,
 };
 use actix_webhook::verify::FixedClock;
 use actix_webhook::{Secret, Secrets, Verified, WebhookConfig};
@@ -49,6 +49,14 @@ struct Case {
 
 const JSON_BODY: &str = r#"{"id":"evt_1","event_id":"evt_1","type":"order.paid","event_type":"order.paid","amount":1250}"#;
 const FORM_BODY: &str = "MessageSid=SM1&Body=paid+1250&EventType=order.paid";
+/// HubSpot's batch of one event.
+const HUBSPOT_BODY: &str =
+    r#"[{"eventId":1250,"subscriptionType":"contact.creation","objectId":7}]"#;
+/// Xero's batch of one event.
+const XERO_BODY: &str = r#"{"events":[{"resourceId":"1250","eventCategory":"INVOICE","eventType":"UPDATE"}],"firstEventSequence":1,"lastEventSequence":1,"entropy":"X"}"#;
+/// Linear signs the time in the body: `NOW`, in milliseconds.
+const LINEAR_BODY: &str =
+    r#"{"type":"Issue","action":"create","amount":1250,"webhookTimestamp":1700000000000}"#;
 const URL: &str = "https://example.com/hook";
 
 fn case<S: Scheme + Signer>(
@@ -171,6 +179,92 @@ fn cases() -> Vec<Case> {
             FORM_BODY,
             Some("evt_1"),
             false,
+        ),
+        case(
+            "zoom",
+            Zoom::new("zoom-secret-token").unwrap(),
+            "x-zm-signature",
+            JSON_BODY,
+            None,
+            true,
+        ),
+        case(
+            "twitch",
+            Twitch::new("twitch-eventsub-secret").unwrap(),
+            "Twitch-Eventsub-Message-Signature",
+            JSON_BODY,
+            Some("evt_1"),
+            true,
+        ),
+        case(
+            "hubspot",
+            HubSpot::new("hubspot-client-secret")
+                .unwrap()
+                .public_url("https://example.com"),
+            "X-HubSpot-Signature-v3",
+            HUBSPOT_BODY,
+            None,
+            true,
+        ),
+        case(
+            "xero",
+            Xero::new("xero-webhook-key").unwrap(),
+            "x-xero-signature",
+            XERO_BODY,
+            None,
+            false,
+        ),
+        case(
+            "dropbox",
+            Dropbox::new("dropbox-app-secret").unwrap(),
+            "X-Dropbox-Signature",
+            JSON_BODY,
+            None,
+            false,
+        ),
+        case(
+            "square",
+            Square::new("square-signature-key")
+                .unwrap()
+                .public_url("https://example.com"),
+            "x-square-hmacsha256-signature",
+            JSON_BODY,
+            Some("evt_1"),
+            false,
+        ),
+        // The time is in the body: `a_stale_timestamp_is_rejected_where_signed`
+        // sends a stale body.
+        case(
+            "linear",
+            Linear::new("linear-webhook-secret").unwrap(),
+            "Linear-Signature",
+            LINEAR_BODY,
+            Some("evt_1"),
+            true,
+        ),
+        case(
+            "razorpay",
+            Razorpay::new("razorpay-webhook-secret").unwrap(),
+            "X-Razorpay-Signature",
+            JSON_BODY,
+            Some("evt_1"),
+            false,
+        ),
+        case(
+            "clerk",
+            Clerk::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap(),
+            "svix-signature",
+            JSON_BODY,
+            Some("evt_1"),
+            true,
+        ),
+        case(
+            "resend",
+            Resend::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+            "svix-signature",
+            JSON_BODY,
+            Some("evt_1"),
+            true,
         ),
     ];
     #[cfg(feature = "ed25519")]
@@ -341,7 +435,22 @@ async fn a_signature_that_is_not_utf8_is_rejected() {
 #[actix_web::test]
 async fn a_stale_timestamp_is_rejected_where_signed() {
     for case in cases().into_iter().filter(|case| case.timestamped) {
-        let got = send(&case.config, &case.stale_headers, case.body).await;
+        let got = if case.name == "linear" {
+            // Linear signs the time in the body: an hour-old one, signed.
+            let stale = LINEAR_BODY.replace("1700000000000", "1699996400000");
+            let headers = Linear::new("linear-webhook-secret")
+                .unwrap()
+                .sign(&Message {
+                    id: "evt_1",
+                    timestamp: NOW,
+                    event: "",
+                    url: URL,
+                    body: stale.as_bytes(),
+                });
+            send(&case.config, &headers, &stale).await
+        } else {
+            send(&case.config, &case.stale_headers, case.body).await
+        };
         assert_problem(&got, "timestamp_out_of_tolerance", case.name);
     }
 }

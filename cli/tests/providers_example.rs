@@ -343,23 +343,74 @@ fn the_served_example_answers_the_providers_handshakes() {
         assert_eq!(run.stdout, "200 OK\n{\"type\":1}\n");
     }
 
-    // Meta's subscription: the challenge with the right verify token only.
-    let get = |query: &str| {
+    // Zoom's endpoint.url_validation: the plain token and its HMAC under
+    // the demo secret token (computed with Python's hmac module).
+    let case = &case_for("zoom");
+    let body = r#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680}"#;
+    let run = send(case, case.signing_secret, &served.url("zoom"), body, &[]);
+    run.assert_exit(0, "zoom");
+    assert_eq!(
+        run.stdout,
+        "200 OK\n{\"plainToken\":\"qgg8vlvZRS6UYooatFL8Aw\",\"encryptedToken\":\
+         \"4fd0ba07927f5c518cac7b9ef57fb0b11874c364a6a902df9fdaf89df9fe56aa\"}\n"
+    );
+    // Signed with another secret token, it is refused, not answered.
+    let run = send(case, "not-the-token", &served.url("zoom"), body, &[]);
+    run.assert_exit(1, "zoom forged");
+    assert!(run.stdout.starts_with("401 Unauthorized"), "{run:?}");
+
+    // Twitch's webhook_callback_verification: the challenge as text.
+    let case = Case {
+        event: "webhook_callback_verification",
+        ..case_for("twitch")
+    };
+    let body = r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"type":"channel.follow"}}"#;
+    let run = send(&case, case.signing_secret, &served.url("twitch"), body, &[]);
+    run.assert_exit(0, "twitch");
+    assert_eq!(run.stdout, "200 OK\npogchamp-kappa-360noscope-vohiyo\n");
+
+    // Xero's intent to receive: 200 for the right signature, 401 otherwise.
+    let case = &case_for("xero");
+    let body = r#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"YSXCMKAQBJOEMGUZEPFZ"}"#;
+    let run = send(case, case.signing_secret, &served.url("xero"), body, &[]);
+    run.assert_exit(0, "xero");
+    assert_eq!(run.stdout, "200 OK\n");
+    let run = send(case, "not-the-key", &served.url("xero"), body, &[]);
+    run.assert_exit(1, "xero forged");
+    assert!(run.stdout.starts_with("401 Unauthorized"), "{run:?}");
+
+    let get = |path: &str| {
         let mut stream = TcpStream::connect(("127.0.0.1", served.port)).unwrap();
         write!(
             stream,
-            "GET /webhooks/meta?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         response
     };
-    let ok =
-        get("hub.mode=subscribe&hub.verify_token=demo-meta-verify-token&hub.challenge=1158201444");
+
+    // Dropbox's verification request: the challenge echoed as text, which
+    // the browser must not sniff.
+    let ok = get("/webhooks/dropbox?challenge=7b1c0d2e-dropbox");
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let lower = ok.to_ascii_lowercase();
+    assert!(lower.contains("x-content-type-options: nosniff"), "{ok}");
+    assert!(lower.contains("content-type: text/plain"), "{ok}");
+    assert!(ok.ends_with("\r\n\r\n7b1c0d2e-dropbox"), "{ok}");
+    let refused = get("/webhooks/dropbox?challenge=%3Cscript%3E");
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(!refused.contains("<script>"), "{refused}");
+
+    // Meta's subscription: the challenge with the right verify token only.
+    let ok = get(
+        "/webhooks/meta?hub.mode=subscribe&hub.verify_token=demo-meta-verify-token&hub.challenge=1158201444",
+    );
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     assert!(ok.ends_with("1158201444"), "{ok}");
-    let refused = get("hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444");
+    let refused =
+        get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444");
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
     assert!(!refused.contains("1158201444"), "{refused}");
 }

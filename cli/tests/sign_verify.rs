@@ -80,6 +80,28 @@ fn sign_prints_the_providers_headers() {
         ("twilio", &["X-Twilio-Signature", "Content-Type"]),
         #[cfg(feature = "ed25519")]
         ("discord", &["X-Signature-Ed25519", "X-Signature-Timestamp"]),
+        ("zoom", &["x-zm-signature", "x-zm-request-timestamp"]),
+        (
+            "twitch",
+            &[
+                "Twitch-Eventsub-Message-Id",
+                "Twitch-Eventsub-Message-Timestamp",
+                "Twitch-Eventsub-Message-Signature",
+                "Twitch-Eventsub-Message-Type",
+                "Twitch-Eventsub-Subscription-Type",
+            ],
+        ),
+        (
+            "hubspot",
+            &["X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp"],
+        ),
+        ("xero", &["x-xero-signature"]),
+        ("dropbox", &["X-Dropbox-Signature"]),
+        ("square", &["x-square-hmacsha256-signature"]),
+        ("linear", &["Linear-Signature", "Linear-Delivery"]),
+        ("razorpay", &["X-Razorpay-Signature", "X-Razorpay-Event-Id"]),
+        ("clerk", &["svix-id", "svix-timestamp", "svix-signature"]),
+        ("resend", &["svix-id", "svix-timestamp", "svix-signature"]),
     ];
     for (scheme, names) in expected {
         let case = CASES.iter().find(|c| c.scheme == *scheme).unwrap();
