@@ -134,8 +134,10 @@ impl TestDelivery {
     }
 
     /// The delivery id, where the scheme sends one in a header (Standard
-    /// Webhooks, GitHub, Shopify, GitLab, Twilio). Stripe, Slack, Paddle
-    /// and Discord take it from the body.
+    /// Webhooks, Clerk, Resend, GitHub, Shopify, GitLab, Twilio, Twitch,
+    /// Linear, Razorpay). Stripe, Slack, Paddle, Discord and Square take it
+    /// from the body, HubSpot from each event of the batch; Zoom, Xero and
+    /// Dropbox send none.
     #[must_use]
     pub fn id(mut self, id: &str) -> Self {
         self.id = id.to_owned();
@@ -154,8 +156,9 @@ impl TestDelivery {
     /// need it (see [`sign`](Self::sign)): GitHub (`issues.opened` sends
     /// `X-GitHub-Event: issues` and needs a body whose `action` is
     /// `opened`; `issues` or `push` is sent as it is), Shopify
-    /// (`orders/create`), GitLab (`Push Hook`). Other schemes read it from
-    /// the body and do not use this.
+    /// (`orders/create`), GitLab (`Push Hook`), Twitch (`channel.follow`;
+    /// `webhook_callback_verification` and `revocation` send those message
+    /// types). Other schemes read it from the body and do not use this.
     #[must_use]
     pub fn event(mut self, name: &str) -> Self {
         self.event = name.to_owned();
@@ -173,9 +176,10 @@ impl TestDelivery {
         self
     }
 
-    /// The full URL, for schemes that sign it (Twilio): its path becomes the
-    /// request's path and its host the `Host` header. Give the URL your
-    /// scheme's public URL names, e.g. `https://example.com/webhooks/twilio`
+    /// The full URL, for schemes that sign it (Twilio, HubSpot, Square): its
+    /// path becomes the request's path and its host the `Host` header. Give
+    /// the URL your scheme's public URL names, e.g.
+    /// `https://example.com/webhooks/twilio`
     /// for `Twilio::new(token)?.public_url("https://example.com")`.
     /// Something without `://` is taken as a path, as [`uri`](Self::uri).
     #[must_use]

@@ -49,7 +49,7 @@ use crate::verify::VerifyError;
 //   mac.rs          MACs, digests, decoding, and `any_secret_matches`: the one loop
 //                   that matches what a request carries against the secrets
 //   signature.rs    `SignatureHeader`: a header holding one encoded signature
-//   public_url.rs   the URL a sender signs (Twilio, Square): public URL or `Host`
+//   public_url.rs   the URL a sender signs (Twilio, Square, HubSpot): public URL or `Host`
 //   ed25519.rs      ed25519 keys and checks (`v1a`, Discord)
 //   timestamped.rs  the scheme Stripe and Paddle share (`t=..,v1=..` headers)
 //   test_support.rs helpers for the unit tests
@@ -141,8 +141,11 @@ pub(crate) use timestamped::{timestamped_preset, Format, TimestampedHmac, Withou
 /// The router handles a delivery once by claiming its [`fingerprint`] when
 /// it has one, else its [`id`]. A scheme gives a fingerprint whenever the id
 /// is not signed or absent (GitHub, Shopify, GitLab, Meta, Twilio, Slack
-/// forms): an attacker holding one captured delivery could otherwise send it
-/// again under fresh ids and have it handled each time.
+/// forms, Zoom, Linear, Razorpay): an attacker holding one captured delivery
+/// could otherwise send it again under fresh ids and have it handled each
+/// time. Dropbox alone gives neither, on purpose: two real notifications
+/// for one account have the same body, and both must run (see
+/// [`Dropbox`]).
 ///
 /// [`fingerprint`]: Delivery::fingerprint
 /// [`id`]: Delivery::id

@@ -1,4 +1,4 @@
-//! The URL a sender signs along with the body (Twilio, Square): the public
+//! The URL a sender signs along with the body (Twilio, Square, HubSpot): the public
 //! URL configured with the scheme, or `https://` and the `Host` header, then
 //! the request target.
 
