@@ -3,7 +3,6 @@
 //! request is answered 200 only when every event is done.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
@@ -68,7 +67,7 @@ impl WebhookRouter {
             events: events.len(),
             ..BatchAnswer::default()
         };
-        let (mut failed, mut retry_after) = (0, Duration::ZERO);
+        let mut failed = 0;
         for BatchEvent { range, id, name } in events {
             let part = body.slice(range);
             // The id is signed with the body; without one, the event's
@@ -105,18 +104,10 @@ impl WebhookRouter {
                 }
                 Ok(Acked { ack, .. }) => {
                     failed += 1;
-                    retry_after = retry_after.max(inner.config.retry_delay());
                     ack.word().unwrap_or("custom")
                 }
                 Err((rejection, id)) => {
                     failed += 1;
-                    if let Rejection::InFlight { retry_after: after }
-                    | Rejection::Unavailable { retry_after: after } = rejection
-                    {
-                        retry_after = retry_after.max(after);
-                    } else {
-                        retry_after = retry_after.max(inner.config.retry_delay());
-                    }
                     span.in_scope(|| rejection.log(id.as_deref()));
                     rejection.code()
                 }
@@ -128,7 +119,7 @@ impl WebhookRouter {
                 Rejection::BatchIncomplete {
                     failed,
                     total: answer.events,
-                    retry_after,
+                    retry_after: inner.config.retry_delay(),
                 },
                 None,
             ));
