@@ -120,9 +120,10 @@ pub enum Rejection {
         retry_after: Duration,
     },
     /// 503 `batch_incomplete` with `Retry-After`: a batch sender's request
-    /// (HubSpot, Xero) held events that were not all processed, duplicates
-    /// or ignored. Each event that was done is remembered, so the sender's
-    /// resend of the whole batch runs only the others again.
+    /// (HubSpot, Xero) held events that are not done: a handler failed, the
+    /// store is down, or another replica holds the event. Each event that
+    /// was done is remembered, so the sender's resend of the whole batch
+    /// runs only the others again.
     #[error("{failed} of the batch's {total} events were not handled")]
     BatchIncomplete {
         /// Events that failed (or are in flight elsewhere).

@@ -166,7 +166,7 @@ async fn one_failure_is_retried_alone(scheme: impl SigningScheme + Clone, body: 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
-        json!({"status": "processed", "events": 50, "processed": 1, "queued": 0, "duplicate": 49, "ignored": 0})
+        json!({"status": "processed", "events": 50, "processed": 1, "queued": 0, "duplicate": 49, "ignored": 0, "rejected": 0})
     );
     assert_eq!(runs.attempts(25), 3);
 
@@ -210,6 +210,29 @@ async fn events_no_handler_takes_are_ignored_and_the_rest_run() {
         (runs.attempts(1), runs.attempts(2), runs.attempts(3)),
         (1, 0, 1)
     );
+}
+
+/// An event refused for good (its payload is not the handler's type) is
+/// final, as it would be alone: the rest of the batch is done, and sending
+/// it again would not help.
+#[actix_web::test]
+async fn an_event_that_is_not_the_handlers_type_is_rejected_and_the_batch_done() {
+    let runs = web::Data::new(Runs::default());
+    let scheme = HubSpot::new(HUBSPOT_SECRET).unwrap();
+    let hooks = WebhookRouter::new(scheme.clone()).handler(contact_created);
+    let app =
+        test::init_service(App::new().app_data(runs.clone()).service(hooks.scope("/h"))).await;
+    let mut body = hubspot_batch(3);
+    body[1]["objectId"] = json!("not a number");
+    let delivery = TestDelivery::json(&body).uri("/h");
+    let (status, body, _) =
+        answer(app.call(delivery.sign(&scheme).to_request()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["processed"].clone(), body["rejected"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!((runs.attempts(1), runs.attempts(3)), (1, 1));
 }
 
 #[actix_web::test]

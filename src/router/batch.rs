@@ -1,6 +1,7 @@
 //! Requests that carry several events (HubSpot, Xero): each event is
 //! routed, claimed and run on its own, as a delivery of its own; the
-//! request is answered 200 only when every event is done.
+//! request is answered 200 only when every event is done: processed, a
+//! duplicate, ignored, or refused for good (4xx) as it would be alone.
 
 use std::sync::Arc;
 
@@ -33,6 +34,9 @@ pub(super) struct BatchAnswer {
     duplicate: usize,
     /// Events no handler takes, or that a handler answered otherwise.
     ignored: usize,
+    /// Events refused for good (4xx, e.g. a payload that is not the
+    /// handler's type): sending them again would not help.
+    rejected: usize,
 }
 
 impl BatchAnswer {
@@ -107,8 +111,16 @@ impl WebhookRouter {
                     ack.word().unwrap_or("custom")
                 }
                 Err((rejection, id)) => {
-                    failed += 1;
                     span.in_scope(|| rejection.log(id.as_deref()));
+                    // As for a single delivery: a 4xx is final (but 409,
+                    // another replica holding the event), the rest is
+                    // retried.
+                    let status = rejection.status();
+                    if status.is_client_error() && status != StatusCode::CONFLICT {
+                        answer.rejected += 1;
+                    } else {
+                        failed += 1;
+                    }
                     rejection.code()
                 }
             };

@@ -2,9 +2,10 @@
 //! each event is, and how a preset finds them in the body.
 //!
 //! The router routes, claims and runs each event on its own, and answers
-//! the request 200 only when every event is processed, a duplicate or
-//! ignored; otherwise 503 `batch_incomplete`, so that the sender sends the
-//! whole batch again and what was done is a duplicate then.
+//! the request 200 only when every event is processed, a duplicate,
+//! ignored or refused for good (4xx); otherwise 503 `batch_incomplete`, so
+//! that the sender sends the whole batch again and what was done is a
+//! duplicate then.
 
 use std::ops::Range;
 

@@ -24,6 +24,18 @@ const HMAC: SignatureHeader = SignatureHeader::bare(SIGNATURE, Encoding::Base64)
 /// The method HubSpot sends webhooks with.
 const POST: &str = "POST";
 
+/// What an event's id is made of, in this order, joined by `:`; an event
+/// without an `eventId` has none.
+const ID_FIELDS: [&str; 7] = [
+    "/eventId",
+    "/portalId",
+    "/subscriptionId",
+    "/subscriptionType",
+    "/objectId",
+    "/propertyName",
+    "/occurredAt",
+];
+
 /// The percent-encoded characters HubSpot decodes in the URI before
 /// signing it, and no others.
 const DECODED: &str = ":/?@!$'()*,;";
@@ -56,11 +68,13 @@ const DECODED: &str = ":/?@!$'()*,;";
 ///
 /// **A batch.** The body is a JSON array of up to 100 events; the router
 /// routes, claims and answers each on its own ([`Scheme::batch`]). An
-/// event's id is its `eventId` (an integer, as text), followed by its
-/// `objectId` and `occurredAt` when it has them, as HubSpot says an
-/// `eventId` alone is not guaranteed to be unique: `1.123.1700000000000`.
-/// It is signed with the body (the event's JSON could not recognise a
-/// retry: `attemptNumber` grows); its name
+/// event's id is its `eventId` followed by its `portalId`,
+/// `subscriptionId`, `subscriptionType`, `objectId`, `propertyName` and
+/// `occurredAt`, joined by `:` (empty where absent): HubSpot says an
+/// `eventId` is not guaranteed to be unique, and one change gives several
+/// events. Every part is the same on each attempt and signed with the body
+/// (the event's JSON could not recognise a retry: `attemptNumber` grows).
+/// An event without an `eventId` is recognised by its JSON. Its name
 /// is its `subscriptionType`
 /// (`contact.creation`, `object.propertyChange`, `deal.deletion`), which
 /// every event must have. The request as a whole has no event name, and no
@@ -84,7 +98,13 @@ const DECODED: &str = ":/?@!$'()*,;";
 ///
 /// let events = scheme.batch(&request).expect("a batch")?;
 /// let names: Vec<_> = events.iter().map(|e| (e.id.as_deref(), e.name.as_str())).collect();
-/// assert_eq!(names, [(Some("1.123"), "contact.creation"), (Some("2.456"), "deal.deletion")]);
+/// assert_eq!(
+///     names,
+///     [
+///         (Some("1:::contact.creation:123::"), "contact.creation"),
+///         (Some("2:::deal.deletion:456::"), "deal.deletion"),
+///     ]
+/// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -239,28 +259,22 @@ impl Scheme for HubSpot {
         Ok(None)
     }
 
-    /// The events of the body, a JSON array: each one's id (its `eventId`,
-    /// then its `objectId` and `occurredAt` when it has them) and its
-    /// `subscriptionType`.
+    /// The events of the body, a JSON array: each one's id (see the type's
+    /// docs) and its `subscriptionType`.
     fn batch(&self, request: &Request<'_>) -> Option<Result<Vec<BatchEvent>, PayloadError>> {
         static EVENTS: OnceLock<JsonPointer> = OnceLock::new();
-        static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
-        static OBJECT_ID: OnceLock<JsonPointer> = OnceLock::new();
-        static OCCURRED_AT: OnceLock<JsonPointer> = OnceLock::new();
         static SUBSCRIPTION_TYPE: OnceLock<JsonPointer> = OnceLock::new();
+        static ID_PARTS: OnceLock<[JsonPointer; 7]> = OnceLock::new();
         let events = static_pointer(&EVENTS, "");
+        let parts = ID_PARTS
+            .get_or_init(|| ID_FIELDS.map(|field| JsonPointer::new(field).expect("valid pointer")));
         Some(split_batch(request.body(), events, |event| {
-            // HubSpot says an `eventId` is "not guaranteed to be unique":
-            // the object and the time it changed, the same on every
-            // attempt, keep two events apart.
-            let mut id = event_field(event, static_pointer(&EVENT_ID, "/eventId"))?
-                .filter(|id| !id.is_empty());
+            let [event_id, rest @ ..] = parts;
+            let mut id = event_field(event, event_id)?.filter(|id| !id.is_empty());
             if let Some(id) = &mut id {
-                for (cell, pointer) in [(&OBJECT_ID, "/objectId"), (&OCCURRED_AT, "/occurredAt")] {
-                    if let Some(part) = event_field(event, static_pointer(cell, pointer))? {
-                        id.push('.');
-                        id.push_str(&part);
-                    }
+                for part in rest {
+                    id.push(':');
+                    id.push_str(&event_field(event, part)?.unwrap_or_default());
                 }
             }
             let name = required_field(
@@ -638,7 +652,10 @@ mod tests {
             &DOCS_BATCH[events[0].range.clone()],
             &DOCS_BATCH[1..DOCS_BATCH.len() - 1]
         );
-        assert_eq!(events[0].id.as_deref(), Some("1.123.1564113600000"));
+        assert_eq!(
+            events[0].id.as_deref(),
+            Some("1:62515:12345:contact.creation:123::1564113600000")
+        );
         assert_eq!(events[0].name, "contact.creation");
 
         let body = br#" [
@@ -655,8 +672,11 @@ mod tests {
         assert_eq!(
             seen,
             [
-                (Some("3029365631"), "contact.propertyChange"),
-                (Some("77"), "object.creation"),
+                (
+                    Some("3029365631:::contact.propertyChange::email:"),
+                    "contact.propertyChange"
+                ),
+                (Some("77:::object.creation:::"), "object.creation"),
                 (None, "deal.deletion"),
             ]
         );
@@ -673,6 +693,31 @@ mod tests {
         // An empty id is no id.
         let events = batch(br#"[{"eventId":"","subscriptionType":"a.b"}]"#).unwrap();
         assert_eq!(events[0].id, None);
+    }
+
+    #[test]
+    fn events_sharing_an_event_id_have_ids_of_their_own() {
+        // One save: a creation and two property changes under one eventId.
+        let body = br#"[
+            {"eventId":9,"portalId":1,"subscriptionId":5,"subscriptionType":"contact.creation","objectId":3,"occurredAt":7,"attemptNumber":0},
+            {"eventId":9,"portalId":1,"subscriptionId":6,"subscriptionType":"contact.propertyChange","objectId":3,"propertyName":"email","occurredAt":7,"attemptNumber":0},
+            {"eventId":9,"portalId":1,"subscriptionId":6,"subscriptionType":"contact.propertyChange","objectId":3,"propertyName":"phone","occurredAt":7,"attemptNumber":0}
+        ]"#;
+        let ids: Vec<_> = batch(body).unwrap().into_iter().map(|e| e.id).collect();
+        assert!(ids.iter().all(Option::is_some));
+        assert!(
+            ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+            "{ids:?}"
+        );
+        // A later attempt of the same events has the same ids.
+        let retried =
+            String::from_utf8_lossy(body).replace(r#""attemptNumber":0"#, r#""attemptNumber":3"#);
+        let again: Vec<_> = batch(retried.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, again);
     }
 
     #[test]
