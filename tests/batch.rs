@@ -119,13 +119,21 @@ async fn answer(response: ServiceResponse) -> (StatusCode, Value, Option<String>
         .headers()
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_owned());
-    (status, test::read_body_json(response).await, retry_after)
+    let body = test::read_body(response).await;
+    let json = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap()
+    };
+    (status, json, retry_after)
 }
 
 /// The done-when of batches, for one sender: 50 events where one handler
 /// fails get 503; resent, the 49 are duplicates and the failed one runs
-/// again; with the handler fixed the batch gets 200.
+/// again; with the handler fixed the batch gets 200. Xero's answers have no
+/// body, as Xero asks: their statuses say it all.
 async fn one_failure_is_retried_alone(scheme: impl SigningScheme + Clone, body: Value) {
+    let bare = scheme.answers().no_body;
     let runs = web::Data::new(Runs::default());
     runs.broken.store(true, Ordering::SeqCst);
     let hooks = WebhookRouter::new(scheme.clone())
@@ -143,14 +151,13 @@ async fn one_failure_is_retried_alone(scheme: impl SigningScheme + Clone, body: 
 
     let (status, problem, retry_after) = send().await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
-    assert_eq!(problem["code"], "batch_incomplete");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("1 of the 50 events"),
-        "{problem}"
-    );
+    if bare {
+        assert_eq!(problem, Value::Null);
+    } else {
+        assert_eq!(problem["code"], "batch_incomplete");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.starts_with("1 of the 50 events"), "{problem}");
+    }
     assert!(retry_after.is_some());
     assert_eq!(runs.total(), 50);
 
@@ -164,18 +171,19 @@ async fn one_failure_is_retried_alone(scheme: impl SigningScheme + Clone, body: 
     runs.broken.store(false, Ordering::SeqCst);
     let (status, body, _) = send().await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({"status": "processed", "events": 50, "processed": 1, "queued": 0, "duplicate": 49, "ignored": 0, "rejected": 0})
-    );
+    let counts = json!({"status": "processed", "events": 50, "processed": 1, "queued": 0, "duplicate": 49, "ignored": 0, "rejected": 0});
+    assert_eq!(body, if bare { Value::Null } else { counts });
     assert_eq!(runs.attempts(25), 3);
 
     // Once more: every event is a duplicate, and nothing runs.
     let (status, body, _) = send().await;
-    assert_eq!(
-        (status, &body["status"], &body["duplicate"]),
-        (StatusCode::OK, &json!("duplicate"), &json!(50))
-    );
+    assert_eq!(status, StatusCode::OK);
+    if !bare {
+        assert_eq!(
+            (&body["status"], &body["duplicate"]),
+            (&json!("duplicate"), &json!(50))
+        );
+    }
     assert_eq!(runs.total(), 52);
 }
 
@@ -273,7 +281,7 @@ mod redis_server;
 mod inbox_backend;
 
 /// In inbox mode each event is stored on its own and run by the workers;
-/// a resent batch is a duplicate.
+/// a resent batch is a duplicate, stored once.
 #[cfg(feature = "sqlite")]
 #[actix_web::test]
 async fn in_inbox_mode_each_event_is_queued_on_its_own() {
@@ -291,14 +299,11 @@ async fn in_inbox_mode_each_event_is_queued_on_its_own() {
     let workers = actix_web::rt::spawn(hooks.workers().app_data(runs.clone()).run());
     let app = test::init_service(App::new().service(hooks.scope("/x"))).await;
 
+    // Queued (202), sent as the bare 200 Xero takes.
     let delivery = TestDelivery::json(&xero_batch(5)).uri("/x");
     let (status, body, _) =
         answer(app.call(delivery.sign(&scheme).to_request()).await.unwrap()).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!(
-        (body["status"].clone(), body["queued"].clone()),
-        (json!("queued"), json!(5))
-    );
+    assert_eq!((status, &body), (StatusCode::OK, &Value::Null));
 
     let waited = Instant::now();
     while runs.total() < 5 && waited.elapsed() < Duration::from_secs(10) {
@@ -306,13 +311,8 @@ async fn in_inbox_mode_each_event_is_queued_on_its_own() {
     }
     assert!((1..=5).all(|i| runs.attempts(i) == 1));
 
-    let (status, body, _) =
-        answer(app.call(delivery.sign(&scheme).to_request()).await.unwrap()).await;
-    assert_eq!(
-        (status, &body["duplicate"]),
-        (StatusCode::OK, &json!(5)),
-        "{body}"
-    );
+    let (status, _, _) = answer(app.call(delivery.sign(&scheme).to_request()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
     let stats = inbox.stats().await.unwrap();
     assert_eq!(stats.by_state.values().sum::<u64>(), 5, "{stats:?}");
     workers.abort();

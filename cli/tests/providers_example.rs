@@ -15,6 +15,7 @@ use std::time::Duration;
 use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::App;
 use providers::{Routes, Settings, PROVIDERS};
+use serde_json::Value;
 use support::{now, webhook, Case, CASES};
 
 /// The case that signs for the example's route `name`, with its demo secret.
@@ -29,6 +30,12 @@ fn case_for(name: &str) -> Case {
         .find(|c| c.scheme == name && c.verifying_secret == demo)
         .unwrap_or_else(|| panic!("no test case with the demo secret of {name}"))
         .fresh()
+}
+
+/// Whether the route answers with a status alone, as its provider asks
+/// (Xero: 200 or 401 with no body).
+fn bare(name: &str) -> bool {
+    name == "xero"
 }
 
 /// `webhook sign` for the route `name` of a server at `base`.
@@ -77,13 +84,18 @@ async fn what_sign_prints_the_example_accepts_on_every_route() {
         let headers = sign(case, provider.name, base, "msg_app_1", now());
         let (status, json) = call(&settings, &path, &headers, case.body).await;
         assert_eq!(status, 200, "{}: {json}", provider.name);
-        assert_eq!(json["status"], "processed", "{}: {json}", provider.name);
+        let (processed, invalid) = if bare(provider.name) {
+            (Value::Null, Value::Null)
+        } else {
+            ("processed".into(), "invalid_signature".into())
+        };
+        assert_eq!(json["status"], processed, "{}: {json}", provider.name);
 
         if case.signs_body {
             let tampered = case.body.replace("1250", "1251");
             let (status, json) = call(&settings, &path, &headers, &tampered).await;
             assert_eq!(status, 401, "{}: {json}", provider.name);
-            assert_eq!(json["code"], "invalid_signature", "{}", provider.name);
+            assert_eq!(json["code"], invalid, "{}", provider.name);
         }
         if case.timestamped {
             let stale = sign(case, provider.name, base, "msg_app_2", now() - 3600);
@@ -236,7 +248,11 @@ fn send_gets_200_on_every_route_of_the_served_example() {
         run.assert_exit(0, provider.name);
         let mut lines = run.stdout.lines();
         assert_eq!(lines.next(), Some("200 OK"), "{}: {run:?}", provider.name);
-        let answer: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        if bare(provider.name) {
+            assert_eq!(lines.next(), None, "{run:?}");
+            continue;
+        }
+        let answer: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
         assert_eq!(answer["status"], "processed", "{}: {run:?}", provider.name);
     }
 }
@@ -258,7 +274,7 @@ fn a_tampered_body_gets_401_on_every_route_of_the_served_example() {
         assert!(case.signs_body, "{}", provider.name);
         assert_eq!(status, 401, "{}: {answer}", provider.name);
         assert!(
-            answer.contains("invalid_signature"),
+            answer.contains("invalid_signature") || bare(provider.name) && answer.is_empty(),
             "{}: {answer}",
             provider.name
         );
@@ -289,7 +305,7 @@ fn a_forged_or_stale_send_gets_401_and_exit_code_1() {
             provider.name
         );
         assert!(
-            run.stdout.contains("invalid_signature"),
+            run.stdout.contains("invalid_signature") || bare(provider.name),
             "{}: {run:?}",
             provider.name
         );

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::body::BoxBody;
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
@@ -21,7 +23,7 @@ use crate::metrics::{self, ClaimInFlight};
 use crate::payload::PayloadError;
 use crate::pipeline::{request_view, Arrival, Received};
 use crate::rejection::{reply_response, Rejection};
-use crate::scheme::{EventNameError, Reply};
+use crate::scheme::{Answers, EventNameError, Reply};
 
 impl WebhookRouter {
     /// The router's work for a delivery that is already verified: event
@@ -63,11 +65,15 @@ impl WebhookRouter {
         );
         async {
             let mut tally = Tally::default();
+            let answers = self.inner.config.scheme().answers();
             let (response, outcome) = match self.deliver(&req, &mut payload, &mut tally).await {
-                Ok(answer) => answer.into_response(),
+                Ok(answer) => {
+                    let (response, outcome) = answer.into_response();
+                    (fit(response, answers), outcome)
+                }
                 Err((rejection, id)) => {
                     rejection.log(id.as_deref());
-                    let response = rejection.error_response();
+                    let response = fit(rejection.error_response(), answers);
                     let response = match rejection {
                         // Keep the rest of the body unread until the answer
                         // is out, so the connection is closed instead of
@@ -285,6 +291,18 @@ impl Inner {
             self.payload_at.clone(),
         )
     }
+}
+
+/// `response` as a sender strict about its answers takes it.
+fn fit(mut response: HttpResponse, answers: Answers) -> HttpResponse {
+    if answers.only_200 && response.status().is_success() {
+        *response.status_mut() = StatusCode::OK;
+    }
+    if answers.no_body {
+        response.headers_mut().remove(CONTENT_TYPE);
+        return response.set_body(BoxBody::new(()));
+    }
+    response
 }
 
 /// Logs a handler's error (never sent to the sender), inline or from the

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::payload::PayloadError;
 use crate::scheme::{
-    optional_utf8, static_pointer, Delivery, Encoding, EventNameError, JsonPointer, Message,
-    Request, Scheme, SignatureHeader, Signer,
+    optional_utf8, static_pointer, Answers, Delivery, Encoding, EventNameError, JsonPointer,
+    Message, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -129,6 +129,11 @@ fn sent_at(body: &[u8]) -> Result<i64, VerifyError> {
 }
 
 impl Scheme for Linear {
+    /// Success as 200 only: Linear retries any other status.
+    fn answers(&self) -> Answers {
+        Answers::ANY.only_200()
+    }
+
     fn name(&self) -> &'static str {
         "linear"
     }

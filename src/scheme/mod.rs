@@ -235,6 +235,51 @@ impl Reply {
     }
 }
 
+/// What a sender takes as an answer ([`Scheme::answers`]).
+///
+/// ```
+/// use actix_webhook::scheme::{Answers, Scheme, Xero};
+///
+/// let xero = Xero::new("webhook-key")?;
+/// assert_eq!(xero.answers(), Answers::ANY.only_200().without_body());
+/// # Ok::<(), actix_webhook::SecretError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Answers {
+    /// Success is 200 only: a 202 (`queued` in inbox mode, `accepted`) is
+    /// sent as 200, which such a sender would otherwise retry.
+    pub only_200: bool,
+    /// No body, whatever the status (the status says it all).
+    pub no_body: bool,
+}
+
+impl Answers {
+    /// Any answer the router gives, as it gives it.
+    pub const ANY: Self = Self {
+        only_200: false,
+        no_body: false,
+    };
+
+    /// The same, with success sent as 200 only.
+    #[must_use]
+    pub const fn only_200(self) -> Self {
+        Self {
+            only_200: true,
+            ..self
+        }
+    }
+
+    /// The same, without bodies.
+    #[must_use]
+    pub const fn without_body(self) -> Self {
+        Self {
+            no_body: true,
+            ..self
+        }
+    }
+}
+
 /// How one provider signs deliveries and where it puts their metadata.
 ///
 /// Implement it for a sender this crate has no preset for; only [`name`],
@@ -313,6 +358,13 @@ pub trait Scheme: Send + Sync + fmt::Debug + 'static {
         None
     }
 
+    /// What the sender takes as an answer, for senders that are strict about
+    /// it: the router fits every answer to it (Xero's 200 with no body).
+    /// By default any answer.
+    fn answers(&self) -> Answers {
+        Answers::ANY
+    }
+
     /// For a sender that puts several events in one request (HubSpot, Xero):
     /// the events of a verified `request`, each routed, claimed and answered
     /// on its own (see [`BatchEvent`]). `None` (the default): the request is
@@ -378,6 +430,10 @@ macro_rules! forward_scheme {
             ) -> Option<$crate::scheme::Reply> {
                 let $this = self;
                 $inner.signed_reply(request, secret)
+            }
+            fn answers(&self) -> $crate::scheme::Answers {
+                let $this = self;
+                $inner.answers()
             }
             fn batch(
                 &self,

@@ -8,8 +8,8 @@ use serde::de::IgnoredAny;
 
 use crate::payload::PayloadError;
 use crate::scheme::{
-    required_field, split_batch, static_pointer, BatchEvent, Delivery, Encoding, EventNameError,
-    JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
+    required_field, split_batch, static_pointer, Answers, BatchEvent, Delivery, Encoding,
+    EventNameError, JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::VerifyError;
@@ -110,6 +110,14 @@ fn events_pointer() -> &'static JsonPointer {
 }
 
 impl Scheme for Xero {
+    /// 200 with no body, as Xero asks of every answer ("It responds within
+    /// 5 seconds with a 200 O.K status code; there is no body in the
+    /// response"): anything else is retried, and after 24 hours the webhook
+    /// is disabled.
+    fn answers(&self) -> Answers {
+        Answers::ANY.only_200().without_body()
+    }
+
     fn name(&self) -> &'static str {
         "xero"
     }

@@ -3,8 +3,8 @@
 use std::sync::{LazyLock, OnceLock};
 
 use crate::scheme::{
-    check_mac, static_pointer, Delivery, Encoding, EventName, EventNameError, JsonPointer, Message,
-    Reply, Request, Scheme, SignatureHeader, Signer,
+    check_mac, static_pointer, Answers, Delivery, Encoding, EventName, EventNameError, JsonPointer,
+    Message, Reply, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -115,6 +115,11 @@ struct UrlValidation<'a> {
 }
 
 impl Scheme for Zoom {
+    /// Success as 200 only: Zoom takes 200 or 204.
+    fn answers(&self) -> Answers {
+        Answers::ANY.only_200()
+    }
+
     fn name(&self) -> &'static str {
         "zoom"
     }
