@@ -1,6 +1,7 @@
 //! [Linear](https://linear.app/developers/webhooks#securing-webhooks)
 //! webhooks.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -39,8 +40,11 @@ const DEFAULT_TOLERANCE: Tolerance = Tolerance::new(Duration::from_secs(60));
 /// [`Delivery::timestamp`] is in seconds.
 ///
 /// The delivery id is the header `Linear-Delivery`. It is not signed, so the
-/// delivery is also [fingerprinted](Delivery::fingerprint) by its body,
-/// which holds the `webhookTimestamp`. The event name is the body's `type`,
+/// delivery is also [fingerprinted](Delivery::fingerprint) by its body
+/// without the `webhookTimestamp`'s value: Linear stamps each retry afresh
+/// (or a retry a minute later would be stale), and the fingerprint must
+/// recognise it; a replay is refused by the window or recognised by the
+/// fingerprint. The event name is the body's `type`,
 /// then `.` and its `action` when it has one: `Issue.create`,
 /// `Comment.update`, `IssueLabel.remove`; a body without a `type` is refused
 /// (400 `invalid_payload`). Route `Issue.*` to take every action.
@@ -110,22 +114,30 @@ fn timestamp_pointer() -> &'static JsonPointer {
     static_pointer(&POINTER, "/webhookTimestamp")
 }
 
-/// When a verified body says Linear sent it, unix seconds.
+/// When a verified body says Linear sent it, unix seconds, and where the
+/// value is in the body.
 ///
 /// # Errors
 ///
 /// [`VerifyError::MissingSignature`] when the body has no
 /// `webhookTimestamp`, [`VerifyError::MalformedSignature`] when it is not
 /// JSON or the field is not a non-negative integer of at most 19 digits.
-fn sent_at(body: &[u8]) -> Result<i64, VerifyError> {
+fn sent_at(body: &[u8]) -> Result<(i64, Range<usize>), VerifyError> {
     let malformed = || VerifyError::malformed(TIMESTAMP_FIELD);
-    let millis = timestamp_pointer()
+    let raw = timestamp_pointer()
         .raw_in(body)
         .map_err(|_| malformed())?
-        .ok_or_else(|| VerifyError::missing(TIMESTAMP_FIELD))?;
+        .ok_or_else(|| VerifyError::missing(TIMESTAMP_FIELD))?
+        .get()
+        .as_bytes();
     // A JSON integer: digits only (no sign, fraction, exponent or quotes).
-    let millis = parse_timestamp(millis.get().as_bytes()).ok_or_else(malformed)?;
-    Ok(millis.div_euclid(1000))
+    let millis = parse_timestamp(raw).ok_or_else(malformed)?;
+    // `raw` borrows from `body`: its place is its address's offset.
+    let start = (raw.as_ptr() as usize)
+        .checked_sub(body.as_ptr() as usize)
+        .filter(|start| start + raw.len() <= body.len())
+        .ok_or_else(malformed)?;
+    Ok((millis.div_euclid(1000), start..start + raw.len()))
 }
 
 impl Scheme for Linear {
@@ -150,12 +162,15 @@ impl Scheme for Linear {
     ) -> Result<Delivery, VerifyError> {
         let secret = HMAC.check_hmac_sha256(request, secrets, [request.body()])?;
         // Only a genuine body is parsed for its timestamp.
-        let timestamp = sent_at(request.body())?;
+        let body = request.body();
+        let (timestamp, at) = sent_at(body)?;
         self.tolerance.check(timestamp, now)?;
         let id = optional_utf8(request, DELIVERY)?;
-        // The id is not signed: a repeat is recognised by its body.
+        // The id is not signed: a repeat is recognised by its body, without
+        // the time, which Linear sets afresh on each retry (a retry a
+        // minute later would be stale otherwise).
         Ok(Delivery::new(id, Some(timestamp))
-            .fingerprint_of([request.body()])
+            .fingerprint_of([&body[..at.start], &body[at.end..]])
             .verified_by(secret))
     }
 
@@ -229,6 +244,15 @@ mod tests {
         crate::scheme::test_support::verify(scheme, headers, body, now)
     }
 
+    /// `body` without the digits of its `webhookTimestamp`, found by text.
+    fn without_time(body: &[u8]) -> Vec<u8> {
+        let text = std::str::from_utf8(body).unwrap();
+        let key = r#""webhookTimestamp":"#;
+        let start = text.find(key).unwrap() + key.len();
+        let end = start + text[start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+        [&body[..start], &body[end..]].concat()
+    }
+
     /// `body` signed with `secret`, and its headers.
     fn signed(scheme: &Linear, body: &[u8]) -> Vec<(String, String)> {
         scheme.sign(&Message {
@@ -247,7 +271,7 @@ mod tests {
         assert_eq!(
             verify(&scheme, &headers(EXPECTED), BODY, SENT + 30),
             Ok(Delivery::new(Some(DELIVERY_ID.into()), Some(SENT))
-                .fingerprint_of([BODY])
+                .fingerprint_of([without_time(BODY).as_slice()])
                 .verified_by(0))
         );
         let only_signature = [(SIGNATURE, EXPECTED)];
@@ -260,7 +284,7 @@ mod tests {
         assert_eq!(
             verify(&scheme, &headers(EXPECTED)[..1], BODY, SENT),
             Ok(Delivery::new(None, Some(SENT))
-                .fingerprint_of([BODY])
+                .fingerprint_of([without_time(BODY).as_slice()])
                 .verified_by(0))
         );
         // The SDK test's "incorrect signature": signed with another secret.
@@ -406,6 +430,26 @@ mod tests {
         let first = verify(&scheme, &headers(EXPECTED), BODY, SENT).unwrap();
         let second = verify(&scheme, &other_id, BODY, SENT).unwrap();
         assert_eq!(first.fingerprint, second.fingerprint);
+        // Linear's retry a minute later, stamped afresh: the same delivery.
+        let retry = String::from_utf8_lossy(BODY).replace("1677611643000", "1677611703000");
+        let retried = verify(
+            &scheme,
+            &signed(&scheme, retry.as_bytes()),
+            retry.as_bytes(),
+            SENT + 60,
+        )
+        .unwrap();
+        assert_eq!(first.fingerprint, retried.fingerprint);
+        // Another body is another delivery.
+        let other = String::from_utf8_lossy(BODY).replacen("create", "update", 1);
+        let another = verify(
+            &scheme,
+            &signed(&scheme, other.as_bytes()),
+            other.as_bytes(),
+            SENT,
+        )
+        .unwrap();
+        assert_ne!(first.fingerprint, another.fingerprint);
         let mut twice = headers(EXPECTED);
         twice.push((DELIVERY.into(), "again".into()));
         assert_eq!(
