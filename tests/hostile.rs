@@ -13,8 +13,9 @@ use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use actix_web::http::Method;
 use actix_web::{test as actix_test, web, App, HttpResponse};
 use actix_webhook::scheme::{
-    Discord, GitHub, GitLab, Message, Meta, Paddle, Scheme, Shopify, Signer, Slack,
-    StandardWebhooks, Stripe, Twilio,
+    Clerk, Discord, Dropbox, GitHub, GitLab, HubSpot, Linear, Message, Meta, Paddle, Razorpay,
+    Resend, Scheme, Shopify, Signer, Slack, Square, StandardWebhooks, Stripe, Twilio, Twitch, Xero,
+    Zoom,
 };
 use actix_webhook::verify::FixedClock;
 use actix_webhook::{webhook, Ack, Event, Verified, WebhookConfig, WebhookRouter};
@@ -37,6 +38,19 @@ const TWILIO_URL: &str = "https://example.com";
 const DISCORD_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const META_SECRET: &str = "meta-hostile";
 const GITLAB_TOKEN: &str = "gitlab-hostile";
+/// Zoom's endpoint validation is checked against a published answer
+/// (elastic/beats' Zoom CRC test, the plainToken of Zoom's docs example):
+/// this secret, that token.
+const ZOOM_SECRET: &str = "secretValueTest";
+const TWITCH_SECRET: &str = "twitch-hostile";
+const HUBSPOT_SECRET: &str = "hubspot-hostile";
+const XERO_KEY: &str = "xero-hostile";
+const DROPBOX_SECRET: &str = "dropbox-hostile";
+const SQUARE_KEY: &str = "square-hostile";
+const LINEAR_SECRET: &str = "linear-hostile";
+const RAZORPAY_SECRET: &str = "razorpay-hostile";
+/// The public origin HubSpot and Square sign with the request target.
+const PUBLIC_URL: &str = "https://example.com";
 
 #[derive(Deserialize)]
 struct OrderPaid {
@@ -87,6 +101,22 @@ fn discord() -> Discord {
     Discord::with_signing_key(DISCORD_SEED).unwrap()
 }
 
+fn zoom() -> Zoom {
+    Zoom::new(ZOOM_SECRET).unwrap()
+}
+
+fn twitch_scheme() -> Twitch {
+    Twitch::new(TWITCH_SECRET).unwrap()
+}
+
+fn hubspot_scheme() -> HubSpot {
+    HubSpot::new(HUBSPOT_SECRET).unwrap().public_url(PUBLIC_URL)
+}
+
+fn square_scheme() -> Square {
+    Square::new(SQUARE_KEY).unwrap().public_url(PUBLIC_URL)
+}
+
 /// Every service of the table, built once per transport (each with its own
 /// in-memory store).
 fn routes() -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
@@ -118,6 +148,16 @@ fn routes() -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     )
     .handler(anything);
     let gitlab = router(GitLab::new(GITLAB_TOKEN).unwrap()).handler(anything);
+    let zoom_router = router(zoom()).handler(anything);
+    let twitch_router = router(twitch_scheme()).handler(anything);
+    let hubspot_router = router(hubspot_scheme()).handler(anything);
+    let xero_router = router(Xero::new(XERO_KEY).unwrap()).handler(anything);
+    let dropbox_router = router(Dropbox::new(DROPBOX_SECRET).unwrap()).handler(anything);
+    let square_router = router(square_scheme()).handler(anything);
+    let linear_router = router(Linear::new(LINEAR_SECRET).unwrap()).handler(anything);
+    let razorpay_router = router(Razorpay::new(RAZORPAY_SECRET).unwrap()).handler(anything);
+    let clerk_router = router(Clerk::new(SW_SECRET).unwrap()).handler(anything);
+    let resend_router = router(Resend::new(SW_SECRET).unwrap()).handler(anything);
     let config = WebhookConfig::new(standard())
         .clock(clock)
         .body_limit(LIMIT);
@@ -132,6 +172,16 @@ fn routes() -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
             .service(discord_router.scope("/discord"))
             .service(meta.scope("/meta"))
             .service(gitlab.scope("/gitlab"))
+            .service(zoom_router.scope("/zoom"))
+            .service(twitch_router.scope("/twitch"))
+            .service(hubspot_router.scope("/hubspot"))
+            .service(xero_router.scope("/xero"))
+            .service(dropbox_router.scope("/dropbox"))
+            .service(square_router.scope("/square"))
+            .service(linear_router.scope("/linear"))
+            .service(razorpay_router.scope("/razorpay"))
+            .service(clerk_router.scope("/clerk"))
+            .service(resend_router.scope("/resend"))
             .service(
                 web::resource("/verified")
                     .app_data(config.clone())
@@ -157,9 +207,9 @@ enum Framing {
 struct Expect(u16, &'static str);
 
 struct Case {
-    name: &'static str,
+    name: String,
     method: &'static str,
-    path: &'static str,
+    path: String,
     headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
     framing: Framing,
@@ -167,24 +217,32 @@ struct Case {
     /// Over a socket, when actix-web answers before the crate sees it, or
     /// its parser changes the request (it trims header values).
     wire: Option<Expect>,
+    /// A handshake the scheme answers by itself: the content type and body
+    /// it must get, always with `X-Content-Type-Options: nosniff`.
+    reply: Option<(&'static str, Vec<u8>)>,
+    /// The sender takes every answer without a body (Xero): only the
+    /// status says what happened, and there must be no body.
+    bodiless: bool,
 }
 
 fn case(
-    name: &'static str,
-    path: &'static str,
+    name: impl Into<String>,
+    path: impl Into<String>,
     headers: Headers,
     body: impl Into<Vec<u8>>,
     expect: Expect,
 ) -> Case {
     Case {
-        name,
+        name: name.into(),
         method: "POST",
-        path,
+        path: path.into(),
         headers,
         body: body.into(),
         framing: Framing::Length,
         expect,
         wire: None,
+        reply: None,
+        bodiless: false,
     }
 }
 
@@ -199,6 +257,20 @@ impl Case {
     }
     fn wire(mut self, expect: Expect) -> Self {
         self.wire = Some(expect);
+        self
+    }
+    /// The answer is the scheme's own reply: `content_type` and `body`.
+    fn replies(mut self, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        self.reply = Some((content_type, body.into()));
+        self
+    }
+    /// The answer has the expected status and no body (nor content type):
+    /// the code or status word expected is what the status stands for, not
+    /// checked.
+    fn bodiless(mut self) -> Self {
+        self.bodiless = true;
+        self.expect = Expect(self.expect.0, "");
+        self.wire = self.wire.map(|wire| Expect(wire.0, ""));
         self
     }
 }
@@ -323,6 +395,112 @@ fn gitlab(token: &str) -> Headers {
     ]
 }
 
+/// `body` signed by `scheme` at `timestamp` as its sender sends it to
+/// `path`, with the delivery `id` and `event` where the sender puts them (the
+/// URL, for the schemes that sign it, is `PUBLIC_URL` and `path`).
+fn signed_at(
+    scheme: &impl Signer,
+    path: &str,
+    id: &str,
+    event: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Headers {
+    strings(scheme.sign(&Message {
+        id,
+        timestamp,
+        event,
+        url: &format!("{PUBLIC_URL}{path}"),
+        body,
+    }))
+}
+
+/// `headers` without `name`.
+fn without(headers: Headers, name: &str) -> Headers {
+    headers
+        .into_iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case(name))
+        .collect()
+}
+
+/// The headers a preset reads, on one of its genuine deliveries: what
+/// [`absurd_headers`] damages.
+struct Sender {
+    provider: &'static str,
+    path: &'static str,
+    headers: Headers,
+    body: Vec<u8>,
+    signature: &'static str,
+    timestamp: Option<&'static str>,
+    /// The delivery id's header, when the preset reads one.
+    id: Option<&'static str>,
+    /// Its answers have no body ([`Case::bodiless`]).
+    bodiless: bool,
+}
+
+/// Absurd values in each header a preset reads, on an otherwise genuine
+/// delivery: huge, not UTF-8, repeated, absent. Each is a 401 naming the
+/// header's fault, never a 500. (A huge delivery id is a valid one, and an
+/// absent one is fine for some presets: those rows are the preset's own.)
+fn absurd_headers(sender: &Sender) -> Vec<Case> {
+    let row = |what: String, headers: Headers, expect: Expect| {
+        let row = case(
+            format!("{}: {what}", sender.provider),
+            sender.path,
+            headers,
+            sender.body.clone(),
+            expect,
+        );
+        if sender.bodiless {
+            row.bodiless()
+        } else {
+            row
+        }
+    };
+    let genuine = || sender.headers.clone();
+    let value = |name: &str| {
+        let (_, value) = sender
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .unwrap_or_else(|| panic!("{}: no {name}", sender.provider));
+        value.clone()
+    };
+    let mut rows = Vec::new();
+    let roles = [
+        ("signature", Some(sender.signature)),
+        ("timestamp", sender.timestamp),
+        ("delivery id", sender.id),
+    ];
+    for (role, name) in roles {
+        let Some(name) = name else { continue };
+        if role != "delivery id" {
+            let huge = if role == "timestamp" { "9" } else { "!" }.repeat(10_000);
+            rows.push(row(
+                format!("a {role} header of 10,000 bytes"),
+                with(genuine(), name, huge),
+                MALFORMED,
+            ));
+            rows.push(row(
+                format!("no {role} header"),
+                without(genuine(), name),
+                MISSING,
+            ));
+        }
+        rows.push(row(
+            format!("a {role} that is not UTF-8"),
+            with(genuine(), name, b"\xc3\x28\xa0\xa1\xff"),
+            MALFORMED,
+        ));
+        rows.push(row(
+            format!("the {role} header repeated"),
+            plus(genuine(), name, value(name)),
+            MALFORMED,
+        ));
+    }
+    rows
+}
+
 const PROCESSED: Expect = Expect(200, "processed");
 const MISSING: Expect = Expect(401, "missing_signature");
 const MALFORMED: Expect = Expect(401, "malformed_signature");
@@ -376,7 +554,7 @@ fn cases() -> Vec<Case> {
     };
     let twilio_form = b"MessageSid=SM1&Body=paid&EventType=order.paid".to_vec();
 
-    vec![
+    let mut cases = vec![
         // Controls: what a genuine sender gets.
         case(
             "a genuine delivery",
@@ -1143,7 +1321,1051 @@ fn cases() -> Vec<Case> {
             body.clone(),
             MALFORMED,
         ),
-    ]
+    ];
+    for rows in [
+        zoom_cases(),
+        twitch_cases(),
+        hubspot_cases(),
+        xero_cases(),
+        dropbox_cases(),
+        square_cases(),
+        linear_cases(),
+        razorpay_cases(),
+        svix_cases("Clerk", "/clerk", |message| {
+            Clerk::new(SW_SECRET).unwrap().sign(message)
+        }),
+        svix_cases("Resend", "/resend", |message| {
+            Resend::new(SW_SECRET).unwrap().sign(message)
+        }),
+    ] {
+        cases.extend(rows);
+    }
+    cases
+}
+
+/// Zoom: a body fingerprint for a delivery id, and the endpoint validation
+/// it answers with an HMAC of the `plainToken`.
+fn zoom_cases() -> Vec<Case> {
+    const SIGNATURE: &str = "x-zm-signature";
+    const TIMESTAMP: &str = "x-zm-request-timestamp";
+    let at = |timestamp, body: &[u8]| signed_at(&zoom(), "/zoom", "", "", timestamp, body);
+    let event = br#"{"event":"meeting.started","event_ts":1700000000123,"payload":{"object":{"id":"85746065432"}}}"#;
+    let forged = with(
+        at(NOW, event),
+        SIGNATURE,
+        Zoom::new("zoom-guess").unwrap().signature(NOW, event),
+    );
+    let validation = |token: &str| {
+        format!(r#"{{"payload":{{"plainToken":{token}}},"event_ts":1654503849680,"event":"endpoint.url_validation"}}"#)
+            .into_bytes()
+    };
+    let plain = validation(r#""qgg8vlvZRS6UYooatFL8Aw""#);
+    let answer = br#"{"plainToken":"qgg8vlvZRS6UYooatFL8Aw","encryptedToken":"70c1f2e2e6ca2d39297490d1f9142c7d701415ea8e6151f6562a08fa657a40ff"}"#;
+    let huge = validation(&format!(r#""{}""#, "A".repeat(10_000)));
+    let escaped_huge = validation(&format!(r#""{}""#, "\\u003c".repeat(2_000)));
+    let object = validation(r#"{"nested":["<script>alert(1)</script>",1]}"#);
+    let number = validation("42");
+    let two_events = br#"{"event":"endpoint.url_validation","event":"meeting.started","payload":{"plainToken":"x"}}"#;
+    let mut rows = vec![
+        case(
+            "Zoom: a genuine event",
+            "/zoom",
+            at(NOW, event),
+            &event[..],
+            PROCESSED,
+        ),
+        case(
+            "Zoom: the same event signed again 10 s later",
+            "/zoom",
+            at(NOW + 10, event),
+            &event[..],
+            Expect(200, "duplicate"),
+        ),
+        case(
+            "Zoom: signed with another secret token",
+            "/zoom",
+            forged,
+            &event[..],
+            INVALID,
+        ),
+        case(
+            "Zoom: a timestamp in milliseconds",
+            "/zoom",
+            at(NOW * 1000, event),
+            &event[..],
+            STALE,
+        ),
+        case(
+            "Zoom: an endpoint validation",
+            "/zoom",
+            at(NOW, &plain),
+            plain.clone(),
+            Expect(200, ""),
+        )
+        .replies("application/json", &answer[..]),
+        case(
+            "Zoom: an endpoint validation signed with another secret token",
+            "/zoom",
+            with(
+                at(NOW, &plain),
+                SIGNATURE,
+                Zoom::new("zoom-guess").unwrap().signature(NOW, &plain),
+            ),
+            plain.clone(),
+            INVALID,
+        ),
+        // Not answered (no echo of it): routed as any event.
+        case(
+            "Zoom: a validation with a 10,000-byte plainToken",
+            "/zoom",
+            at(NOW, &huge),
+            huge.clone(),
+            PROCESSED,
+        ),
+        case(
+            "Zoom: a validation with a plainToken of 2,000 escapes",
+            "/zoom",
+            at(NOW, &escaped_huge),
+            escaped_huge.clone(),
+            PROCESSED,
+        ),
+        case(
+            "Zoom: a validation whose plainToken is an object",
+            "/zoom",
+            at(NOW, &object),
+            object.clone(),
+            PROCESSED,
+        ),
+        case(
+            "Zoom: a validation whose plainToken is a number",
+            "/zoom",
+            at(NOW, &number),
+            number.clone(),
+            PROCESSED,
+        ),
+        case(
+            "Zoom: a validation whose event is repeated",
+            "/zoom",
+            at(NOW, two_events),
+            &two_events[..],
+            PAYLOAD,
+        ),
+    ];
+    rows.extend(absurd_headers(&Sender {
+        provider: "Zoom",
+        path: "/zoom",
+        headers: at(NOW, event),
+        body: event.to_vec(),
+        signature: SIGNATURE,
+        timestamp: Some(TIMESTAMP),
+        id: None,
+        bodiless: false,
+    }));
+    rows
+}
+
+/// Twitch: RFC 3339 timestamps, and the challenge it answers as text.
+fn twitch_cases() -> Vec<Case> {
+    const ID: &str = "Twitch-Eventsub-Message-Id";
+    const TIMESTAMP: &str = "Twitch-Eventsub-Message-Timestamp";
+    const SIGNATURE: &str = "Twitch-Eventsub-Message-Signature";
+    const MESSAGE_TYPE: &str = "Twitch-Eventsub-Message-Type";
+    const SUBSCRIPTION_TYPE: &str = "Twitch-Eventsub-Subscription-Type";
+    let twitch = |id: &str, event: &str, body: &[u8]| {
+        signed_at(&twitch_scheme(), "/twitch", id, event, NOW, body)
+    };
+    let follow = |id: &str, body: &[u8]| twitch(id, "channel.follow", body);
+    // Signed with the timestamp `text` as sent.
+    let stamped = |id: &str, text: &str, body: &[u8]| {
+        with(
+            with(follow(id, body), TIMESTAMP, text),
+            SIGNATURE,
+            twitch_scheme().signature(id, text, body),
+        )
+    };
+    let body = br#"{"subscription":{"type":"channel.follow"},"event":{"user_login":"cool_user"}}"#;
+    let challenge = |value: &str| {
+        format!(r#"{{"challenge":{value},"subscription":{{"id":"f1c2a387-161a-49f9-a165-0f21d7a4e1c4","status":"webhook_callback_verification_pending","type":"channel.follow","version":"1"}}}}"#)
+            .into_bytes()
+    };
+    let verification = |id: &str, body: &[u8]| twitch(id, "webhook_callback_verification", body);
+    let good = challenge(r#""pogchamp-kappa-360noscope-vohiyo""#);
+    let markup = challenge(r#""<script>alert(1)</script>""#);
+    let huge = challenge(&format!(r#""{}""#, "c".repeat(10_000)));
+    let number = challenge("42");
+    let mut rows = vec![
+        case(
+            "Twitch: a genuine notification",
+            "/twitch",
+            follow("tw-1", body),
+            &body[..],
+            PROCESSED,
+        ),
+        case(
+            "Twitch: the same message again",
+            "/twitch",
+            follow("tw-1", body),
+            &body[..],
+            Expect(200, "duplicate"),
+        ),
+        case(
+            "Twitch: signed with another secret",
+            "/twitch",
+            with(
+                follow("tw-2", body),
+                SIGNATURE,
+                Twitch::new("twitch-guess").unwrap().signature(
+                    "tw-2",
+                    "2023-11-14T22:13:20.000000000Z",
+                    body,
+                ),
+            ),
+            &body[..],
+            INVALID,
+        ),
+        case(
+            "Twitch: a challenge",
+            "/twitch",
+            verification("tw-c1", &good),
+            good.clone(),
+            Expect(200, ""),
+        )
+        .replies(
+            "text/plain; charset=utf-8",
+            "pogchamp-kappa-360noscope-vohiyo",
+        ),
+        case(
+            "Twitch: a challenge holding markup, echoed as text only",
+            "/twitch",
+            verification("tw-c2", &markup),
+            markup.clone(),
+            Expect(200, ""),
+        )
+        .replies("text/plain; charset=utf-8", "<script>alert(1)</script>"),
+        // Not answered (no echo of it): routed under its message type.
+        case(
+            "Twitch: a challenge of 10,000 bytes",
+            "/twitch",
+            verification("tw-c3", &huge),
+            huge.clone(),
+            PROCESSED,
+        ),
+        case(
+            "Twitch: a challenge that is a number",
+            "/twitch",
+            verification("tw-c4", &number),
+            number.clone(),
+            PROCESSED,
+        ),
+        case(
+            "Twitch: a challenge with another secret",
+            "/twitch",
+            with(
+                verification("tw-c5", &good),
+                SIGNATURE,
+                Twitch::new("twitch-guess").unwrap().signature(
+                    "tw-c5",
+                    "2023-11-14T22:13:20.000000000Z",
+                    &good,
+                ),
+            ),
+            good.clone(),
+            INVALID,
+        ),
+        case(
+            "Twitch: a timestamp that is not RFC 3339",
+            "/twitch",
+            with(follow("tw-t1", body), TIMESTAMP, "yesterday at noon"),
+            &body[..],
+            MALFORMED,
+        ),
+        case(
+            "Twitch: a timestamp in unix seconds",
+            "/twitch",
+            stamped("tw-t2", &NOW.to_string(), body),
+            &body[..],
+            MALFORMED,
+        ),
+        case(
+            "Twitch: a timestamp in year 10000",
+            "/twitch",
+            stamped("tw-t3", "10000-01-01T00:00:00Z", body),
+            &body[..],
+            MALFORMED,
+        ),
+        case(
+            "Twitch: a timestamp on February 30",
+            "/twitch",
+            stamped("tw-t4", "2023-02-30T22:13:20Z", body),
+            &body[..],
+            MALFORMED,
+        ),
+        case(
+            "Twitch: a timestamp with 99:99 as its offset",
+            "/twitch",
+            stamped("tw-t5", "2023-11-14T22:13:20+99:99", body),
+            &body[..],
+            MALFORMED,
+        ),
+        case(
+            "Twitch: a timestamp with 60 fraction digits",
+            "/twitch",
+            stamped(
+                "tw-t6",
+                &format!("2023-11-14T22:13:20.{}Z", "1".repeat(60)),
+                body,
+            ),
+            &body[..],
+            MALFORMED,
+        ),
+        case(
+            "Twitch: the last instant of year 9999, offset -23:59",
+            "/twitch",
+            stamped("tw-t7", "9999-12-31T23:59:59.999999999-23:59", body),
+            &body[..],
+            STALE,
+        ),
+        case(
+            "Twitch: year 0000, offset +23:59",
+            "/twitch",
+            stamped("tw-t8", "0000-01-01T00:00:00+23:59", body),
+            &body[..],
+            STALE,
+        ),
+        case(
+            "Twitch: the timestamp written otherwise than signed",
+            "/twitch",
+            with(
+                follow("tw-t9", body),
+                TIMESTAMP,
+                "2023-11-14T22:13:20.0000000000Z",
+            ),
+            &body[..],
+            INVALID,
+        ),
+        case(
+            "Twitch: the message type header repeated",
+            "/twitch",
+            plus(follow("tw-m1", body), MESSAGE_TYPE, "revocation"),
+            &body[..],
+            MALFORMED,
+        ),
+        case(
+            "Twitch: a notification without its subscription type",
+            "/twitch",
+            without(follow("tw-m2", body), SUBSCRIPTION_TYPE),
+            &body[..],
+            MISSING,
+        ),
+    ];
+    rows.extend(absurd_headers(&Sender {
+        provider: "Twitch",
+        path: "/twitch",
+        headers: follow("tw-a", body),
+        body: body.to_vec(),
+        signature: SIGNATURE,
+        timestamp: Some(TIMESTAMP),
+        id: Some(ID),
+        bodiless: false,
+    }));
+    rows
+}
+
+/// A HubSpot batch of `events`, numbered from `first`.
+fn hubspot_batch(first: usize, events: usize) -> Vec<u8> {
+    let events: Vec<String> = (first..first + events)
+        .map(|i| {
+            format!(r#"{{"eventId":{i},"subscriptionType":"contact.creation","objectId":{i},"occurredAt":1700000000000,"attemptNumber":0}}"#)
+        })
+        .collect();
+    format!("[{}]", events.join(",")).into_bytes()
+}
+
+/// HubSpot: a batch per request, signed with the method, the URL and a
+/// timestamp in milliseconds.
+fn hubspot_cases() -> Vec<Case> {
+    const SIGNATURE: &str = "X-HubSpot-Signature-v3";
+    const TIMESTAMP: &str = "X-HubSpot-Request-Timestamp";
+    let hubspot = |body: &[u8]| signed_at(&hubspot_scheme(), "/hubspot", "", "", NOW, body);
+    let url = format!("{PUBLIC_URL}/hubspot");
+    let body = hubspot_batch(1, 2);
+    let thousand = hubspot_batch(100, 1000);
+    let over = hubspot_batch(5000, 1001);
+    let unnamed =
+        br#"[{"eventId":9001,"subscriptionType":"contact.creation","objectId":1},{"eventId":9002,"objectId":2}]"#;
+    let object = br#"{"eventId":9003,"subscriptionType":"contact.creation","objectId":3}"#;
+    let mut rows = vec![
+        case(
+            "HubSpot: a genuine batch",
+            "/hubspot",
+            hubspot(&body),
+            body.clone(),
+            PROCESSED,
+        ),
+        case(
+            "HubSpot: the same batch again",
+            "/hubspot",
+            hubspot(&body),
+            body.clone(),
+            Expect(200, "duplicate"),
+        ),
+        case(
+            "HubSpot: signed with another client secret",
+            "/hubspot",
+            with(
+                hubspot(&body),
+                SIGNATURE,
+                HubSpot::new("hubspot-guess")
+                    .unwrap()
+                    .signature("POST", &url, &body, NOW * 1000),
+            ),
+            body.clone(),
+            INVALID,
+        ),
+        case(
+            "HubSpot: signed for another URL",
+            "/hubspot",
+            signed_at(&hubspot_scheme(), "/hubspot/other", "", "", NOW, &body),
+            body.clone(),
+            INVALID,
+        ),
+        case(
+            "HubSpot: a query string the signature does not cover",
+            "/hubspot?portal=1",
+            hubspot(&body),
+            body.clone(),
+            INVALID,
+        ),
+        case(
+            "HubSpot: a timestamp of 40 digits",
+            "/hubspot",
+            with(hubspot(&body), TIMESTAMP, "1".repeat(40)),
+            body.clone(),
+            MALFORMED,
+        ),
+        case(
+            "HubSpot: a timestamp in seconds, signed",
+            "/hubspot",
+            with(
+                with(hubspot(&body), TIMESTAMP, NOW.to_string()),
+                SIGNATURE,
+                hubspot_scheme().signature("POST", &url, &body, NOW),
+            ),
+            body.clone(),
+            STALE,
+        ),
+        case(
+            "HubSpot: a timestamp i64::MAX ms",
+            "/hubspot",
+            with(hubspot(&body), TIMESTAMP, i64::MAX.to_string()),
+            body.clone(),
+            STALE,
+        ),
+        case(
+            "HubSpot: a batch of 1,000 events",
+            "/hubspot",
+            hubspot(&thousand),
+            thousand.clone(),
+            PROCESSED,
+        ),
+        case(
+            "HubSpot: a batch of 1,001 events",
+            "/hubspot",
+            hubspot(&over),
+            over.clone(),
+            PAYLOAD,
+        ),
+        case(
+            "HubSpot: an event without subscriptionType",
+            "/hubspot",
+            hubspot(unnamed),
+            &unnamed[..],
+            PAYLOAD,
+        ),
+        case(
+            "HubSpot: one event, not an array",
+            "/hubspot",
+            hubspot(object),
+            &object[..],
+            PAYLOAD,
+        ),
+        case(
+            "HubSpot: a signed body that is not JSON",
+            "/hubspot",
+            hubspot(b"[{"),
+            "[{",
+            PAYLOAD,
+        ),
+    ];
+    rows.extend(absurd_headers(&Sender {
+        provider: "HubSpot",
+        path: "/hubspot",
+        headers: hubspot(&body),
+        body,
+        signature: SIGNATURE,
+        timestamp: Some(TIMESTAMP),
+        id: None,
+        bodiless: false,
+    }));
+    rows
+}
+
+/// Xero: a batch in `events`, and the "intent to receive" handshake.
+fn xero_cases() -> Vec<Case> {
+    const SIGNATURE: &str = "x-xero-signature";
+    let xero = |body: &[u8]| vec![h(SIGNATURE, Xero::new(XERO_KEY).unwrap().signature(body))];
+    let forged = |body: &[u8]| {
+        vec![h(
+            SIGNATURE,
+            Xero::new("xero-guess").unwrap().signature(body),
+        )]
+    };
+    let body = br#"{"events":[{"resourceUrl":"https://api.xero.com/api.xro/2.0/Invoices/7b5f3f4c","resourceId":"7b5f3f4c","eventDateUtc":"2024-05-21T01:15:39.902","eventType":"UPDATE","eventCategory":"INVOICE","tenantId":"c2cc9b6e","tenantType":"ORGANISATION"}],"firstEventSequence":1,"lastEventSequence":1,"entropy":"CVMXBDCHWQSCOKXKZWFT"}"#;
+    let intent =
+        br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"S0m3r4Nd0mt3xt"}"#;
+    let null = br#"{"events":null,"firstEventSequence":0,"lastEventSequence":0,"entropy":"N0n3"}"#;
+    let object = br#"{"events":{"eventCategory":"INVOICE","eventType":"UPDATE"},"entropy":"OBJ"}"#;
+    let text = br#"{"events":"INVOICE.UPDATE","entropy":"TXT"}"#;
+    let untyped =
+        br#"{"events":[{"resourceId":"1","eventCategory":"INVOICE"}],"entropy":"UNTYPED"}"#;
+    let twice = br#"{"events":[],"events":[{"resourceId":"2","eventCategory":"INVOICE","eventType":"UPDATE"}]}"#;
+    // Xero takes every answer as 200 (or not) with no body: the rows say
+    // what each status stands for, and check the status and that no body
+    // is sent. The intent to receive is 200 without a body too.
+    let rows = vec![
+        case(
+            "Xero: a genuine batch",
+            "/xero",
+            xero(body),
+            &body[..],
+            PROCESSED,
+        ),
+        case(
+            "Xero: the same batch again",
+            "/xero",
+            xero(body),
+            &body[..],
+            Expect(200, "duplicate"),
+        ),
+        case(
+            "Xero: signed with another webhook key",
+            "/xero",
+            forged(body),
+            &body[..],
+            INVALID,
+        ),
+        case(
+            "Xero: an intent to receive",
+            "/xero",
+            xero(intent),
+            &intent[..],
+            Expect(200, "handshake"),
+        ),
+        case(
+            "Xero: an intent to receive, wrongly signed",
+            "/xero",
+            forged(intent),
+            &intent[..],
+            INVALID,
+        ),
+        case(
+            "Xero: an intent to receive, events null",
+            "/xero",
+            xero(null),
+            &null[..],
+            Expect(200, "handshake"),
+        ),
+        case(
+            "Xero: events an object, not an array",
+            "/xero",
+            xero(object),
+            &object[..],
+            PAYLOAD,
+        ),
+        case(
+            "Xero: events a string",
+            "/xero",
+            xero(text),
+            &text[..],
+            PAYLOAD,
+        ),
+        case(
+            "Xero: an event without eventType",
+            "/xero",
+            xero(untyped),
+            &untyped[..],
+            PAYLOAD,
+        ),
+        case(
+            "Xero: events repeated, empty then not",
+            "/xero",
+            xero(twice),
+            &twice[..],
+            PAYLOAD,
+        ),
+    ];
+    let mut rows: Vec<Case> = rows.into_iter().map(Case::bodiless).collect();
+    rows.extend(absurd_headers(&Sender {
+        provider: "Xero",
+        path: "/xero",
+        headers: xero(body),
+        body: body.to_vec(),
+        signature: SIGNATURE,
+        timestamp: None,
+        id: None,
+        bodiless: true,
+    }));
+    rows
+}
+
+/// Dropbox: no id and no fingerprint (every notification runs), and the
+/// `GET ?challenge=` it echoes only when harmless.
+fn dropbox_cases() -> Vec<Case> {
+    const SIGNATURE: &str = "X-Dropbox-Signature";
+    let dropbox = |body: &[u8]| {
+        vec![h(
+            SIGNATURE,
+            Dropbox::new(DROPBOX_SECRET).unwrap().signature(body),
+        )]
+    };
+    let body = br#"{"list_folder":{"accounts":["dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc"]},"delta":{"users":[12345842]}}"#;
+    let refused = Expect(403, "handshake_refused");
+    let get = |name: &'static str, path: String, expect: Expect| {
+        case(name, path, vec![], "", expect).method("GET")
+    };
+    let mut rows = vec![
+        case(
+            "Dropbox: a genuine notification",
+            "/dropbox",
+            dropbox(body),
+            &body[..],
+            PROCESSED,
+        ),
+        // Two real notifications for one account have the same body.
+        case(
+            "Dropbox: the same notification again runs again",
+            "/dropbox",
+            dropbox(body),
+            &body[..],
+            PROCESSED,
+        ),
+        case(
+            "Dropbox: signed with another app secret",
+            "/dropbox",
+            vec![h(
+                SIGNATURE,
+                Dropbox::new("dropbox-guess").unwrap().signature(body),
+            )],
+            &body[..],
+            INVALID,
+        ),
+        get(
+            "Dropbox: a verification request",
+            "/dropbox?challenge=abc123".into(),
+            Expect(200, ""),
+        )
+        .replies("text/plain", "abc123"),
+        get(
+            "Dropbox: a challenge of 256 bytes",
+            format!("/dropbox?challenge={}", "a".repeat(256)),
+            Expect(200, ""),
+        )
+        .replies("text/plain", "a".repeat(256)),
+        get(
+            "Dropbox: a challenge of 10,000 bytes",
+            format!("/dropbox?challenge={}", "a".repeat(10_000)),
+            refused,
+        ),
+        get(
+            "Dropbox: the challenge repeated",
+            "/dropbox?challenge=abc&challenge=def".into(),
+            refused,
+        ),
+        get(
+            "Dropbox: the same challenge twice",
+            "/dropbox?challenge=abc&challenge=abc".into(),
+            refused,
+        ),
+        get(
+            "Dropbox: a challenge holding <script>",
+            "/dropbox?challenge=%3Cscript%3Ealert(1)%3C%2Fscript%3E".into(),
+            refused,
+        ),
+        get(
+            "Dropbox: a challenge holding a line break",
+            "/dropbox?challenge=a%0D%0AContent-Type:%20text/html".into(),
+            refused,
+        ),
+        get(
+            "Dropbox: a challenge that is not UTF-8",
+            "/dropbox?challenge=%FF%FE".into(),
+            refused,
+        ),
+        get(
+            "Dropbox: an empty challenge",
+            "/dropbox?challenge=".into(),
+            refused,
+        ),
+        get(
+            "Dropbox: a GET without challenge",
+            "/dropbox".into(),
+            refused,
+        ),
+        case(
+            "Dropbox: a POST with a challenge and no signature",
+            "/dropbox?challenge=abc123",
+            vec![],
+            "",
+            MISSING,
+        ),
+        case(
+            "Dropbox: PUT",
+            "/dropbox?challenge=abc123",
+            vec![],
+            "",
+            Expect(405, "method_not_allowed"),
+        )
+        .method("PUT"),
+    ];
+    rows.extend(absurd_headers(&Sender {
+        provider: "Dropbox",
+        path: "/dropbox",
+        headers: dropbox(body),
+        body: body.to_vec(),
+        signature: SIGNATURE,
+        timestamp: None,
+        id: None,
+        bodiless: false,
+    }));
+    rows
+}
+
+/// Square: the notification URL signed with the body, the id in the body.
+fn square_cases() -> Vec<Case> {
+    const SIGNATURE: &str = "x-square-hmacsha256-signature";
+    let square = |body: &[u8]| signed_at(&square_scheme(), "/square", "", "", NOW, body);
+    let body = br#"{"merchant_id":"MLEFBHHSJGVHD","type":"payment.updated","event_id":"sq-1","created_at":"2023-11-14T22:13:20Z","data":{"type":"payment","id":"p1"}}"#;
+    let no_id = br#"{"merchant_id":"MLEFBHHSJGVHD","type":"payment.updated","data":{}}"#;
+    let mut rows = vec![
+        case(
+            "Square: a genuine event",
+            "/square",
+            square(body),
+            &body[..],
+            PROCESSED,
+        ),
+        case(
+            "Square: the same event again",
+            "/square",
+            square(body),
+            &body[..],
+            Expect(200, "duplicate"),
+        ),
+        case(
+            "Square: signed with another signature key",
+            "/square",
+            vec![h(
+                SIGNATURE,
+                Square::new("square-guess")
+                    .unwrap()
+                    .signature(&format!("{PUBLIC_URL}/square"), body),
+            )],
+            &body[..],
+            INVALID,
+        ),
+        case(
+            "Square: signed for another notification URL",
+            "/square",
+            signed_at(&square_scheme(), "/square-other", "", "", NOW, body),
+            &body[..],
+            INVALID,
+        ),
+        case(
+            "Square: a query string the signature does not cover",
+            "/square?x=1",
+            square(body),
+            &body[..],
+            INVALID,
+        ),
+        case(
+            "Square: a signed body without event_id",
+            "/square",
+            square(no_id),
+            &no_id[..],
+            PAYLOAD,
+        ),
+    ];
+    rows.extend(absurd_headers(&Sender {
+        provider: "Square",
+        path: "/square",
+        headers: square(body),
+        body: body.to_vec(),
+        signature: SIGNATURE,
+        timestamp: None,
+        id: None,
+        bodiless: false,
+    }));
+    rows
+}
+
+/// Linear: freshness from the signed body's `webhookTimestamp` (ms).
+fn linear_cases() -> Vec<Case> {
+    const SIGNATURE: &str = "Linear-Signature";
+    const DELIVERY: &str = "Linear-Delivery";
+    let linear = |id: &str, body: &[u8]| {
+        signed_at(
+            &Linear::new(LINEAR_SECRET).unwrap(),
+            "/linear",
+            id,
+            "",
+            NOW,
+            body,
+        )
+    };
+    let stamped = |data: &str, timestamp: &str| {
+        format!(r#"{{"action":"create","type":"Issue","data":{{"id":"{data}"}},"webhookTimestamp":{timestamp}}}"#)
+            .into_bytes()
+    };
+    let millis = |seconds: i64| (seconds * 1000).to_string();
+    let body = stamped("lin-1", &millis(NOW));
+    let unstamped = br#"{"action":"create","type":"Issue","data":{"id":"lin-2"}}"#;
+    let stale = stamped("lin-3", &millis(NOW - 120));
+    let ahead = stamped("lin-4", &millis(NOW + 120));
+    let quoted = stamped("lin-5", &format!(r#""{}""#, millis(NOW)));
+    let forty = stamped("lin-6", &"1".repeat(40));
+    let negative = stamped("lin-7", "-1");
+    let untyped = format!(
+        r#"{{"action":"create","data":{{}},"webhookTimestamp":{}}}"#,
+        millis(NOW)
+    )
+    .into_bytes();
+    let mut rows = vec![
+        case(
+            "Linear: a genuine delivery",
+            "/linear",
+            linear("lin-d1", &body),
+            body.clone(),
+            PROCESSED,
+        ),
+        // The id is not signed: the body recognises a repeat.
+        case(
+            "Linear: the same body under another delivery id",
+            "/linear",
+            linear("lin-d2", &body),
+            body.clone(),
+            Expect(200, "duplicate"),
+        ),
+        case(
+            "Linear: signed with another secret",
+            "/linear",
+            signed_at(
+                &Linear::new("linear-guess").unwrap(),
+                "/linear",
+                "lin-d3",
+                "",
+                NOW,
+                &body,
+            ),
+            body.clone(),
+            INVALID,
+        ),
+        case(
+            "Linear: a body without webhookTimestamp",
+            "/linear",
+            linear("lin-d4", unstamped),
+            &unstamped[..],
+            MISSING,
+        ),
+        case(
+            "Linear: a webhookTimestamp 2 minutes old",
+            "/linear",
+            linear("lin-d5", &stale),
+            stale.clone(),
+            STALE,
+        ),
+        case(
+            "Linear: a webhookTimestamp 2 minutes ahead",
+            "/linear",
+            linear("lin-d6", &ahead),
+            ahead.clone(),
+            STALE,
+        ),
+        case(
+            "Linear: a stale body with a fresh unsigned Linear-Timestamp",
+            "/linear",
+            plus(linear("lin-d7", &stale), "Linear-Timestamp", millis(NOW)),
+            stale.clone(),
+            STALE,
+        ),
+        case(
+            "Linear: a webhookTimestamp in quotes",
+            "/linear",
+            linear("lin-d8", &quoted),
+            quoted.clone(),
+            MALFORMED,
+        ),
+        case(
+            "Linear: a webhookTimestamp of 40 digits",
+            "/linear",
+            linear("lin-d9", &forty),
+            forty.clone(),
+            MALFORMED,
+        ),
+        case(
+            "Linear: a negative webhookTimestamp",
+            "/linear",
+            linear("lin-d10", &negative),
+            negative.clone(),
+            MALFORMED,
+        ),
+        case(
+            "Linear: a signed body without type",
+            "/linear",
+            linear("lin-d11", &untyped),
+            untyped.clone(),
+            PAYLOAD,
+        ),
+    ];
+    let absurd_body = stamped("lin-absurd", &millis(NOW));
+    rows.extend(absurd_headers(&Sender {
+        provider: "Linear",
+        path: "/linear",
+        headers: linear("lin-da", &absurd_body),
+        body: absurd_body,
+        signature: SIGNATURE,
+        timestamp: None,
+        id: Some(DELIVERY),
+        bodiless: false,
+    }));
+    rows
+}
+
+/// Razorpay: no timestamp, an unsigned event id.
+fn razorpay_cases() -> Vec<Case> {
+    const SIGNATURE: &str = "X-Razorpay-Signature";
+    const EVENT_ID: &str = "X-Razorpay-Event-Id";
+    let razorpay = |id: &str, body: &[u8]| {
+        signed_at(
+            &Razorpay::new(RAZORPAY_SECRET).unwrap(),
+            "/razorpay",
+            id,
+            "",
+            NOW,
+            body,
+        )
+    };
+    let body = br#"{"entity":"event","account_id":"acc_1","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_1"}}},"created_at":1700000000}"#;
+    let mut rows = vec![
+        case(
+            "Razorpay: a genuine event",
+            "/razorpay",
+            razorpay("rzp-1", body),
+            &body[..],
+            PROCESSED,
+        ),
+        case(
+            "Razorpay: the same body under another event id",
+            "/razorpay",
+            razorpay("rzp-2", body),
+            &body[..],
+            Expect(200, "duplicate"),
+        ),
+        case(
+            "Razorpay: signed with another webhook secret",
+            "/razorpay",
+            signed_at(
+                &Razorpay::new("razorpay-guess").unwrap(),
+                "/razorpay",
+                "rzp-3",
+                "",
+                NOW,
+                body,
+            ),
+            &body[..],
+            INVALID,
+        ),
+    ];
+    rows.extend(absurd_headers(&Sender {
+        provider: "Razorpay",
+        path: "/razorpay",
+        headers: razorpay("rzp-a", body),
+        body: body.to_vec(),
+        signature: SIGNATURE,
+        timestamp: None,
+        id: Some(EVENT_ID),
+        bodiless: false,
+    }));
+    rows
+}
+
+/// Clerk and Resend: Standard Webhooks under the `svix-` header names.
+fn svix_cases(
+    provider: &'static str,
+    path: &'static str,
+    sign: impl Fn(&Message<'_>) -> Vec<(String, String)>,
+) -> Vec<Case> {
+    let signed = |id: &str, body: &[u8]| {
+        strings(sign(&Message {
+            id,
+            timestamp: NOW,
+            event: "",
+            url: "",
+            body,
+        }))
+    };
+    let body =
+        format!(r#"{{"type":"user.created","object":"event","data":{{"id":"{provider}_1"}}}}"#)
+            .into_bytes();
+    let row = |what: &str, headers: Headers, expect: Expect| {
+        case(
+            format!("{provider}: {what}"),
+            path,
+            headers,
+            body.clone(),
+            expect,
+        )
+    };
+    let forged = StandardWebhooks::new("whsec_b3RoZXIgc2VjcmV0IGtleQ==")
+        .unwrap()
+        .signature("svix_3", NOW, &body);
+    let mut rows = vec![
+        row("a genuine delivery", signed("svix_1", &body), PROCESSED),
+        row(
+            "the same delivery again",
+            signed("svix_1", &body),
+            Expect(200, "duplicate"),
+        ),
+        row(
+            "signed with another secret",
+            with(signed("svix_3", &body), "svix-signature", forged),
+            INVALID,
+        ),
+        row(
+            "another delivery id under the signature",
+            with(signed("svix_4", &body), "svix-id", "svix_5"),
+            INVALID,
+        ),
+        row(
+            "timestamp i64::MAX",
+            with(
+                signed("svix_6", &body),
+                "svix-timestamp",
+                i64::MAX.to_string(),
+            ),
+            STALE,
+        ),
+    ];
+    rows.extend(absurd_headers(&Sender {
+        provider,
+        path,
+        headers: signed("svix_a", &body),
+        body: body.clone(),
+        signature: "svix-signature",
+        timestamp: Some("svix-timestamp"),
+        id: Some("svix-id"),
+        bodiless: false,
+    }));
+    rows
 }
 
 /// What a response said.
@@ -1153,6 +2375,8 @@ struct Got {
     content_type: String,
     body: Vec<u8>,
     retry_after: Option<String>,
+    /// `X-Content-Type-Options: nosniff` was sent.
+    nosniff: bool,
 }
 
 /// Checks one answer; returns what is wrong with it.
@@ -1164,7 +2388,7 @@ fn check(case: &Case, got: &Got, expect: Expect, transport: &str) -> Result<(), 
         panic
             .downcast_ref::<String>()
             .cloned()
-            .unwrap_or_else(|| case.name.to_owned())
+            .unwrap_or_else(|| case.name.clone())
     })
 }
 
@@ -1178,6 +2402,15 @@ fn check_inner(case: &Case, got: &Got, expect: Expect, transport: &str) {
     );
     assert_ne!(got.status, 500, "{what}");
     assert_eq!(got.status, expect.0, "{what}");
+    if let Some((content_type, body)) = &case.reply {
+        assert_eq!(got.content_type, *content_type, "{what}");
+        assert_eq!(got.body, *body, "{what}");
+        assert!(got.nosniff, "{what}: no X-Content-Type-Options: nosniff");
+    }
+    if case.bodiless {
+        assert!(got.body.is_empty(), "{what}: a body");
+        assert_eq!(got.content_type, "", "{what}: a content type");
+    }
     if expect.1.is_empty() {
         return;
     }
@@ -1203,7 +2436,7 @@ async fn hostile_requests_in_process() {
     for case in &cases {
         let mut req = actix_test::TestRequest::default()
             .method(Method::from_bytes(case.method.as_bytes()).unwrap())
-            .uri(case.path);
+            .uri(&case.path);
         for (name, value) in &case.headers {
             req = req.append_header((
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),
@@ -1229,6 +2462,7 @@ async fn hostile_requests_in_process() {
         };
         let content_type = header("content-type").unwrap_or_default();
         let retry_after = header("retry-after");
+        let nosniff = header("x-content-type-options").as_deref() == Some("nosniff");
         let status = res.status().as_u16();
         let body = actix_test::read_body(res).await.to_vec();
         let got = Got {
@@ -1236,6 +2470,7 @@ async fn hostile_requests_in_process() {
             content_type,
             body,
             retry_after,
+            nosniff,
         };
         failures.extend(check(case, &got, case.expect, "in process").err());
     }
@@ -1321,7 +2556,7 @@ fn send_raw(addr: SocketAddr, case: &Case) -> Got {
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
     let _ = writing.join();
-    parse_response(&response, case.name)
+    parse_response(&response, &case.name)
 }
 
 fn parse_response(response: &[u8], name: &str) -> Got {
@@ -1346,6 +2581,7 @@ fn parse_response(response: &[u8], name: &str) -> Got {
         .unwrap();
     let mut content_type = String::new();
     let mut retry_after = None;
+    let mut nosniff = false;
     let mut length = None;
     for line in lines {
         let (n, v) = line.split_once(':').unwrap();
@@ -1353,6 +2589,7 @@ fn parse_response(response: &[u8], name: &str) -> Got {
         match n.to_ascii_lowercase().as_str() {
             "content-type" => content_type = v,
             "retry-after" => retry_after = Some(v),
+            "x-content-type-options" => nosniff = v == "nosniff",
             "content-length" => length = v.parse::<usize>().ok(),
             _ => {}
         }
@@ -1366,6 +2603,7 @@ fn parse_response(response: &[u8], name: &str) -> Got {
         content_type,
         body,
         retry_after,
+        nosniff,
     }
 }
 

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use actix_web::http::header::HeaderValue;
 use actix_web::{test as actix_test, web, App, HttpResponse};
 use actix_webhook::scheme::{
-    Discord, Encoding, GenericHmac, GitHub, GitLab, Message, Meta, Paddle, Request, Scheme,
-    Shopify, SignedContent, Signer, Slack, StandardWebhooks, Stripe, Twilio,
+    Clerk, Discord, Dropbox, Encoding, GenericHmac, GitHub, GitLab, HubSpot, Linear, Message, Meta,
+    Paddle, Razorpay, Request, Resend, Scheme, Shopify, SignedContent, Signer, Slack, Square,
+    StandardWebhooks, Stripe, Twilio, Twitch, Xero, Zoom,
 };
 use actix_webhook::verify::{FixedClock, Tolerance};
 use actix_webhook::{
@@ -37,6 +38,9 @@ struct Subject {
     stranger: Box<dyn Both>,
     signature_header: &'static str,
     secrets: Vec<String>,
+    /// The body carries the signed timestamp (Linear's `webhookTimestamp`,
+    /// milliseconds): each failing body holds one, so that "stale" is stale.
+    timestamp_in_body: bool,
 }
 
 fn subject(
@@ -52,6 +56,14 @@ fn subject(
         stranger: Box::new(stranger),
         signature_header,
         secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
+        timestamp_in_body: false,
+    }
+}
+
+impl Subject {
+    fn timestamp_in_body(mut self) -> Self {
+        self.timestamp_in_body = true;
+        self
     }
 }
 
@@ -187,9 +199,81 @@ fn subjects() -> Vec<Subject> {
             "X-Signature",
             &["generic-b64-leak-check"],
         ),
+        subject(
+            "zoom",
+            Zoom::new("zoom-leak-check").unwrap(),
+            Zoom::new("another").unwrap(),
+            "x-zm-signature",
+            &["zoom-leak-check"],
+        ),
+        subject(
+            "twitch",
+            Twitch::new("twitch-leak-check").unwrap(),
+            Twitch::new("another").unwrap(),
+            "Twitch-Eventsub-Message-Signature",
+            &["twitch-leak-check"],
+        ),
+        subject(
+            "hubspot",
+            HubSpot::new("hubspot-leak-check").unwrap().public_url(URL),
+            HubSpot::new("another").unwrap().public_url(URL),
+            "X-HubSpot-Signature-v3",
+            &["hubspot-leak-check"],
+        ),
+        subject(
+            "xero",
+            Xero::new("xero-leak-check").unwrap(),
+            Xero::new("another").unwrap(),
+            "x-xero-signature",
+            &["xero-leak-check"],
+        ),
+        subject(
+            "dropbox",
+            Dropbox::new("dropbox-leak-check").unwrap(),
+            Dropbox::new("another").unwrap(),
+            "X-Dropbox-Signature",
+            &["dropbox-leak-check"],
+        ),
+        subject(
+            "square",
+            Square::new("square-leak-check").unwrap().public_url(URL),
+            Square::new("another").unwrap().public_url(URL),
+            "x-square-hmacsha256-signature",
+            &["square-leak-check"],
+        ),
+        subject(
+            "linear",
+            Linear::new("linear-leak-check").unwrap(),
+            Linear::new("another").unwrap(),
+            "Linear-Signature",
+            &["linear-leak-check"],
+        )
+        .timestamp_in_body(),
+        subject(
+            "razorpay",
+            Razorpay::new("razorpay-leak-check").unwrap(),
+            Razorpay::new("another").unwrap(),
+            "X-Razorpay-Signature",
+            &["razorpay-leak-check"],
+        ),
+        subject(
+            "clerk",
+            Clerk::new(WHSEC).unwrap(),
+            Clerk::new("whsec_b3RoZXIgc2VjcmV0").unwrap(),
+            "svix-signature",
+            &[],
+        ),
+        subject(
+            "resend",
+            Resend::new(WHSEC).unwrap(),
+            Resend::new("whsec_b3RoZXIgc2VjcmV0").unwrap(),
+            "svix-signature",
+            &[],
+        ),
     ];
     for s in &mut subjects[..] {
-        if s.signature_header == "webhook-signature" {
+        // The `whsec_` secret of Standard Webhooks and the Svix senders.
+        if matches!(s.signature_header, "webhook-signature" | "svix-signature") {
             s.secrets.extend(standard_forms.iter().cloned());
         }
     }
@@ -262,9 +346,20 @@ struct Failing {
 }
 
 fn failing(subject: &Subject) -> (Vec<Failing>, Vec<String>) {
-    let body = br#"{"id":"evt_1","event_id":"evt_1","type":"order.paid","event_type":"order.paid","object":"page"}"#;
-    let tampered = br#"{"id":"evt_1","event_id":"evt_1","type":"order.paid","event_type":"order.paid","object":"PAGE"}"#;
-    let message = |body: &'static [u8], timestamp| Message {
+    // The body at `timestamp`: with it as `webhookTimestamp` (ms) where the
+    // body carries the signed timestamp.
+    let at = |object: &str, timestamp: i64| {
+        let stamp = if subject.timestamp_in_body {
+            format!(r#","webhookTimestamp":{}"#, timestamp * 1000)
+        } else {
+            String::new()
+        };
+        format!(r#"{{"id":"evt_1","event_id":"evt_1","type":"order.paid","event_type":"order.paid","object":"{object}"{stamp}}}"#)
+            .into_bytes()
+    };
+    let (body, tampered, stale_body) = (at("page", NOW), at("PAGE", NOW), at("page", NOW - 3600));
+    let (body, tampered) = (&body[..], &tampered[..]);
+    let message = |body, timestamp| Message {
         id: "msg_1",
         timestamp,
         event: "order.paid",
@@ -272,7 +367,7 @@ fn failing(subject: &Subject) -> (Vec<Failing>, Vec<String>) {
         body,
     };
     let own = subject.receiver.sign(&message(body, NOW));
-    let stale = subject.receiver.sign(&message(body, NOW - 3600));
+    let stale = subject.receiver.sign(&message(&stale_body, NOW - 3600));
     let stranger = subject.stranger.sign(&message(body, NOW));
     let mut forbidden = subject.secrets.clone();
     for expected in [message(body, NOW), message(tampered, NOW)] {
@@ -307,7 +402,7 @@ fn failing(subject: &Subject) -> (Vec<Failing>, Vec<String>) {
         post("body changed after signing", own.clone(), tampered),
         post("no signature header", without, body),
         post("malformed signature", with(&own, "sha256=zz,v1,!!"), body),
-        post("stale", stale, body),
+        post("stale", stale, &stale_body),
     ];
     if subject.name == "meta" {
         cases.push(Failing {

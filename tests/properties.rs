@@ -3,14 +3,17 @@
 //! delivery id, its timestamp or its signature is always refused.
 //!
 //! Where a provider does not sign a part, the test says so instead: GitHub,
-//! Shopify, GitLab (token), Meta and Twilio send the delivery id in a header
-//! the signature does not cover, and Twilio form posts are signed over their
-//! decoded parameters rather than the body's bytes (byte-exact with
-//! `bodySHA256`).
+//! Shopify, GitLab (token), Meta, Twilio, Razorpay and Linear send the
+//! delivery id in a header the signature does not cover, and Twilio form
+//! posts are signed over their decoded parameters rather than the body's
+//! bytes (byte-exact with `bodySHA256`). Where a provider signs the URL
+//! (Twilio, HubSpot, Square), any byte of the request target changed is
+//! refused too.
 
 use actix_webhook::scheme::{
-    Discord, Encoding, GenericHmac, GitHub, GitLab, Message, Meta, Paddle, Request, Scheme,
-    Shopify, SignedContent, Signer, Slack, StandardWebhooks, Stripe, Twilio,
+    Clerk, Discord, Dropbox, Encoding, GenericHmac, GitHub, GitLab, HubSpot, Linear, Message, Meta,
+    Paddle, Razorpay, Request, Resend, Scheme, Shopify, SignedContent, Signer, Slack, Square,
+    StandardWebhooks, Stripe, Twilio, Twitch, Xero, Zoom,
 };
 use actix_webhook::verify::Tolerance;
 use actix_webhook::Secret;
@@ -30,10 +33,18 @@ enum Enc {
 /// Where a scheme carries the timestamp it signs.
 #[derive(Clone, Copy)]
 enum Ts {
-    /// A header of its own.
+    /// A header of its own, unix seconds.
     Header(&'static str),
+    /// A header of its own, unix milliseconds (HubSpot).
+    Millis(&'static str),
+    /// A header of its own, RFC 3339 text (Twitch).
+    Rfc3339(&'static str),
     /// An element of the signature header, e.g. Stripe's `t=`.
     Element(&'static str),
+    /// A field of the (signed) JSON body, unix milliseconds (Linear's
+    /// `webhookTimestamp`): the delivery's body is built to hold it, see
+    /// [`body_for`].
+    BodyMillis(&'static str),
 }
 
 struct Subject {
@@ -48,6 +59,9 @@ struct Subject {
     timestamp: Option<Ts>,
     /// Twilio's JSON deliveries: the URL carries `bodySHA256`.
     body_hash_url: bool,
+    /// The signature covers the URL (built with `public_url(TWILIO_URL)`,
+    /// as [`sign`] signs `TWILIO_URL` and the target).
+    signs_url: bool,
 }
 
 const TWILIO_URL: &str = "https://example.com";
@@ -67,6 +81,7 @@ fn subject(
         unsigned_id: None,
         timestamp: None,
         body_hash_url: false,
+        signs_url: false,
     }
 }
 
@@ -85,6 +100,11 @@ impl Subject {
     }
     fn body_hash_url(mut self) -> Self {
         self.body_hash_url = true;
+        self.signs_url = true;
+        self
+    }
+    fn signs_url(mut self) -> Self {
+        self.signs_url = true;
         self
     }
 }
@@ -181,6 +201,83 @@ fn subjects() -> Vec<Subject> {
             "X-Signature",
             Enc::Base64,
         ),
+        subject(
+            "zoom",
+            Zoom::new("zoom-secret-token").unwrap(),
+            "x-zm-signature",
+            Enc::Hex,
+        )
+        .timestamp(Ts::Header("x-zm-request-timestamp")),
+        subject(
+            "twitch",
+            Twitch::new("twitch-subscription-secret").unwrap(),
+            "Twitch-Eventsub-Message-Signature",
+            Enc::Hex,
+        )
+        .signed_id("Twitch-Eventsub-Message-Id")
+        .timestamp(Ts::Rfc3339("Twitch-Eventsub-Message-Timestamp")),
+        subject(
+            "hubspot (method, URL, body and ms timestamp)",
+            HubSpot::new("hubspot-client-secret")
+                .unwrap()
+                .public_url(TWILIO_URL),
+            "X-HubSpot-Signature-v3",
+            Enc::Base64,
+        )
+        .timestamp(Ts::Millis("X-HubSpot-Request-Timestamp"))
+        .signs_url(),
+        subject(
+            "xero",
+            Xero::new("xero-webhook-key").unwrap(),
+            "x-xero-signature",
+            Enc::Base64,
+        ),
+        subject(
+            "dropbox",
+            Dropbox::new("dropbox-app-secret").unwrap(),
+            "X-Dropbox-Signature",
+            Enc::Hex,
+        ),
+        subject(
+            "square (URL and body)",
+            Square::new("square-signature-key")
+                .unwrap()
+                .public_url(TWILIO_URL),
+            "x-square-hmacsha256-signature",
+            Enc::Base64,
+        )
+        .signs_url(),
+        subject(
+            "linear (webhookTimestamp in the body)",
+            Linear::new("lin_wh_secret").unwrap(),
+            "Linear-Signature",
+            Enc::Hex,
+        )
+        .unsigned_id("Linear-Delivery")
+        .timestamp(Ts::BodyMillis("webhookTimestamp")),
+        subject(
+            "razorpay",
+            Razorpay::new("razorpay-webhook-secret").unwrap(),
+            "X-Razorpay-Signature",
+            Enc::Hex,
+        )
+        .unsigned_id("X-Razorpay-Event-Id"),
+        subject(
+            "clerk",
+            Clerk::new(whsec).unwrap(),
+            "svix-signature",
+            Enc::Base64,
+        )
+        .signed_id("svix-id")
+        .timestamp(Ts::Header("svix-timestamp")),
+        subject(
+            "resend",
+            Resend::new(whsec).unwrap(),
+            "svix-signature",
+            Enc::Base64,
+        )
+        .signed_id("svix-id")
+        .timestamp(Ts::Header("svix-timestamp")),
     ];
     #[cfg(feature = "ed25519")]
     subjects.extend([
@@ -232,7 +329,25 @@ impl Delivery {
     }
 }
 
+/// The body `subject` sends for the generated `body`: the body itself, or,
+/// for a scheme that signs a timestamp inside the body (Linear), a JSON
+/// object holding it next to `body` (as a JSON string, lossily decoded):
+/// random bytes cannot carry the field the scheme refuses to go without.
+/// The properties then change bytes of this body, the field included.
+fn body_for(subject: &Subject, timestamp: i64, body: &[u8]) -> Vec<u8> {
+    match subject.timestamp {
+        Some(Ts::BodyMillis(field)) => {
+            let data = serde_json::to_string(&String::from_utf8_lossy(body)).unwrap();
+            let millis = timestamp * 1000;
+            format!(r#"{{"type":"Issue","action":"create","data":{data},"{field}":{millis}}}"#)
+                .into_bytes()
+        }
+        _ => body.to_vec(),
+    }
+}
+
 fn sign(subject: &Subject, id: &str, timestamp: i64, body: &[u8]) -> Delivery {
+    let body = &body_for(subject, timestamp, body)[..];
     let target = if subject.body_hash_url {
         use sha2::Digest as _;
         format!(
@@ -299,11 +414,13 @@ fn same_signature(subject: &Subject, original: &[u8], changed: &[u8]) -> bool {
     match subject.encoding {
         Enc::Hex => original.eq_ignore_ascii_case(changed),
         Enc::Base64 => {
-            subject.signature_header == "webhook-signature"
-                && original
-                    .iter()
-                    .zip(changed)
-                    .all(|(a, b)| a == b || (*a == b'=' && *b == b' '))
+            matches!(
+                subject.signature_header,
+                "webhook-signature" | "svix-signature"
+            ) && original
+                .iter()
+                .zip(changed)
+                .all(|(a, b)| a == b || (*a == b'=' && *b == b' '))
         }
     }
 }
@@ -440,7 +557,8 @@ proptest! {
     }
 
     /// Any byte of the timestamp changed: refused (by the signature, or the
-    /// tolerance when the change is large).
+    /// tolerance when the change is large). Checks first that the timestamp
+    /// is where and as the subject says (seconds, milliseconds, RFC 3339).
     #[test]
     fn a_changed_timestamp_byte_is_refused(
         id in ids(), ts in timestamps(), body in bodies(), at in any::<usize>(), to in any::<u8>(),
@@ -448,19 +566,78 @@ proptest! {
         for subject in &subjects() {
             let Some(where_) = subject.timestamp else { continue };
             let mut delivery = sign(subject, &id, ts, &body);
-            let digits = ts.to_string();
-            let (h, start) = match where_ {
-                Ts::Header(name) => (delivery.header(name), 0),
+            let header_text = |delivery: &Delivery, name: &str| {
+                let h = delivery.header(name);
+                (h, String::from_utf8(delivery.headers[h].1.clone()).unwrap())
+            };
+            // Where the timestamp's text is: a header's value, or a span of
+            // the signature header or of the body.
+            let (value, span) = match where_ {
+                Ts::Header(name) => {
+                    let (h, text) = header_text(&delivery, name);
+                    prop_assert_eq!(&text, &ts.to_string(), "{}", subject.name);
+                    (&mut delivery.headers[h].1, 0..text.len())
+                }
+                Ts::Millis(name) => {
+                    let (h, text) = header_text(&delivery, name);
+                    prop_assert_eq!(&text, &(ts * 1000).to_string(), "{}", subject.name);
+                    (&mut delivery.headers[h].1, 0..text.len())
+                }
+                Ts::Rfc3339(name) => {
+                    let (h, text) = header_text(&delivery, name);
+                    let parsed = chrono::DateTime::parse_from_rfc3339(&text).map(|t| t.timestamp());
+                    prop_assert_eq!(parsed, Ok(ts), "{}: {}", subject.name, text);
+                    (&mut delivery.headers[h].1, 0..text.len())
+                }
                 Ts::Element(key) => {
-                    let h = delivery.header(subject.signature_header);
-                    let text = String::from_utf8(delivery.headers[h].1.clone()).unwrap();
-                    (h, text.find(&format!("{key}{digits}")).unwrap() + key.len())
+                    let (h, text) = header_text(&delivery, subject.signature_header);
+                    let digits = ts.to_string();
+                    let start = text.find(&format!("{key}{digits}")).unwrap() + key.len();
+                    (&mut delivery.headers[h].1, start..start + digits.len())
+                }
+                Ts::BodyMillis(field) => {
+                    let digits = (ts * 1000).to_string();
+                    let needle = format!(r#""{field}":{digits}"#);
+                    let start = delivery
+                        .body
+                        .windows(needle.len())
+                        .rposition(|w| w == needle.as_bytes())
+                        .unwrap()
+                        + needle.len()
+                        - digits.len();
+                    (&mut delivery.body, start..start + digits.len())
                 }
             };
-            let value = &mut delivery.headers[h].1;
-            let i = start + at % digits.len();
+            let i = span.start + at % span.len();
             value[i] = if to == value[i] { to.wrapping_add(1) } else { to };
             prop_assert!(!delivery.verify(subject, ts), "{}: changed timestamp verified", subject.name);
+        }
+    }
+
+    /// Where the URL is signed, any byte of the request target changed to
+    /// another URL character: refused.
+    #[test]
+    fn a_changed_target_byte_is_refused_where_the_url_is_signed(
+        id in ids(), ts in timestamps(), body in bodies(), at in any::<usize>(), to in "[A-Za-z0-9/_.~-]",
+    ) {
+        for subject in subjects().iter().filter(|s| s.signs_url) {
+            let mut delivery = sign(subject, &id, ts, &body);
+            prop_assert!(delivery.verify(subject, ts), "{}", subject.name);
+            let mut target = delivery.target.clone().into_bytes();
+            // After the first `/`: a target always starts with one.
+            let i = 1 + at % (target.len() - 1);
+            let to = to.as_bytes()[0];
+            if target[i] == to {
+                continue;
+            }
+            target[i] = to;
+            delivery.target = String::from_utf8(target).unwrap();
+            prop_assert!(
+                !delivery.verify(subject, ts),
+                "{}: {} verified",
+                subject.name,
+                delivery.target
+            );
         }
     }
 }
