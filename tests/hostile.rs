@@ -1542,20 +1542,21 @@ fn twitch_cases() -> Vec<Case> {
             Expect(200, ""),
         )
         .replies("text/plain; charset=utf-8", "<script>alert(1)</script>"),
-        // Not answered (no echo of it): routed under its message type.
+        // Not answered (no echo of it), and not routed: a verification
+        // that cannot be answered is not one Twitch sends.
         case(
             "Twitch: a challenge of 10,000 bytes",
             "/twitch",
             verification("tw-c3", &huge),
             huge.clone(),
-            PROCESSED,
+            MALFORMED,
         ),
         case(
             "Twitch: a challenge that is a number",
             "/twitch",
             verification("tw-c4", &number),
             number.clone(),
-            PROCESSED,
+            MALFORMED,
         ),
         case(
             "Twitch: a challenge with another secret",
@@ -1650,12 +1651,27 @@ fn twitch_cases() -> Vec<Case> {
             &body[..],
             MALFORMED,
         ),
+        // The signed body names it: the header, when sent, must agree.
         case(
-            "Twitch: a notification without its subscription type",
+            "Twitch: a notification without its subscription type header",
             "/twitch",
             without(follow("tw-m2", body), SUBSCRIPTION_TYPE),
             &body[..],
-            MISSING,
+            PROCESSED,
+        ),
+        case(
+            "Twitch: a notification under another subscription type",
+            "/twitch",
+            with(follow("tw-m3", body), SUBSCRIPTION_TYPE, "channel.ban"),
+            &body[..],
+            MALFORMED,
+        ),
+        case(
+            "Twitch: a notification sent again as a revocation",
+            "/twitch",
+            with(follow("tw-m4", body), MESSAGE_TYPE, "revocation"),
+            &body[..],
+            MALFORMED,
         ),
     ];
     rows.extend(absurd_headers(&Sender {

@@ -1,11 +1,12 @@
 //! [Twitch EventSub](https://dev.twitch.tv/docs/eventsub/handling-webhook-events/)
 //! webhooks.
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::payload::PayloadError;
 use crate::scheme::{
-    check_mac, static_pointer, utf8, Delivery, Encoding, EventName, EventNameError, JsonPointer,
+    check_mac, static_pointer, utf8, Delivery, Encoding, EventNameError, Header, JsonPointer,
     Message, Reply, Request, Scheme, SignError, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
@@ -20,13 +21,13 @@ const SUBSCRIPTION_TYPE: &str = "Twitch-Eventsub-Subscription-Type";
 /// `sha256=<hex HMAC-SHA256 of id, timestamp and body>`.
 const HMAC: SignatureHeader = SignatureHeader::prefixed(SIGNATURE, "sha256=", Encoding::Hex);
 
-/// `Twitch-Eventsub-Subscription-Type`, the event name of a notification.
-static SUBSCRIPTION: LazyLock<EventName> = LazyLock::new(|| EventName::Header(SUBSCRIPTION_TYPE));
-/// `Twitch-Eventsub-Message-Type`, the event name of the other messages.
-static MESSAGE: LazyLock<EventName> = LazyLock::new(|| EventName::Header(MESSAGE_TYPE));
+/// Where the signed body names a notification's subscription type.
+const SUBSCRIPTION_TYPE_IN_BODY: &str = "/subscription/type";
 
 /// The message type of an event.
 const NOTIFICATION: &[u8] = b"notification";
+/// The message type of a revoked subscription.
+const REVOCATION: &[u8] = b"revocation";
 /// The message type of the challenge sent when a subscription is created.
 const VERIFICATION: &[u8] = b"webhook_callback_verification";
 
@@ -54,13 +55,17 @@ const MAX_CHALLENGE: usize = 1024;
 ///
 /// - Delivery id: `Twitch-Eventsub-Message-Id`, signed, the same when
 ///   Twitch resends a message.
-/// - Event name, by `Twitch-Eventsub-Message-Type`: a `notification` is
-///   named by `Twitch-Eventsub-Subscription-Type` (`channel.follow`,
-///   `stream.online`); any other message by its type: `revocation` (the
-///   body's `subscription` says which one, and its `status` why, e.g.
-///   `authorization_revoked`), and `webhook_callback_verification` when not
-///   answered below. These headers are not signed (the body's
-///   `subscription.type` is), as GitHub's event header is not.
+/// - Event name: a `notification` (`Twitch-Eventsub-Message-Type`) is named
+///   by its signed body's `subscription.type` (`channel.follow`,
+///   `stream.online`); a `revocation` is named `revocation` (the body's
+///   `subscription` says which one, and its `status` why, e.g.
+///   `authorization_revoked`). The type headers are not signed, so they
+///   must agree with the signed body, or the request is refused
+///   (`malformed_signature`): a notification has an `event`, a revocation
+///   none and a `subscription.status` other than `enabled`, and
+///   `Twitch-Eventsub-Subscription-Type`, when sent, is the body's
+///   `subscription.type`. A captured notification cannot be sent again under
+///   another type. Any other message type is refused the same way.
 /// - The `webhook_callback_verification` challenge sent when a subscription
 ///   is created is answered by itself ([`Scheme::signed_reply`]), after the
 ///   signature is checked: 200 with the body's `challenge` as `text/plain`.
@@ -172,15 +177,36 @@ impl Scheme for Twitch {
         Ok(Delivery::new(Some(id), Some(timestamp)).verified_by(secret))
     }
 
-    /// `Twitch-Eventsub-Subscription-Type` for a `notification`, else
-    /// `Twitch-Eventsub-Message-Type` (`revocation`).
+    /// The body's `subscription.type` for a `notification`, `revocation`
+    /// for a revocation, each checked against the unsigned type headers.
     fn event_name(&self, request: &Request<'_>) -> Result<Option<String>, EventNameError> {
+        static EVENT: OnceLock<JsonPointer> = OnceLock::new();
+        static TYPE: OnceLock<JsonPointer> = OnceLock::new();
+        static STATUS: OnceLock<JsonPointer> = OnceLock::new();
+        let body = request.body();
+        let malformed = |header| EventNameError::Header(VerifyError::malformed(header));
         let message_type = request.require(MESSAGE_TYPE)?;
-        if message_type == NOTIFICATION {
-            SUBSCRIPTION.find(request)
-        } else {
-            MESSAGE.find(request)
+        let has_event = matches!(static_pointer(&EVENT, "/event").raw_in(body), Ok(Some(_)));
+        if message_type == NOTIFICATION && has_event {
+            let name = static_pointer(&TYPE, SUBSCRIPTION_TYPE_IN_BODY)
+                .string_in(body)?
+                .filter(|name| !name.is_empty())
+                .ok_or_else(|| {
+                    EventNameError::Payload(PayloadError::missing(format_args!(
+                        "event name: no string at `{SUBSCRIPTION_TYPE_IN_BODY}`"
+                    )))
+                })?;
+            return match request.header(SUBSCRIPTION_TYPE) {
+                Header::Absent => Ok(Some(name)),
+                Header::One(sent) if sent == name.as_bytes() => Ok(Some(name)),
+                _ => Err(malformed(SUBSCRIPTION_TYPE)),
+            };
         }
+        let status = static_pointer(&STATUS, "/subscription/status").string_in(body)?;
+        if message_type == REVOCATION && !has_event && status.is_some_and(|s| s != "enabled") {
+            return Ok(Some("revocation".to_owned()));
+        }
+        Err(malformed(MESSAGE_TYPE))
     }
 
     /// Answers `webhook_callback_verification` with its `challenge`, as
@@ -232,9 +258,35 @@ impl Signer for Twitch {
     }
 
     /// A notification always names its subscription type, so the message
-    /// needs an event name, e.g. `channel.follow`.
+    /// needs an event name, e.g. `channel.follow`, which must be the body's
+    /// `subscription.type` (not checked for `webhook_callback_verification`
+    /// and `revocation`).
     fn check(&self, message: &Message<'_>) -> Result<(), SignError> {
-        SUBSCRIPTION.check_message(message)
+        static TYPE: OnceLock<JsonPointer> = OnceLock::new();
+        if message.event.is_empty() {
+            return Err(SignError::MissingEvent {
+                header: SUBSCRIPTION_TYPE,
+            });
+        }
+        if matches!(
+            message.event,
+            "webhook_callback_verification" | "revocation"
+        ) {
+            return Ok(());
+        }
+        let found = static_pointer(&TYPE, SUBSCRIPTION_TYPE_IN_BODY)
+            .string_in(message.body)
+            .ok()
+            .flatten();
+        if found.as_deref() == Some(message.event) {
+            Ok(())
+        } else {
+            Err(SignError::EventMismatch {
+                event: message.event.to_owned(),
+                pointer: SUBSCRIPTION_TYPE_IN_BODY.to_owned(),
+                found,
+            })
+        }
     }
 }
 
@@ -422,25 +474,71 @@ mod tests {
             })
         );
 
-        let name = |headers: &[(&str, &str)]| {
+        // What each message type's body is, by Twitch's examples' shapes.
+        let notification = br#"{"subscription":{"type":"channel.follow","status":"enabled"},"event":{"user_login":"a"}}"#;
+        let revocation =
+            br#"{"subscription":{"type":"channel.follow","status":"authorization_revoked"}}"#;
+        let verification = br#"{"challenge":"x","subscription":{"type":"channel.follow","status":"webhook_callback_verification_pending"}}"#;
+        let name = |headers: &[(&str, &str)], body: &[u8]| {
             scheme
-                .event_name(&Request::new("POST", "/", &headers, b"{}"))
+                .event_name(&Request::new("POST", "/", &headers, body))
                 .map_err(|error| error.to_string())
         };
+        let notify = (MESSAGE_TYPE, "notification");
+        let follow = (SUBSCRIPTION_TYPE, "channel.follow");
         assert_eq!(
-            name(&[
-                (MESSAGE_TYPE, "revocation"),
-                (SUBSCRIPTION_TYPE, "channel.follow")
-            ]),
+            name(&[notify, follow], notification),
+            Ok(Some("channel.follow".into()))
+        );
+        assert_eq!(
+            name(&[notify], notification),
+            Ok(Some("channel.follow".into()))
+        );
+        let revoke = (MESSAGE_TYPE, "revocation");
+        assert_eq!(
+            name(&[revoke, follow], revocation),
             Ok(Some("revocation".into()))
         );
+        // The type headers are not signed: a captured notification sent
+        // again under another type, or the other way round, is refused.
+        let malformed = |header: &str| Err(format!("malformed header `{header}`"));
         assert_eq!(
-            name(&[(MESSAGE_TYPE, "webhook_callback_verification")]),
-            Ok(Some("webhook_callback_verification".into()))
+            name(&[revoke, follow], notification),
+            malformed(MESSAGE_TYPE)
         );
-        assert!(name(&[(MESSAGE_TYPE, "notification")]).is_err());
-        assert!(name(&[(SUBSCRIPTION_TYPE, "channel.follow")]).is_err());
-        assert!(name(&[(MESSAGE_TYPE, "")]).is_err());
+        assert_eq!(name(&[notify, follow], revocation), malformed(MESSAGE_TYPE));
+        assert_eq!(
+            name(&[notify, (SUBSCRIPTION_TYPE, "channel.ban")], notification),
+            malformed(SUBSCRIPTION_TYPE)
+        );
+        let verify = (MESSAGE_TYPE, "webhook_callback_verification");
+        assert_eq!(
+            name(&[verify, follow], notification),
+            malformed(MESSAGE_TYPE)
+        );
+        // An unanswered challenge is not routed either, nor an unknown type.
+        assert_eq!(
+            name(&[verify, follow], verification),
+            malformed(MESSAGE_TYPE)
+        );
+        assert_eq!(
+            name(&[(MESSAGE_TYPE, "other"), follow], notification),
+            malformed(MESSAGE_TYPE)
+        );
+        // A revocation whose subscription is still enabled is not one.
+        let enabled = br#"{"subscription":{"type":"channel.follow","status":"enabled"}}"#;
+        assert_eq!(name(&[revoke], enabled), malformed(MESSAGE_TYPE));
+        assert!(name(&[notify], br#"{"event":{}}"#).is_err());
+        assert!(name(&[follow], notification).is_err());
+        assert!(name(&[(MESSAGE_TYPE, "")], notification).is_err());
+        // The sender's side: the event must be the body's subscription type.
+        assert!(matches!(
+            scheme.try_sign(&Message {
+                event: "channel.ban",
+                ..message
+            }),
+            Err(SignError::EventMismatch { .. })
+        ));
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct Case {
 pub const JSON: &str = r#"{"id":"evt_1","event_id":"evt_1","type":"order.paid","event_type":"order.paid","event":"order.paid","object":"page","amount":1250}"#;
 /// HubSpot's body: a batch of one event.
 pub const HUBSPOT: &str = r#"[{"eventId":1250,"subscriptionType":"order.paid","objectId":7}]"#;
+/// Twitch's body: a notification, its subscription type the case's event.
+pub const TWITCH: &str =
+    r#"{"subscription":{"type":"order.paid","status":"enabled"},"event":{"amount":1250}}"#;
 /// Xero's body: a batch of one event.
 pub const XERO: &str = r#"{"events":[{"resourceId":"1250","eventCategory":"INVOICE","eventType":"UPDATE"}],"firstEventSequence":1,"lastEventSequence":1,"entropy":"S0MEENTR0PY"}"#;
 /// Linear's body: it signs the time in it, which [`Case::fresh`] sets.
@@ -230,7 +233,10 @@ pub const CASES: &[Case] = &[
         ..case("discord", "discord", "", true)
     },
     case("zoom", "zoom", "demo-zoom-secret-token", true),
-    case("twitch", "twitch", "demo-twitch-eventsub-secret", true),
+    Case {
+        body: TWITCH,
+        ..case("twitch", "twitch", "demo-twitch-eventsub-secret", true)
+    },
     Case {
         body: HUBSPOT,
         ..case("hubspot", "hubspot", "demo-hubspot-client-secret", true)
