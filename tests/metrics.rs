@@ -440,6 +440,19 @@ async fn the_span_names_the_matching_secret() {
     );
     let hooks = WebhookRouter::new(scheme).handler(push);
     let app = test::init_service(App::new().service(hooks.scope("/github"))).await;
+    // One delivery first, so that every callsite on the way is registered
+    // before this thread's subscriber arrives: `tracing` may otherwise keep
+    // the interest a callsite got when another test's thread reached it
+    // first, at the same time.
+    let warm_up = TestDelivery::json(&json!({"ref": "warm-up"}))
+        .event("push")
+        .uri("/github")
+        .sign(&GitHub::new("gh-new").unwrap())
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, warm_up).await.status(),
+        StatusCode::OK
+    );
     let (logs, _guard) = capture::Capture::start();
     let request = TestDelivery::json(&json!({"ref": "main"}))
         .event("push")
