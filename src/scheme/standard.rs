@@ -610,6 +610,7 @@ pub(crate) mod tests {
         pub(crate) fn assert_svix_preset<S: Scheme + Signer>(
             new: fn(&str) -> Result<S, SecretError>,
             with_secrets: fn(Secrets) -> S,
+            tolerance: fn(S, Tolerance) -> S,
             name: &str,
             body: &[u8],
             event: &str,
@@ -679,6 +680,12 @@ pub(crate) mod tests {
                 ));
             }
             assert!(verify(&scheme, &published, PAYLOAD, TIMESTAMP + 300).is_ok());
+            // A capture replayed later verifies once freshness is relaxed.
+            let relaxed = tolerance(
+                new(SECRET).unwrap(),
+                Tolerance::new(std::time::Duration::from_secs(3600)),
+            );
+            assert!(verify(&relaxed, &published, PAYLOAD, TIMESTAMP + 3000).is_ok());
 
             assert_refuses_absurd_headers(&scheme, &published, &SVIX, PAYLOAD, TIMESTAMP);
         }
