@@ -197,18 +197,25 @@ async fn a_xero_batch_with_one_failure_is_resent_until_it_is_done() {
     one_failure_is_retried_alone(Xero::new(XERO_KEY).unwrap(), xero_batch(50)).await;
 }
 
+/// `body` signed by `signer`, sent to a fresh app whose router takes
+/// HubSpot's `contact.creation` with [`contact_created`].
+async fn to_hubspot(runs: &web::Data<Runs>, body: &Value, signer: &HubSpot) -> (StatusCode, Value) {
+    let hooks = WebhookRouter::new(HubSpot::new(HUBSPOT_SECRET).unwrap()).handler(contact_created);
+    let app =
+        test::init_service(App::new().app_data(runs.clone()).service(hooks.scope("/h"))).await;
+    let delivery = TestDelivery::json(body).uri("/h");
+    let (status, body, _) =
+        answer(app.call(delivery.sign(signer).to_request()).await.unwrap()).await;
+    (status, body)
+}
+
 #[actix_web::test]
 async fn events_no_handler_takes_are_ignored_and_the_rest_run() {
     let runs = web::Data::new(Runs::default());
     let scheme = HubSpot::new(HUBSPOT_SECRET).unwrap();
-    let hooks = WebhookRouter::new(scheme.clone()).handler(contact_created);
-    let app =
-        test::init_service(App::new().app_data(runs.clone()).service(hooks.scope("/h"))).await;
     let mut body = hubspot_batch(3);
     body[1]["subscriptionType"] = json!("deal.creation");
-    let delivery = TestDelivery::json(&body).uri("/h");
-    let (status, body, _) =
-        answer(app.call(delivery.sign(&scheme).to_request()).await.unwrap()).await;
+    let (status, body) = to_hubspot(&runs, &body, &scheme).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         (body["processed"].clone(), body["ignored"].clone()),
@@ -227,14 +234,9 @@ async fn events_no_handler_takes_are_ignored_and_the_rest_run() {
 async fn an_event_that_is_not_the_handlers_type_is_rejected_and_the_batch_done() {
     let runs = web::Data::new(Runs::default());
     let scheme = HubSpot::new(HUBSPOT_SECRET).unwrap();
-    let hooks = WebhookRouter::new(scheme.clone()).handler(contact_created);
-    let app =
-        test::init_service(App::new().app_data(runs.clone()).service(hooks.scope("/h"))).await;
     let mut body = hubspot_batch(3);
     body[1]["objectId"] = json!("not a number");
-    let delivery = TestDelivery::json(&body).uri("/h");
-    let (status, body, _) =
-        answer(app.call(delivery.sign(&scheme).to_request()).await.unwrap()).await;
+    let (status, body) = to_hubspot(&runs, &body, &scheme).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (body["processed"].clone(), body["rejected"].clone()),
@@ -247,23 +249,16 @@ async fn an_event_that_is_not_the_handlers_type_is_rejected_and_the_batch_done()
 async fn a_batch_is_refused_whole_when_an_event_has_no_name_or_the_body_is_forged() {
     let runs = web::Data::new(Runs::default());
     let scheme = HubSpot::new(HUBSPOT_SECRET).unwrap();
-    let hooks = WebhookRouter::new(scheme.clone()).handler(contact_created);
-    let app =
-        test::init_service(App::new().app_data(runs.clone()).service(hooks.scope("/h"))).await;
     let mut body = hubspot_batch(3);
     body[2].as_object_mut().unwrap().remove("subscriptionType");
-    let delivery = TestDelivery::json(&body).uri("/h");
-    let (status, problem, _) =
-        answer(app.call(delivery.sign(&scheme).to_request()).await.unwrap()).await;
+    let (status, problem) = to_hubspot(&runs, &body, &scheme).await;
     assert_eq!(
         (status, &problem["code"]),
         (StatusCode::BAD_REQUEST, &json!("invalid_payload"))
     );
 
     let other = HubSpot::new("another secret").unwrap();
-    let delivery = TestDelivery::json(&hubspot_batch(3)).uri("/h");
-    let (status, problem, _) =
-        answer(app.call(delivery.sign(&other).to_request()).await.unwrap()).await;
+    let (status, problem) = to_hubspot(&runs, &hubspot_batch(3), &other).await;
     assert_eq!(
         (status, &problem["code"]),
         (StatusCode::UNAUTHORIZED, &json!("invalid_signature"))

@@ -12,7 +12,7 @@ use std::ops::Range;
 use serde_json::value::RawValue;
 
 use crate::payload::PayloadError;
-use crate::scheme::JsonPointer;
+use crate::scheme::{place_in, JsonPointer};
 
 /// The most events one request may hold. HubSpot sends at most 100, Xero
 /// fewer; a body with more is refused rather than claimed event by event.
@@ -65,18 +65,13 @@ pub(crate) fn split_batch(
             items.len()
         )));
     }
-    let base = body.as_ptr() as usize;
     items
         .into_iter()
         .map(|item| {
             let text = item.get().as_bytes();
-            // `item` borrows from `body`: its place is its address's offset.
-            let start = (text.as_ptr() as usize)
-                .checked_sub(base)
-                .filter(|start| start + text.len() <= body.len())
-                .ok_or_else(no_array)?;
+            let range = place_in(body, text).ok_or_else(no_array)?;
             let (id, name) = read(text)?;
-            Ok(BatchEvent::new(start..start + text.len(), id, name))
+            Ok(BatchEvent::new(range, id, name))
         })
         .collect()
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::payload::PayloadError;
 use crate::scheme::{
-    optional_utf8, static_pointer, Answers, Delivery, Encoding, EventNameError, JsonPointer,
-    Message, Request, Scheme, SignatureHeader, Signer,
+    optional_utf8, place_in, static_pointer, Answers, Delivery, Encoding, EventNameError,
+    JsonPointer, Message, Request, Scheme, SignatureHeader, Signer,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{parse_timestamp, Tolerance, VerifyError};
@@ -132,12 +132,8 @@ fn sent_at(body: &[u8]) -> Result<(i64, Range<usize>), VerifyError> {
         .as_bytes();
     // A JSON integer: digits only (no sign, fraction, exponent or quotes).
     let millis = parse_timestamp(raw).ok_or_else(malformed)?;
-    // `raw` borrows from `body`: its place is its address's offset.
-    let start = (raw.as_ptr() as usize)
-        .checked_sub(body.as_ptr() as usize)
-        .filter(|start| start + raw.len() <= body.len())
-        .ok_or_else(malformed)?;
-    Ok((millis.div_euclid(1000), start..start + raw.len()))
+    let at = place_in(body, raw).ok_or_else(malformed)?;
+    Ok((millis.div_euclid(1000), at))
 }
 
 impl Scheme for Linear {

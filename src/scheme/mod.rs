@@ -131,9 +131,9 @@ pub(crate) use mac::{
 pub(crate) use batch::{event_field, required_field, split_batch};
 #[cfg(test)]
 pub(crate) use mac::hmac_sha256;
-pub(crate) use pointer::{json_string, static_pointer};
+pub(crate) use pointer::{json_string, place_in, static_pointer};
 pub(crate) use request::{first_optional_utf8, optional_utf8, query_pairs, utf8};
-pub(crate) use signature::SignatureHeader;
+pub(crate) use signature::{SignatureHeader, V0};
 pub(crate) use timestamped::{timestamped_preset, Format, TimestampedHmac, WithoutMac};
 
 /// What a verified request says about its delivery.

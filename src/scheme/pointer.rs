@@ -407,6 +407,13 @@ pub(crate) fn static_pointer(
     cell.get_or_init(|| constant(pointer))
 }
 
+/// Where `part` is in `body`, when it is a slice of it (a value
+/// [`JsonPointer::raw_in`] borrowed from it): its address's offset.
+pub(crate) fn place_in(body: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    (start + part.len() <= body.len()).then(|| start..start + part.len())
+}
+
 /// The string at `pointer` in `body`; `None` when the body is not JSON, has
 /// no such string or repeats a key on the way (the event name's read then
 /// refuses the body). Used for delivery ids, which never fail a request.

@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use crate::payload::PayloadError;
 use crate::scheme::{
-    check_mac, json_string, static_pointer, Delivery, Encoding, EventNameError, Headers,
-    JsonPointer, Message, Reply, Request, Scheme, SignatureHeader, Signer,
+    json_string, static_pointer, Delivery, EventNameError, Headers, JsonPointer, Message, Reply,
+    Request, Scheme, Signer, V0,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -17,7 +17,7 @@ const RETRY_NUM: &str = "X-Slack-Retry-Num";
 const RETRY_REASON: &str = "X-Slack-Retry-Reason";
 
 /// `v0=<hex HMAC-SHA256 of v0:timestamp:body>`.
-const V0: SignatureHeader = SignatureHeader::prefixed(SIGNATURE, "v0=", Encoding::Hex);
+const HMAC: V0 = V0::new(SIGNATURE, TIMESTAMP);
 
 /// Slack's request signing ([docs](https://api.slack.com/authentication/verifying-requests-from-slack)),
 /// for the Events API, slash commands and interactivity.
@@ -93,8 +93,7 @@ impl Slack {
     /// the first secret: `v0=<hex>`.
     #[must_use]
     pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
-        let ts = timestamp.to_string();
-        V0.sign_hmac_sha256(&self.secrets, [b"v0:", ts.as_bytes(), b":", body])
+        HMAC.sign(&self.secrets, timestamp, body)
     }
 
     /// Which retry this request is (`X-Slack-Retry-Num`, 1 for the first
@@ -138,11 +137,8 @@ impl Scheme for Slack {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let read = V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
-        let signed = [&b"v0:"[..], read.raw_timestamp, b":", request.body()];
-        let secret = check_mac(secrets, read.signature.into_iter(), |secret| {
-            secret.hmac_sha256(signed)
-        })?;
+        let (read, secret) = HMAC.check(request, secrets, self.tolerance, now)?;
+        let signed = V0::signed(read.raw_timestamp, request.body());
         static EVENT_ID: OnceLock<JsonPointer> = OnceLock::new();
         let id = if is_json(request.body()) {
             json_string(request.body(), static_pointer(&EVENT_ID, "/event_id"))

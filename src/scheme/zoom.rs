@@ -3,8 +3,8 @@
 use std::sync::{LazyLock, OnceLock};
 
 use crate::scheme::{
-    check_mac, static_pointer, Answers, Delivery, Encoding, EventName, EventNameError, JsonPointer,
-    Message, Reply, Request, Scheme, SignatureHeader, Signer,
+    static_pointer, Answers, Delivery, EventName, EventNameError, JsonPointer, Message, Reply,
+    Request, Scheme, Signer, V0,
 };
 use crate::secret::{Secret, SecretError, Secrets};
 use crate::verify::{Tolerance, VerifyError};
@@ -13,7 +13,7 @@ const SIGNATURE: &str = "x-zm-signature";
 const TIMESTAMP: &str = "x-zm-request-timestamp";
 
 /// `v0=<hex HMAC-SHA256 of v0:timestamp:body>`.
-const V0: SignatureHeader = SignatureHeader::prefixed(SIGNATURE, "v0=", Encoding::Hex);
+const HMAC: V0 = V0::new(SIGNATURE, TIMESTAMP);
 
 /// The body's `event`.
 static EVENT_NAME: LazyLock<EventName> = LazyLock::new(|| EventName::json_at("/event"));
@@ -100,8 +100,7 @@ impl Zoom {
     /// first secret: `v0=<hex>`.
     #[must_use]
     pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
-        let ts = timestamp.to_string();
-        V0.sign_hmac_sha256(&self.secrets, [b"v0:", ts.as_bytes(), b":", body])
+        HMAC.sign(&self.secrets, timestamp, body)
     }
 }
 
@@ -134,11 +133,7 @@ impl Scheme for Zoom {
         secrets: &Secrets,
         now: i64,
     ) -> Result<Delivery, VerifyError> {
-        let read = V0.read_timestamped::<32>(request, TIMESTAMP, self.tolerance, now)?;
-        let signed = [&b"v0:"[..], read.raw_timestamp, b":", request.body()];
-        let secret = check_mac(secrets, read.signature.into_iter(), |secret| {
-            secret.hmac_sha256(signed)
-        })?;
+        let (read, secret) = HMAC.check(request, secrets, self.tolerance, now)?;
         // No id; a retry may be signed at a new timestamp: a repeat is
         // recognised by its body.
         Ok(Delivery::new(None, Some(read.timestamp))
